@@ -1,0 +1,39 @@
+"""The funds service answers for keys, logins and funds from its own tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from services.funds.commands import key_principal, user_principal
+from services.funds.models import ApiKey, Fund, User
+from shared.auth import FundInfo, Principal, hash_api_key
+from shared.db import Database
+
+
+class LocalAuthority:
+    """Reads fresh from the database on every call (no cache in this service)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def principal_for_key(self, secret: str) -> Principal | None:
+        return self.principal_for_key_hash(hash_api_key(secret))
+
+    def principal_for_key_hash(self, key_hash: str) -> Principal | None:
+        key = self.database.session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+        if key is None or key.revoked_at is not None:
+            return None
+        return key_principal(key)
+
+    def principal_for_session(self, user_id: int, session_token: str) -> Principal | None:
+        user = self.database.session.get(User, user_id)
+        if user is None or not user.active or user.session_token != session_token:
+            return None
+        return user_principal(user)
+
+    def fund(self, code: str) -> FundInfo | None:
+        fund = self.database.session.scalar(select(Fund).where(Fund.code == code))
+        if fund is None:
+            return None
+        return FundInfo(code=fund.code, name=fund.name, organization_id=fund.organization_id,
+                        restricted=fund.restricted, status=fund.status, purpose=fund.purpose)

@@ -1,0 +1,394 @@
+"""The funds service's operations: each checks who asks and what, then acts.
+
+Views (API and web) call these and never touch the session's transaction:
+they flush here and the request commits once at its end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from services.funds.models import (
+    FUND_CODE_PATTERN, FUND_KINDS, ORGANIZATION_KINDS, ApiKey, AuditLog, Fund, Organization, User,
+)
+from shared import audit
+from shared.auth import ROLE_SCOPES, ROLES, SCOPES, Principal, generate_api_key, hash_api_key
+from shared.db import utcnow
+from shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from shared.money import Money
+
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+FUND_CODE = re.compile(FUND_CODE_PATTERN)
+BOOTSTRAP_ORGANIZATION = "慈善总会"
+MIN_PASSWORD_LENGTH = 10
+
+
+def today_in_shanghai() -> dt.date:
+    return dt.datetime.now(SHANGHAI).date()
+
+
+# -- organisations -----------------------------------------------------------
+
+def create_organization(session: Session, actor: Principal, name: str, kind: str) -> Organization:
+    if not actor.is_admin:
+        raise Forbidden("Only an admin may create organisations.")
+    name = name.strip()
+    if not name:
+        raise ValidationProblem.field("name", "Must not be empty.")
+    if kind not in ORGANIZATION_KINDS:
+        raise ValidationProblem.field("kind", f"Must be one of: {', '.join(ORGANIZATION_KINDS)}.")
+    if session.scalar(select(Organization.id).where(Organization.name == name)) is not None:
+        raise Conflict(f"An organisation named {name!r} exists already.",
+                       errors={"name": ["An organisation with this name exists already."]})
+    organization = Organization(name=name, kind=kind, created_at=utcnow())
+    session.add(organization)
+    _flush_unique(session, "name", "An organisation with this name exists already.")
+    audit.record(session, AuditLog, actor, "organization.create", f"organization:{organization.id}",
+                 {"name": name, "kind": kind})
+    return organization
+
+
+def visible_organizations(actor: Principal) -> Select[tuple[Organization]]:
+    query = select(Organization).order_by(Organization.id.desc())
+    if not actor.sees_all_organizations:
+        query = query.where(Organization.id == actor.organization_id)
+    return query
+
+
+def get_organization(session: Session, actor: Principal, organization_id: int) -> Organization:
+    organization = session.get(Organization, organization_id)
+    if organization is None or not actor.may_read(organization.id):
+        raise NotFound(f"No organisation {organization_id}.")
+    return organization
+
+
+# -- API keys ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    secret: str  # shown once, never stored
+
+
+def issue_api_key(session: Session, actor: Principal, organization_id: int, name: str,
+                  scopes: Sequence[str], secret: str | None = None) -> IssuedKey:
+    if not actor.is_admin:
+        raise Forbidden("Only an admin may issue API keys.")
+    organization = get_organization(session, actor, organization_id)
+    name = name.strip()
+    if not name:
+        raise ValidationProblem.field("name", "Must not be empty.")
+    unknown = [scope for scope in scopes if scope not in SCOPES]
+    if unknown or not scopes:
+        raise ValidationProblem.field(
+            "scopes", f"Must be a non-empty list of: {', '.join(SCOPES)}." +
+            (f" Unknown: {', '.join(unknown)}." if unknown else ""))
+    secret = secret or generate_api_key()
+    key = ApiKey(organization_id=organization.id, name=name, key_hash=hash_api_key(secret),
+                 prefix=secret[:12], scopes=sorted(set(scopes)), created_at=utcnow(),
+                 created_by=actor.actor)
+    session.add(key)
+    session.flush()
+    audit.record(session, AuditLog, actor, "api_key.issue", f"api_key:{key.id}",
+                 {"organization_id": organization.id, "name": name, "scopes": key.scopes})
+    return IssuedKey(key=key, secret=secret)
+
+
+def revoke_api_key(session: Session, actor: Principal, organization_id: int, key_id: int) -> ApiKey:
+    if not actor.is_admin:
+        raise Forbidden("Only an admin may revoke API keys.")
+    key = session.get(ApiKey, key_id, with_for_update=True)
+    if key is None or key.organization_id != organization_id:
+        raise NotFound(f"No API key {key_id} in organisation {organization_id}.")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.flush()
+        audit.record(session, AuditLog, actor, "api_key.revoke", f"api_key:{key.id}",
+                     {"organization_id": organization_id})
+    return key
+
+
+def organization_keys(session: Session, organization_id: int) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).where(ApiKey.organization_id == organization_id)
+                                .order_by(ApiKey.id.desc())))
+
+
+# -- users -------------------------------------------------------------------
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationProblem.field("password", f"Must be at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def create_user(session: Session, actor: Principal | None, username: str, display_name: str,
+                password: str, role: str, organization_id: int) -> User:
+    if actor is not None and not actor.is_admin:
+        raise Forbidden("Only an admin may create users.")
+    username = username.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{2,64}", username):
+        raise ValidationProblem.field("username", "2-64 letters, digits, '_', '.' or '-'.")
+    if role not in ROLES:
+        raise ValidationProblem.field("role", f"Must be one of: {', '.join(ROLES)}.")
+    _check_password(password)
+    if session.get(Organization, organization_id) is None:
+        raise ValidationProblem.field("organization_id", "No such organisation.")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"The username {username!r} is taken.",
+                       errors={"username": ["This username is taken."]})
+    user = User(username=username, display_name=display_name.strip() or username,
+                password_hash=generate_password_hash(password), role=role,
+                organization_id=organization_id, active=True,
+                session_token=secrets.token_hex(16), created_at=utcnow())
+    session.add(user)
+    _flush_unique(session, "username", "This username is taken.")
+    audit.record(session, AuditLog, actor, "user.create", f"user:{user.id}",
+                 {"username": username, "role": role, "organization_id": organization_id})
+    return user
+
+
+def update_user(session: Session, actor: Principal, user: User, *, display_name: str, role: str,
+                organization_id: int, active: bool, password: str | None) -> User:
+    if not actor.is_admin:
+        raise Forbidden("Only an admin may change users.")
+    if role not in ROLES:
+        raise ValidationProblem.field("role", f"Must be one of: {', '.join(ROLES)}.")
+    if session.get(Organization, organization_id) is None:
+        raise ValidationProblem.field("organization_id", "No such organisation.")
+    if actor.kind == "user" and actor.id == user.id and (not active or role != "admin"):
+        raise ValidationProblem.field("active", "You cannot demote or deactivate yourself.")
+    changes: dict[str, Any] = {}
+    ends_sessions = False
+    for attribute, value in (("display_name", display_name.strip() or user.username), ("role", role),
+                             ("organization_id", organization_id), ("active", active)):
+        if getattr(user, attribute) != value:
+            changes[attribute] = value
+            setattr(user, attribute, value)
+            ends_sessions |= attribute != "display_name"
+    if password:
+        _check_password(password)
+        user.password_hash = generate_password_hash(password)
+        changes["password"] = "changed"
+        ends_sessions = True
+    if ends_sessions:
+        user.session_token = secrets.token_hex(16)
+    session.flush()
+    if changes:
+        audit.record(session, AuditLog, actor, "user.update", f"user:{user.id}", changes)
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        # Same work either way, so timing does not tell which usernames exist.
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+def user_principal(user: User) -> Principal:
+    return Principal(kind="user", id=user.id, name=user.display_name,
+                     organization_id=user.organization_id, scopes=ROLE_SCOPES[user.role],
+                     role=user.role, session_token=user.session_token)
+
+
+def key_principal(key: ApiKey) -> Principal:
+    return Principal(kind="api_key", id=key.id, name=key.name,
+                     organization_id=key.organization_id, scopes=frozenset(key.scopes))
+
+
+# -- funds -------------------------------------------------------------------
+
+def validate_fund_code(code: str) -> str:
+    if not isinstance(code, str) or not FUND_CODE.fullmatch(code):
+        raise ValidationProblem.field("code", "3-32 characters of A-Z, 0-9 and '-', e.g. TL-HQ-001.")
+    return code
+
+
+def create_fund(session: Session, actor: Principal, *, code: str, name: str, kind: str,
+                organization_id: int, purpose: str, restricted: bool,
+                opened_on: dt.date | None = None) -> Fund:
+    if not actor.has("funds:write"):
+        raise Forbidden("Creating a fund needs the scope 'funds:write'.")
+    validate_fund_code(code)
+    name = name.strip()
+    if not name:
+        raise ValidationProblem.field("name", "Must not be empty.")
+    if kind not in FUND_KINDS:
+        raise ValidationProblem.field("kind", f"Must be one of: {', '.join(FUND_KINDS)}.")
+    organization = session.get(Organization, organization_id)
+    if organization is None or not actor.may_write(organization.id):
+        # Another organisation is invisible, as if it did not exist.
+        raise ValidationProblem.field("organization_id", "No such organisation.")
+    if session.scalar(select(Fund.id).where(Fund.code == code)) is not None:
+        raise Conflict(f"A fund with the code {code} exists already.",
+                       errors={"code": ["A fund with this code exists already."]})
+    now = utcnow()
+    fund = Fund(code=code, name=name, kind=kind, organization_id=organization.id,
+                purpose=purpose.strip(), restricted=restricted, status="active",
+                opened_on=opened_on or today_in_shanghai(), created_at=now, updated_at=now)
+    session.add(fund)
+    _flush_unique(session, "code", "A fund with this code exists already.")
+    audit.record(session, AuditLog, actor, "fund.create", f"fund:{code}",
+                 {"name": name, "kind": kind, "organization_id": organization.id,
+                  "restricted": restricted, "purpose": fund.purpose})
+    return fund
+
+
+def get_fund(session: Session, actor: Principal, code: str, *, for_update: bool = False) -> Fund:
+    query = select(Fund).where(Fund.code == code)
+    if for_update:
+        query = query.with_for_update()
+    fund = session.scalar(query)
+    if fund is None or not actor.may_read(fund.organization_id):
+        raise NotFound(f"No fund {code}.")
+    return fund
+
+
+def _fund_for_change(session: Session, actor: Principal, code: str) -> Fund:
+    if not actor.has("funds:write"):
+        raise Forbidden("Changing a fund needs the scope 'funds:write'.")
+    fund = get_fund(session, actor, code, for_update=True)
+    if not actor.may_write(fund.organization_id):
+        raise NotFound(f"No fund {code}.")
+    return fund
+
+
+def update_fund(session: Session, actor: Principal, code: str, *, name: str | None = None,
+                purpose: str | None = None) -> Fund:
+    fund = _fund_for_change(session, actor, code)
+    if fund.status == "closed":
+        raise Conflict(f"Fund {code} is closed and can no longer be changed.")
+    changes: dict[str, Any] = {}
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ValidationProblem.field("name", "Must not be empty.")
+        if name != fund.name:
+            changes["name"] = {"from": fund.name, "to": name}
+            fund.name = name
+    if purpose is not None and purpose.strip() != fund.purpose:
+        changes["purpose"] = {"from": fund.purpose, "to": purpose.strip()}
+        fund.purpose = purpose.strip()
+    if changes:
+        fund.updated_at = utcnow()
+        session.flush()
+        audit.record(session, AuditLog, actor, "fund.update", f"fund:{code}", changes)
+    return fund
+
+
+# Which status each change leads to, and from which statuses it may start.
+TRANSITIONS = {
+    "freeze": ("frozen", ("active",)),
+    "unfreeze": ("active", ("frozen",)),
+    "close": ("closed", ("active", "frozen")),
+}
+
+
+def change_fund_status(session: Session, actor: Principal, code: str, action: str,
+                       balance_of: Any = None) -> Fund:
+    """Freeze, unfreeze or close. Closing needs a zero balance (asked of `balance_of`)."""
+    target, allowed_from = TRANSITIONS[action]
+    fund = _fund_for_change(session, actor, code)
+    if fund.status not in allowed_from:
+        raise Conflict(f"Fund {code} is {fund.status}; '{action}' is not possible.")
+    if action == "close":
+        balance: Money = balance_of(fund.code)
+        if balance:
+            raise Conflict(f"Fund {code} still holds {balance} CNY; only a fund with a zero "
+                           "balance can be closed.")
+    now = utcnow()
+    previous = fund.status
+    fund.status = target
+    fund.updated_at = now
+    if target == "closed":
+        fund.closed_at = now
+    session.flush()
+    audit.record(session, AuditLog, actor, f"fund.{action}", f"fund:{code}",
+                 {"from": previous, "to": target})
+    return fund
+
+
+def fund_query(actor: Principal, *, organization_id: int | None = None, kind: str | None = None,
+               status: str | None = None, q: str | None = None) -> Select[tuple[Fund]]:
+    query = select(Fund).order_by(Fund.id.desc())
+    if not actor.sees_all_organizations:
+        query = query.where(Fund.organization_id == actor.organization_id)
+    if organization_id is not None:
+        query = query.where(Fund.organization_id == organization_id)
+    if kind:
+        query = query.where(Fund.kind == kind)
+    if status:
+        query = query.where(Fund.status == status)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Fund.name.ilike(pattern, escape="\\"),
+                                Fund.code.ilike(pattern, escape="\\")))
+    return query
+
+
+def count(session: Session, query: Select[Any]) -> int:
+    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
+# -- bootstrap ---------------------------------------------------------------
+
+def bootstrap(session: Session, admin_api_key: str | None, admin_password: str | None) -> None:
+    """Make the configured admin key and admin user exist (idempotent)."""
+    if not admin_api_key and not admin_password:
+        return
+    organization = session.scalar(select(Organization).where(Organization.kind == "federation")
+                                  .order_by(Organization.id))
+    if organization is None:
+        organization = Organization(name=BOOTSTRAP_ORGANIZATION, kind="federation", created_at=utcnow())
+        session.add(organization)
+        session.flush()
+    if admin_api_key:
+        key_hash = hash_api_key(admin_api_key)
+        key = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+        if key is None:
+            session.add(ApiKey(organization_id=organization.id, name="bootstrap admin",
+                               key_hash=key_hash, prefix=admin_api_key[:12], scopes=["admin"],
+                               created_at=utcnow(), created_by="system"))
+        elif key.revoked_at is not None or "admin" not in key.scopes:
+            key.revoked_at = None
+            key.scopes = ["admin"]
+    if admin_password:
+        user = session.scalar(select(User).where(User.username == "admin"))
+        if user is None:
+            session.add(User(username="admin", display_name="系统管理员",
+                             password_hash=generate_password_hash(admin_password), role="admin",
+                             organization_id=organization.id, active=True,
+                             session_token=secrets.token_hex(16), created_at=utcnow()))
+        elif not check_password_hash(user.password_hash, admin_password) or not user.active \
+                or user.role != "admin":
+            user.password_hash = generate_password_hash(admin_password)
+            user.active = True
+            user.role = "admin"
+            user.session_token = secrets.token_hex(16)
+    session.flush()
+
+
+def _flush_unique(session: Session, field: str, message: str) -> None:
+    """Flush; a unique violation from a racing twin becomes a 409 on `field`."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(message, errors={field: [message]}) from None

@@ -1,0 +1,148 @@
+"""The funds service's public API, /funds/api/v1 (see API.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from services.funds import commands
+from services.funds.ledger import fund_balance
+from services.funds.models import Fund, Organization
+from services.funds.schemas import (
+    ApiKeyCreateSchema, ApiKeyIssuedSchema, ApiKeyPageSchema, FundCreateSchema, FundListArgs,
+    FundPageSchema, FundPatchSchema, FundSchema, OrganizationCreateSchema, OrganizationPageSchema,
+    OrganizationSchema,
+)
+from shared.api import add_me_endpoint
+from shared.auth import principal_from_request, require_scope
+from shared.db import db_session
+from shared.idempotency import idempotent
+from shared.schemas import ListArgs, paginate
+
+blp = Blueprint("funds_api", __name__, url_prefix="/api/v1",
+                description="Organisations, named funds and API keys")
+add_me_endpoint(blp)
+
+
+def _page(query: Any, args: dict[str, Any], model: Any) -> dict[str, Any]:
+    if args.get("cursor"):
+        query = query.where(model.id < args["cursor"]["id"])
+    rows = list(db_session().scalars(query.limit(args["limit"] + 1)))
+    return paginate(rows, args["limit"])
+
+
+@blp.route("/organizations")
+class Organizations(MethodView):
+    @require_scope("funds:read")
+    @blp.arguments(ListArgs, location="query")
+    @blp.response(200, OrganizationPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Organisations this key may see"""
+        return _page(commands.visible_organizations(principal_from_request()), args, Organization)
+
+    @idempotent
+    @require_scope("admin")
+    @blp.arguments(OrganizationCreateSchema)
+    @blp.response(201, OrganizationSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create an organisation (admin)"""
+        return commands.create_organization(db_session(), principal_from_request(), **data)
+
+
+@blp.route("/organizations/<int:organization_id>")
+class OrganizationById(MethodView):
+    @require_scope("funds:read")
+    @blp.response(200, OrganizationSchema)
+    def get(self, organization_id: int) -> Any:
+        """One organisation"""
+        return commands.get_organization(db_session(), principal_from_request(), organization_id)
+
+
+@blp.route("/organizations/<int:organization_id>/api-keys")
+class ApiKeys(MethodView):
+    @require_scope("admin")
+    @blp.response(200, ApiKeyPageSchema)
+    def get(self, organization_id: int) -> Any:
+        """The organisation's keys, without their secrets (admin)"""
+        session = db_session()
+        commands.get_organization(session, principal_from_request(), organization_id)
+        return {"items": commands.organization_keys(session, organization_id), "next_cursor": None}
+
+    @idempotent
+    @require_scope("admin")
+    @blp.arguments(ApiKeyCreateSchema)
+    @blp.response(201, ApiKeyIssuedSchema)
+    def post(self, data: dict[str, Any], organization_id: int) -> Any:
+        """Issue a key; its secret is in this answer only (admin)"""
+        issued = commands.issue_api_key(db_session(), principal_from_request(), organization_id,
+                                        data["name"], data["scopes"])
+        key = issued.key
+        return {"id": key.id, "key": issued.secret, "scopes": key.scopes, "name": key.name,
+                "organization_id": key.organization_id, "prefix": key.prefix,
+                "created_at": key.created_at, "revoked_at": None}
+
+
+@blp.route("/organizations/<int:organization_id>/api-keys/<int:key_id>")
+class ApiKeyById(MethodView):
+    @require_scope("admin")
+    @blp.response(204)
+    def delete(self, organization_id: int, key_id: int) -> None:
+        """Revoke a key: refused by every service within 5 seconds (admin)"""
+        commands.revoke_api_key(db_session(), principal_from_request(), organization_id, key_id)
+
+
+@blp.route("/funds")
+class Funds(MethodView):
+    @require_scope("funds:read")
+    @blp.arguments(FundListArgs, location="query")
+    @blp.response(200, FundPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Funds, filtered by organisation, kind, status or a text in name or code"""
+        query = commands.fund_query(principal_from_request(), organization_id=args.get("organization_id"),
+                                    kind=args.get("kind"), status=args.get("status"), q=args.get("q"))
+        return _page(query, args, Fund)
+
+    @idempotent
+    @require_scope("funds:write")
+    @blp.arguments(FundCreateSchema)
+    @blp.response(201, FundSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a fund"""
+        return commands.create_fund(db_session(), principal_from_request(), **data)
+
+
+@blp.route("/funds/<code>")
+class FundByCode(MethodView):
+    @require_scope("funds:read")
+    @blp.response(200, FundSchema)
+    def get(self, code: str) -> Any:
+        """One fund"""
+        return commands.get_fund(db_session(), principal_from_request(), code)
+
+    @require_scope("funds:write")
+    @blp.arguments(FundPatchSchema)
+    @blp.response(200, FundSchema)
+    def patch(self, data: dict[str, Any], code: str) -> Any:
+        """Change a fund's name or purpose"""
+        return commands.update_fund(db_session(), principal_from_request(), code, **data)
+
+
+def _status_view(action: str, summary: str) -> None:
+    class StatusChange(MethodView):
+        @idempotent
+        @require_scope("funds:write")
+        @blp.response(200, FundSchema)
+        def post(self, code: str) -> Any:
+            return commands.change_fund_status(db_session(), principal_from_request(), code, action,
+                                               balance_of=fund_balance)
+
+    StatusChange.post.__doc__ = summary
+    StatusChange.__name__ = f"Fund{action.title()}"
+    blp.route(f"/funds/<code>/{action}", endpoint=f"fund_{action}")(StatusChange)
+
+
+_status_view("freeze", "Freeze a fund: it takes donations but pays nothing out")
+_status_view("unfreeze", "Make a frozen fund active again")
+_status_view("close", "Close a fund with a zero balance (409 otherwise); closed takes nothing")

@@ -1,0 +1,77 @@
+"""The flask-smorest Api every service uses: problem+json errors, OpenAPI
+at /<service>/openapi.json and Swagger UI served from a local copy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, send_from_directory
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from shared.errors import http_exception_response
+from shared.money import MoneyField
+
+SWAGGER_ASSETS = "swagger-ui-assets"
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, answering every HTTP error as problem+json."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        return http_exception_response(error)
+
+
+def api_config(title: str, description: str) -> dict[str, Any]:
+    return {
+        "API_TITLE": title,
+        "API_VERSION": "1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        # Relative, so it works under any mount point; served below.
+        "OPENAPI_SWAGGER_UI_URL": f"{SWAGGER_ASSETS}/",
+        "API_SPEC_OPTIONS": {
+            "info": {"description": description},
+            "components": {
+                "securitySchemes": {
+                    "ApiKey": {"type": "http", "scheme": "bearer",
+                               "description": "An API key issued by the funds service."},
+                },
+            },
+            "security": [{"ApiKey": []}],
+        },
+    }
+
+
+def init_api(app: Flask) -> ProblemApi:
+    api = ProblemApi(app)
+    api.register_field(MoneyField, "string", None)
+    _serve_swagger_assets(app)
+    return api
+
+
+def _serve_swagger_assets(app: Flask) -> None:
+    import swagger_ui_bundle
+
+    folder = swagger_ui_bundle.swagger_ui_path
+
+    @app.get(f"/{SWAGGER_ASSETS}/<path:filename>")
+    def swagger_ui_asset(filename: str) -> Response:
+        return send_from_directory(folder, filename)
+
+
+def add_me_endpoint(blueprint: Any) -> None:
+    """GET /api/v1/me: the caller as this service sees it (every service has it)."""
+    from flask.views import MethodView
+
+    from shared.auth import principal_from_request
+    from shared.schemas import PrincipalSchema
+
+    @blueprint.route("/me")
+    class Me(MethodView):
+        @blueprint.response(200, PrincipalSchema)
+        def get(self) -> Any:
+            """The organisation and scopes of the calling API key"""
+            return principal_from_request()

@@ -1,0 +1,80 @@
+"""What every service's application factory does first."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_wtf.csrf import CSRFProtect
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+from shared.config import Settings, load_settings
+from shared.db import Database
+from shared.errors import register_error_handlers
+from shared.money import Money
+from shared.peers import Peers
+
+SHARED_TEMPLATES = Path(__file__).parent / "templates"
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def create_service_app(service: str, import_name: str,
+                       config: Mapping[str, Any] | None = None) -> Flask:
+    """A Flask app with settings, database, errors, CSRF and peers set up.
+
+    `config` holds overrides by environment-variable name (DATABASE_URL, ...)
+    and plain Flask settings (TESTING, ...).
+    """
+    overrides = dict(config or {})
+    settings: Settings = overrides.pop("SETTINGS", None) or load_settings(overrides)
+
+    app = Flask(import_name)
+    app.config.update(
+        SERVICE_NAME=service,
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        DATABASE_URL=settings.database_url,
+        # One login for all three services behind the gateway.
+        SESSION_COOKIE_NAME="charity_session",
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # valid for the session; the session itself expires
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+    )
+    app.config.update({k: v for k, v in overrides.items() if k.isupper()})
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(Path(app.root_path) / "templates"),
+                                     FileSystemLoader(SHARED_TEMPLATES)])
+    app.jinja_env.filters["money"] = lambda value: "" if value is None else str(value)
+    app.jinja_env.globals["Money"] = Money
+
+    Database(app)
+    register_error_handlers(app)
+    csrf = CSRFProtect(app)
+    app.extensions["csrf_protect"] = csrf
+    app.extensions["peers"] = Peers(settings)
+    _request_ids(app)
+    return app
+
+
+def _request_ids(app: Flask) -> None:
+    """Every request has an id: the caller's X-Request-Id if sane, else new."""
+
+    @app.before_request
+    def _assign() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers["X-Request-Id"] = g.request_id
+        return response

@@ -1,0 +1,301 @@
+"""Who is asking, and what they may do, the same way in every service.
+
+Users and API keys live in the funds service. Each service resolves the
+caller through an `Authority`: the funds service asks its own database, the
+others ask the funds service over its internal API and trust the answer for
+at most `auth_cache_seconds` (2 s by default), so a revoked key, a disabled
+user or a frozen fund takes effect everywhere within that time.
+
+The API authenticates with `Authorization: Bearer <key>` only (no cookies,
+hence no CSRF there); the web forms use the Flask-Login session cookie, which
+is signed with the shared SECRET_KEY and sent to all three services.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from flask import Flask, current_app, g, redirect, request, url_for
+from flask_login import LoginManager, current_user
+
+from shared.errors import Forbidden, Unauthorized
+
+SCOPES = (
+    "funds:read",
+    "funds:write",
+    "donations:read",
+    "donations:write",
+    "disbursements:approve",
+    "reports:read",
+    "admin",
+)
+
+ROLES = ("admin", "fund_manager", "approver", "auditor")
+ROLE_LABELS = {"admin": "管理员", "fund_manager": "基金管理员", "approver": "审批人", "auditor": "审计员"}
+
+# What each web role may do, in the API's own vocabulary.
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "admin": frozenset({"admin"}),
+    "fund_manager": frozenset({"funds:read", "funds:write", "donations:read", "donations:write",
+                               "reports:read"}),
+    "approver": frozenset({"funds:read", "donations:read", "disbursements:approve", "reports:read"}),
+    "auditor": frozenset({"funds:read", "donations:read", "reports:read"}),
+}
+
+KEY_PREFIX = "cfk_"
+
+
+def generate_api_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(secret: str) -> str:
+    """Keys are long random secrets, so one SHA-256 is enough to store them."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def internal_token(secret_key: str) -> str:
+    """The token services present to each other's internal API."""
+    return hmac.new(secret_key.encode(), b"charity-ledger internal api v1", hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A user or an API key, with its organisation and scopes."""
+
+    kind: str  # "user" or "api_key"
+    id: int
+    name: str
+    organization_id: int
+    scopes: frozenset[str]
+    role: str | None = None
+    session_token: str | None = field(default=None, compare=False, repr=False)
+
+    # Flask-Login's user protocol.
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def actor(self) -> str:
+        """How the audit log and four-eyes checks name this caller."""
+        return f"{'user' if self.kind == 'user' else 'key'}:{self.id}"
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.scopes
+
+    def has(self, scope: str) -> bool:
+        return self.is_admin or scope in self.scopes
+
+    @property
+    def sees_all_organizations(self) -> bool:
+        """The federation's admins and the auditors read every organisation."""
+        return self.is_admin or self.role == "auditor"
+
+    def may_read(self, organization_id: int) -> bool:
+        return self.sees_all_organizations or organization_id == self.organization_id
+
+    def may_write(self, organization_id: int) -> bool:
+        return self.is_admin or organization_id == self.organization_id
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "name": self.name,
+                "organization_id": self.organization_id, "scopes": sorted(self.scopes),
+                "role": self.role, "session_token": self.session_token}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Principal:
+        return cls(kind=data["kind"], id=data["id"], name=data["name"],
+                   organization_id=data["organization_id"], scopes=frozenset(data["scopes"]),
+                   role=data.get("role"), session_token=data.get("session_token"))
+
+
+@dataclass(frozen=True)
+class FundInfo:
+    """What the other services need to know about a fund."""
+
+    code: str
+    name: str
+    organization_id: int
+    restricted: bool
+    status: str
+    purpose: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "name": self.name, "organization_id": self.organization_id,
+                "restricted": self.restricted, "status": self.status, "purpose": self.purpose}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FundInfo:
+        return cls(code=data["code"], name=data["name"], organization_id=data["organization_id"],
+                   restricted=data["restricted"], status=data["status"], purpose=data["purpose"])
+
+
+class Authority(Protocol):
+    def principal_for_key(self, secret: str) -> Principal | None: ...
+    def principal_for_session(self, user_id: int, session_token: str) -> Principal | None: ...
+    def fund(self, code: str) -> FundInfo | None: ...
+
+
+T = TypeVar("T")
+
+
+class TTLCache:
+    """A small thread-safe cache whose entries expire after `ttl` seconds."""
+
+    _MISSING = object()
+
+    def __init__(self, ttl: float, maxsize: int = 10_000) -> None:
+        self.ttl = ttl
+        self.maxsize = maxsize
+        self._entries: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_load(self, key: Any, load: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > now:
+                return entry[1]  # type: ignore[no-any-return]
+        value = load()
+        with self._lock:
+            self._entries[key] = (time.monotonic() + self.ttl, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def authority() -> Authority:
+    return current_app.extensions["authority"]  # type: ignore[no-any-return]
+
+
+def principal_from_request() -> Principal:
+    """The API caller, from its bearer key; 401 without a valid one."""
+    cached: Principal | None = g.get("principal")
+    if cached is not None:
+        return cached
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthorized("An API key is required: send 'Authorization: Bearer <key>'.")
+    principal = authority().principal_for_key(secret.strip())
+    if principal is None:
+        raise Unauthorized("The API key is unknown or has been revoked.")
+    g.principal = principal
+    return principal
+
+
+def require_scope(scope: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """API view decorator: a valid key carrying `scope` (or admin)."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope}")
+
+    def decorator(view: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            principal = principal_from_request()
+            if not principal.has(scope):
+                raise Forbidden(f"This API key lacks the scope '{scope}'.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def current_principal() -> Principal:
+    """The caller of this request: API key or logged-in user."""
+    principal = g.get("principal")
+    if principal is not None:
+        return principal  # type: ignore[no-any-return]
+    if current_user.is_authenticated:
+        return current_user  # type: ignore[return-value]
+    raise Unauthorized("Not logged in.")
+
+
+def login_required_for(scope: str | None = None) -> Callable[[Callable[..., T]], Callable[..., Any]]:
+    """Web view decorator: logged in (else to the login page) and holding `scope`."""
+
+    def decorator(view: Callable[..., T]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return redirect(login_url(request.full_path.rstrip("?")))
+            if scope is not None and not current_user.has(scope):
+                raise Forbidden("您的角色无权进行此操作。 Your role may not do this.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def login_url(next_path: str | None = None) -> str:
+    """The funds service's login page, wherever this request is served."""
+    base = current_app.config.get("LOGIN_URL") or _sibling_url("funds", "/login")
+    if next_path:
+        from urllib.parse import quote
+
+        return f"{base}?next={quote(request.script_root + next_path)}"
+    return base
+
+
+def _sibling_url(service: str, path: str) -> str:
+    """A path of another service mounted beside this one behind the gateway."""
+    root = request.script_root
+    here = current_app.config["SERVICE_NAME"]
+    if root.endswith("/" + here):
+        return root[: -len(here)] + service + path
+    if here == service:
+        return root + path
+    return f"/{service}{path}"
+
+
+def init_auth(app: Flask, authority_impl: Authority) -> LoginManager:
+    app.extensions["authority"] = authority_impl
+    manager = LoginManager()
+    manager.session_protection = "basic"
+
+    @manager.user_loader
+    def _load_user(user_id: str) -> Principal | None:
+        raw_id, _, token = user_id.partition(":")
+        if not raw_id.isdigit() or not token:
+            return None
+        return authority().principal_for_session(int(raw_id), token)
+
+    @manager.unauthorized_handler
+    def _unauthorized() -> Any:
+        return redirect(login_url(request.full_path.rstrip("?")))
+
+    manager.init_app(app)
+
+    @app.context_processor
+    def _auth_context() -> dict[str, Any]:
+        return {"role_labels": ROLE_LABELS, "sibling_url": _sibling_url}
+
+    return manager
+
+
+def require_internal(secret_key: str) -> None:
+    """Refuse an internal API call without the shared internal token."""
+    presented = request.headers.get("X-Internal-Token", "")
+    if not hmac.compare_digest(presented, internal_token(secret_key)):
+        raise Unauthorized("Internal API: missing or wrong internal token.")

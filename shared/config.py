@@ -1,0 +1,118 @@
+"""Settings read from the environment when an application is created.
+
+Nothing here runs at import time: `load_settings()` is called by each
+application factory, so tests build apps with their own settings.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+SERVICES = ("funds", "donations", "reports")
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path
+    database_url: str
+    celery_broker_url: str
+    secret_key: str
+    bootstrap_admin_api_key: str | None = None
+    bootstrap_admin_password: str | None = None
+    # Where a service reaches its peers; None means "in this process" (the
+    # gateway wires the peers directly) or, standalone, the default gateway.
+    peer_urls: Mapping[str, str] = field(default_factory=dict)
+    # How long another service may trust what the funds service said about a
+    # key, a login or a fund. Revocation and freezing take effect within it.
+    auth_cache_seconds: float = 2.0
+    public_url: str = "http://127.0.0.1:8000"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def celery_config(self) -> dict[str, Any]:
+        """Celery settings; the default transport needs no server."""
+        if self.celery_broker_url.startswith("filesystem://"):
+            queue = self.var_dir / "celery" / "queue"
+            control = self.var_dir / "celery" / "control"
+            results = self.var_dir / "celery" / "results"
+            for folder in (queue, control, results):
+                folder.mkdir(parents=True, exist_ok=True)
+            return {
+                "broker_url": "filesystem://",
+                "broker_transport_options": {
+                    "data_folder_in": str(queue),
+                    "data_folder_out": str(queue),
+                    "control_folder": str(control),
+                    "polling_interval": 0.1,
+                },
+                "result_backend": f"file://{results}",
+            }
+        return {
+            "broker_url": self.celery_broker_url,
+            "result_backend": self.celery_broker_url,
+            # A worker killed mid-task gets its task back within this time.
+            "broker_transport_options": {"visibility_timeout": 300},
+        }
+
+
+def _secret_key(var_dir: Path) -> str:
+    """The SECRET_KEY kept under var/, created once with a random value.
+
+    Several processes may start at once: the file is created exclusively and
+    whoever loses the race reads the winner's key.
+    """
+    path = var_dir / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} exists but is empty")
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment, with `overrides` (same names) on top."""
+    env: dict[str, Any] = dict(os.environ if environ is None else environ)
+    env.update(overrides or {})
+
+    var_dir = Path(env.get("VAR_DIR") or REPO_ROOT / "var").resolve()
+    var_dir.mkdir(parents=True, exist_ok=True)
+
+    peer_urls = {
+        name: env[f"{name.upper()}_URL"].rstrip("/")
+        for name in SERVICES
+        if env.get(f"{name.upper()}_URL")
+    }
+    return Settings(
+        var_dir=var_dir,
+        database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'charity.db'}",
+        celery_broker_url=env.get("CELERY_BROKER_URL") or "filesystem://",
+        secret_key=env.get("SECRET_KEY") or _secret_key(var_dir),
+        bootstrap_admin_api_key=env.get("BOOTSTRAP_ADMIN_API_KEY") or None,
+        bootstrap_admin_password=env.get("BOOTSTRAP_ADMIN_PASSWORD") or None,
+        peer_urls=peer_urls,
+        auth_cache_seconds=float(env.get("AUTH_CACHE_SECONDS") or 2.0),
+        public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{env.get('PORT') or 8000}").rstrip("/"),
+    )
+
+
+def with_peers(settings: Settings, peers: Mapping[str, str]) -> Settings:
+    return replace(settings, peer_urls={**settings.peer_urls, **peers})

@@ -1,0 +1,172 @@
+"""Database plumbing shared by the services.
+
+Each service declares its tables in its own PostgreSQL schema (`funds`,
+`donations`, `reports`). On SQLite every schema is an attached database file
+beside the main one, so the same models and migrations run on both.
+
+One session per request, one commit per request: views and commands only
+flush; `Database` commits after a successful response and rolls back on any
+error status or exception.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from shared.config import SERVICES
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware timestamps, stored in UTC on both databases."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite keeps no offset
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def declarative_base(schema: str) -> type[DeclarativeBase]:
+    """A declarative base whose tables live in `schema`."""
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+        type_annotation_map = {dt.datetime: UTCDateTime()}
+
+    return Base
+
+
+def sqlite_schema_file(main_db: str, schema: str) -> str:
+    path = Path(main_db)
+    return str(path.with_name(f"{path.stem}.{schema}{path.suffix or '.db'}"))
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`; on SQLite the service schemas are attached."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        return create_engine(url, **kwargs)
+
+    database = parsed.database or ""
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level, so that BEGIN is ours (below) and
+        # ATTACH runs outside a transaction.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for schema in SERVICES:
+            target = ":memory:" if database in ("", ":memory:") else sqlite_schema_file(database, schema)
+            cursor.execute("ATTACH DATABASE ? AS " + schema, (target,))
+            if target != ":memory:":
+                cursor.execute(f"PRAGMA {schema}.journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Take the write lock up front: two deferred transactions that both
+        # upgrade to writing would otherwise fail with "database is locked".
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """The Flask extension: an engine, and a session per request."""
+
+    def __init__(self, app: Flask | None = None) -> None:
+        self.engine: Engine | None = None
+        self.session_factory: sessionmaker[Session] | None = None
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        self.engine = make_engine(app.config["DATABASE_URL"])
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        app.extensions["database"] = self
+        app.after_request(self._commit_or_roll_back)
+        app.teardown_appcontext(self._close)
+
+    @property
+    def session(self) -> Session:
+        """The session of the current request (or app context)."""
+        session: Session | None = g.get("_db_session")
+        if session is None:
+            assert self.session_factory is not None, "Database.init_app was not called"
+            session = self.session_factory()
+            g._db_session = session
+        return session
+
+    def _commit_or_roll_back(self, response: Response) -> Response:
+        session: Session | None = g.get("_db_session")
+        if session is not None:
+            if response.status_code < 400:
+                session.commit()
+            else:
+                session.rollback()
+        return response
+
+    def _close(self, _exc: BaseException | None) -> None:
+        session: Session | None = g.pop("_db_session", None)
+        if session is not None:
+            session.rollback()  # anything left uncommitted, e.g. after an exception
+            session.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session committed on success, for work outside a request."""
+        assert self.session_factory is not None
+        with self.session_factory() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+def db_session() -> Session:
+    """The current request's session."""
+    from flask import current_app
+
+    database: Database = current_app.extensions["database"]
+    return database.session

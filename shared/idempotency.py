@@ -1,0 +1,148 @@
+"""`Idempotency-Key` for POSTs that create records or move money.
+
+The key is claimed with an INSERT into the service's `idempotency_key` table
+inside the request's own transaction. A racing twin blocks on the unique
+index until the first request commits, then finds the stored answer and
+replays it. A failed request rolls back its claim with everything else, so a
+retry after an error runs afresh. Keys are scoped to the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, current_app, make_response, request
+from sqlalchemy import JSON, String, Text, UniqueConstraint, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from shared.auth import principal_from_request
+from shared.db import Database, utcnow
+from shared.errors import Conflict, ValidationProblem
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+KEPT_FOR = dt.timedelta(hours=48)  # the contract promises at least 24 hours
+KEPT_HEADERS = ("Location",)
+
+
+class IdempotencyRecordMixin:
+    """Columns of a service's `idempotency_key` table."""
+
+    __tablename__ = "idempotency_key"
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (UniqueConstraint("owner", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(Text)
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class IdempotencyStore:
+    def __init__(self, db: Database, model: type[IdempotencyRecordMixin]) -> None:
+        self.db = db
+        self.model = model
+
+    def claim(self, owner: str, key: str, fingerprint: str) -> tuple[IdempotencyRecordMixin, bool]:
+        """The record for (owner, key), and whether this request created it."""
+        session = self.db.session
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(self.model)
+            .values(owner=owner, key=key, fingerprint=fingerprint, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["owner", "key"])
+            .returning(self.model.id)
+        )
+        new_id = session.execute(statement).scalar()
+        record = session.scalars(
+            select(self.model).where(self.model.owner == owner, self.model.key == key)
+            .execution_options(populate_existing=True)
+        ).one()
+        return record, new_id is not None
+
+    def complete(self, record: IdempotencyRecordMixin, response: Response) -> None:
+        record.status_code = response.status_code
+        record.response_body = response.get_data(as_text=True)
+        record.response_headers = {name: response.headers[name]
+                                   for name in KEPT_HEADERS if name in response.headers}
+        record.response_headers["Content-Type"] = response.content_type or "application/json"
+        self.db.session.flush()
+
+    def prune(self, now: dt.datetime | None = None) -> int:
+        """Forget keys older than KEPT_FOR; returns how many."""
+        cutoff = (now or utcnow()) - KEPT_FOR
+        with self.db.transaction() as session:
+            result = session.execute(delete(self.model).where(self.model.created_at < cutoff))
+            return result.rowcount or 0
+
+
+def request_fingerprint() -> str:
+    """Method, path and body; JSON bodies are compared by content, not spacing."""
+    raw = request.get_data(cache=True)
+    body = raw
+    if request.is_json:
+        try:
+            body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+        except ValueError:
+            pass
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _replay(record: IdempotencyRecordMixin) -> Response:
+    headers = dict(record.response_headers or {})
+    content_type = headers.pop("Content-Type", "application/json")
+    response = Response(record.response_body, status=record.status_code, content_type=content_type)
+    for name, value in headers.items():
+        response.headers[name] = value
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
+    """View decorator: honour an `Idempotency-Key` header.
+
+    Put it outermost, above flask-smorest's decorators, so it sees the final
+    response; it authenticates the caller itself (the key is per caller).
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = request.headers.get(HEADER)
+        if key is None:
+            return view(*args, **kwargs)
+        if not 1 <= len(key) <= 255:
+            raise ValidationProblem.field(HEADER, "Must be 1 to 255 characters long.")
+        owner = principal_from_request().actor
+        fingerprint = request_fingerprint()
+        store: IdempotencyStore = current_app.extensions["idempotency"]
+        record, created = store.claim(owner, key, fingerprint)
+        if not created:
+            if record.fingerprint != fingerprint:
+                raise ValidationProblem.field(
+                    HEADER, "This key was already used with a different request.")
+            if record.status_code is None:
+                raise Conflict("A request with this Idempotency-Key is still being processed.")
+            return _replay(record)
+        response = make_response(view(*args, **kwargs))
+        if response.status_code < 300:
+            store.complete(record, response)
+        return response
+
+    return wrapper
