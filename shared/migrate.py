@@ -22,6 +22,7 @@ def alembic_config(service: str, database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(REPO_ROOT / "services" / service / "migrations"))
     config.set_main_option("version_locations", str(REPO_ROOT / "services" / service / "migrations" / "versions"))
+    config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = database_url
     config.attributes["service"] = service
     return config

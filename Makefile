@@ -1,0 +1,39 @@
+# Charity fund ledger. `make run` serves everything on http://127.0.0.1:8000,
+# `make test` runs the suite on PostgreSQL. Both install what they need.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test install system-deps migrate bench clean help
+
+help:
+	@echo "make run     serve all services on http://127.0.0.1:$${PORT:-8000}"
+	@echo "make test    run the test suite on PostgreSQL (TEST_DATABASE_URL)"
+	@echo "make migrate bring the database (DATABASE_URL) to the latest schema"
+	@echo "make clean   remove the virtual environment and var/"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+migrate: install
+	$(BIN)/python -m shared.migrate
+
+run: install
+	$(BIN)/python -m services.serve
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Debian packages the project uses. As root: installs the missing ones.
+# Otherwise: says plainly which are missing and what needs them.
+set -euo pipefail
+
+# package -> what needs it
+declare -A NEEDS=(
+  [postgresql]="the test suite and production database"
+  [postgresql-client]="pg_isready, pgbench (tests, benchmarks)"
+  [redis-server]="the Celery broker in tests and production"
+  [fonts-noto-cjk]="Chinese text in PDF reports"
+  [fontconfig]="font discovery (fc-cache)"
+  [poppler-utils]="reading generated PDFs in tests"
+  [hledger]="cross-checking ledger exports"
+  [wrk]="HTTP load for benchmarks"
+)
+
+missing=()
+for package in "${!NEEDS[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if printf '%s\n' "${missing[@]}" | grep -q fonts-; then fc-cache -f >/dev/null; fi
+else
+  echo "These Debian packages are missing; install them as root (apt-get install ${missing[*]}):"
+  for package in "${missing[@]}"; do echo "  - $package: ${NEEDS[$package]}"; done
+  echo "Continuing: what needs them will fail or be skipped."
+fi

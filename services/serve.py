@@ -1,0 +1,107 @@
+"""`make run`: migrate, then serve all three services on one address.
+
+    python -m services.serve [--port 8000]
+
+Runs gunicorn with the gateway (and, once it has tasks, the reports worker)
+and stops them all on Ctrl-C. On a fresh machine it makes an admin password
+and an admin API key, keeps them under var/ and prints them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shared.config import Settings, load_settings
+from shared.migrate import upgrade
+
+
+def _kept_secret(path: Path, make: str) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.write_text(make + "\n")
+    path.chmod(0o600)
+    return make
+
+
+def _bootstrap_credentials(settings: Settings, env: dict[str, str]) -> tuple[str, str | None]:
+    """The admin password and key to announce: from the environment or var/."""
+    password = settings.bootstrap_admin_password or _kept_secret(
+        settings.var_dir / "admin_password", secrets.token_urlsafe(12))
+    key = settings.bootstrap_admin_api_key or _kept_secret(
+        settings.var_dir / "admin_api_key", "cfk_" + secrets.token_urlsafe(32))
+    env["BOOTSTRAP_ADMIN_PASSWORD"] = password
+    env["BOOTSTRAP_ADMIN_API_KEY"] = key
+    return password, key
+
+
+def gunicorn_command(settings: Settings, host: str, port: int) -> list[str]:
+    if settings.is_sqlite:
+        # SQLite has one writer at a time: one process, threads for waiting.
+        workers, threads = 1, 8
+    else:
+        workers = int(os.environ.get("WEB_CONCURRENCY") or (os.cpu_count() or 1) * 2)
+        threads = int(os.environ.get("WEB_THREADS") or 4)
+    return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+            "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+            "--access-logfile", "-", "--graceful-timeout", "10",
+            "services.gateway:create_gateway()"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve the charity fund ledger.")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
+    args = parser.parse_args(argv)
+
+    env = dict(os.environ)
+    env["PORT"] = str(args.port)
+    settings = load_settings(environ=env)
+    env["SECRET_KEY"] = settings.secret_key  # the same key in every process
+    upgrade(settings.database_url)
+    password, key = _bootstrap_credentials(settings, env)
+
+    children = [subprocess.Popen(gunicorn_command(settings, args.host, args.port), env=env)]
+
+    base = f"http://{args.host}:{args.port}"
+    database = "SQLite under " + str(settings.var_dir) if settings.is_sqlite else "PostgreSQL"
+    print(f"""
+  Charity fund ledger on {base}  ({database})
+    web:   {base}/funds/login   user: admin   password: {password}
+    API:   {base}/funds/docs  {base}/donations/docs  {base}/reports/docs
+           Authorization: Bearer {key}
+  Ctrl-C stops everything.
+""", flush=True)
+
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    status = 0
+    while children:
+        for child in list(children):
+            code = child.poll()
+            if code is not None:
+                children.remove(child)
+                status = status or code
+                if not stopping:
+                    stop(signal.SIGTERM, None)
+        time.sleep(0.2)
+    return 0 if stopping else status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
