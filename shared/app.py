@@ -78,3 +78,27 @@ def _request_ids(app: Flask) -> None:
         if "request_id" in g:
             response.headers["X-Request-Id"] = g.request_id
         return response
+
+
+def mount_blueprints(app: Flask, authority: Any, *, title: str, description: str,
+                     api: tuple[Any, ...] = (), internal: tuple[Any, ...] = (),
+                     web: tuple[Any, ...] = ()) -> None:
+    """Auth, the OpenAPI-documented API, the internal API and the web pages.
+
+    The API and the internal API take no cookies, so they need no CSRF token.
+    """
+    from shared.api import api_config, init_api
+    from shared.auth import init_auth
+
+    app.config.update(api_config(title, description))
+    init_auth(app, authority)
+    smorest = init_api(app)
+    csrf: CSRFProtect = app.extensions["csrf_protect"]
+    for blueprint in api:
+        smorest.register_blueprint(blueprint)
+        csrf.exempt(blueprint)
+    for blueprint in internal:
+        app.register_blueprint(blueprint)
+        csrf.exempt(blueprint)
+    for blueprint in web:
+        app.register_blueprint(blueprint)

@@ -44,7 +44,9 @@ def _admin_dsn(url: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL
+    # The default name is per process, so that two runs on one machine do not
+    # drop each other's database; an explicit TEST_DATABASE_URL is used as is.
+    url = os.environ.get("TEST_DATABASE_URL") or f"{DEFAULT_TEST_DATABASE_URL}_{os.getpid()}"
     server, name = _admin_dsn(url)
     with psycopg.connect(server, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

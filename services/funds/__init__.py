@@ -14,26 +14,16 @@ SERVICE = "funds"
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from services.funds import commands, internal, views, web
     from services.funds.authority import LocalAuthority
-    from services.funds.models import AuditLog, IdempotencyRecord  # noqa: F401
-    from shared.api import api_config, init_api
-    from shared.app import create_service_app
-    from shared.auth import init_auth
+    from services.funds.models import IdempotencyRecord
+    from shared.app import create_service_app, mount_blueprints
     from shared.idempotency import IdempotencyStore
 
     app = create_service_app(SERVICE, __name__, config)
-    app.config.update(api_config(
-        "Funds service", "Organisations, named charity funds, their lifecycle, and API keys."))
     database = app.extensions["database"]
     app.extensions["idempotency"] = IdempotencyStore(database, IdempotencyRecord)
-    init_auth(app, LocalAuthority(database))
-
-    api = init_api(app)
-    api.register_blueprint(views.blp)
-    app.register_blueprint(internal.bp)
-    app.register_blueprint(web.bp)
-    csrf = app.extensions["csrf_protect"]
-    csrf.exempt(views.blp)
-    csrf.exempt(internal.bp)
+    mount_blueprints(app, LocalAuthority(database), title="Funds service",
+                     description="Organisations, named charity funds, their lifecycle, and API keys.",
+                     api=(views.blp,), internal=(internal.bp,), web=(web.bp,))
 
     settings = app.config["SETTINGS"]
     if settings.bootstrap_admin_api_key or settings.bootstrap_admin_password:

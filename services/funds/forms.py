@@ -3,10 +3,124 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms import (
+    BooleanField, DateField, Form, PasswordField, SelectField, SelectMultipleField, StringField,
+    TextAreaField,
+)
+from wtforms.meta import DefaultMeta
+from wtforms.validators import InputRequired, Length, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from services.funds.commands import MIN_PASSWORD_LENGTH
+from services.funds.models import FUND_CODE_PATTERN
+from shared.auth import ROLE_LABELS, SCOPES
+
+FUND_STATUS_LABELS = {"active": "正常", "frozen": "已冻结", "closed": "已关闭"}
+FUND_KIND_LABELS = {"township_named": "乡镇冠名基金", "chamber_named": "商会冠名基金",
+                    "general": "综合基金"}
+ORGANIZATION_KIND_LABELS = {"township": "乡镇", "chamber_of_commerce": "商会",
+                            "federation": "慈善总会", "other": "其他"}
+SCOPE_LABELS = {"funds:read": "查看基金", "funds:write": "管理基金", "donations:read": "查看捐赠",
+                "donations:write": "登记捐赠与拨付", "disbursements:approve": "审批拨付",
+                "reports:read": "查看报表", "admin": "系统管理"}
+assert set(SCOPE_LABELS) == set(SCOPES)
 
 
-class LoginForm(FlaskForm):
+def _choices(labels: dict[str, str]) -> list[tuple[str, str]]:
+    return list(labels.items())
+
+
+class ChineseMeta(DefaultMeta):
+    """WTForms' own messages ("不是有效的选择。") in Chinese, without Babel."""
+
+    locales = ("zh",)
+
+    def get_translations(self, form):  # type: ignore[no-untyped-def]
+        return DefaultMeta.get_translations(self, form)
+
+
+class WebForm(FlaskForm):
+    class Meta(ChineseMeta):
+        pass
+
+
+class LoginForm(WebForm):
     username = StringField("用户名", validators=[InputRequired("请输入用户名。"), Length(max=64)])
     password = PasswordField("密码", validators=[InputRequired("请输入密码。"), Length(max=256)])
+
+
+def _organization_field() -> SelectField:
+    """Its choices are set per request: only organisations the user may use."""
+    return SelectField("所属机构", coerce=int, validators=[InputRequired("请选择机构。")])
+
+
+class FundFilterForm(Form):
+    """The fund list's search (GET, no CSRF)."""
+
+    class Meta(ChineseMeta):
+        pass
+
+    q = StringField("关键词", validators=[Optional(), Length(max=200)],
+                    render_kw={"placeholder": "名称或编号"})
+    status = SelectField("状态", choices=[("", "全部"), *_choices(FUND_STATUS_LABELS)])
+    kind = SelectField("类型", choices=[("", "全部"), *_choices(FUND_KIND_LABELS)])
+    organization_id = SelectField("机构", choices=[("", "全部")])
+
+
+class FundEditForm(WebForm):
+    name = StringField("基金名称", validators=[InputRequired("请输入基金名称。"), Length(max=200)])
+    purpose = TextAreaField("用途说明", validators=[Length(max=5000)])
+
+
+class FundCreateForm(FundEditForm):
+    code = StringField("基金编号", validators=[
+        InputRequired("请输入基金编号。"),
+        Regexp(rf"(?:{FUND_CODE_PATTERN})\Z",
+               message="编号须为 3–32 位大写字母、数字或“-”，例如 TL-HQ-001。")])
+    kind = SelectField("基金类型", choices=_choices(FUND_KIND_LABELS))
+    organization_id = _organization_field()
+    restricted = BooleanField("限定用途")
+    opened_on = DateField("设立日期", validators=[Optional()])
+
+    field_order = ("code", "name", "kind", "organization_id", "purpose", "restricted", "opened_on")
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self[name] for name in (*self.field_order, "csrf_token"))
+
+
+class CloseFundForm(WebForm):
+    confirm = BooleanField("我确认关闭此基金（关闭后不可恢复）",
+                           validators=[InputRequired("请勾选确认后再关闭。")])
+
+
+class OrganizationForm(WebForm):
+    name = StringField("机构名称", validators=[InputRequired("请输入机构名称。"), Length(max=200)])
+    kind = SelectField("机构类型", choices=_choices(ORGANIZATION_KIND_LABELS))
+
+
+class ApiKeyForm(WebForm):
+    name = StringField("密钥名称", validators=[InputRequired("请输入密钥名称。"), Length(max=200)])
+    scopes = SelectMultipleField(
+        "权限范围", choices=[(scope, f"{label}（{scope}）") for scope, label in SCOPE_LABELS.items()],
+        validators=[InputRequired("请至少选择一项权限。")],
+        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+
+
+class UserEditForm(WebForm):
+    display_name = StringField("显示名称", validators=[Length(max=200)])
+    role = SelectField("角色", choices=_choices(ROLE_LABELS))
+    organization_id = _organization_field()
+    active = BooleanField("账户启用")
+    password = PasswordField("新密码（不修改请留空）", validators=[
+        Optional(), Length(min=MIN_PASSWORD_LENGTH, max=256,
+                           message=f"密码至少 {MIN_PASSWORD_LENGTH} 位。")])
+
+
+class UserCreateForm(WebForm):
+    username = StringField("用户名", validators=[InputRequired("请输入用户名。"), Length(max=64)])
+    display_name = UserEditForm.display_name
+    password = PasswordField("密码", validators=[
+        InputRequired("请输入密码。"),
+        Length(min=MIN_PASSWORD_LENGTH, max=256, message=f"密码至少 {MIN_PASSWORD_LENGTH} 位。")])
+    role = UserEditForm.role
+    organization_id = _organization_field()

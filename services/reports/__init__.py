@@ -12,20 +12,12 @@ SERVICE = "reports"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from services.reports import views, web
-    from shared.api import api_config, init_api
-    from shared.app import create_service_app
-    from shared.auth import init_auth
+    from shared.app import create_service_app, mount_blueprints
     from shared.peers import RemoteAuthority
 
     app = create_service_app(SERVICE, __name__, config)
-    app.config.update(api_config(
-        "Reports service", "Periodic audit reports, their files, subscriptions and ledger exports."))
-    settings = app.config["SETTINGS"]
-    init_auth(app, RemoteAuthority(app.extensions["peers"], settings.auth_cache_seconds))
-
-    api = init_api(app)
-    api.register_blueprint(views.blp)
-    app.register_blueprint(web.bp)
-    csrf = app.extensions["csrf_protect"]
-    csrf.exempt(views.blp)
+    authority = RemoteAuthority(app.extensions["peers"], app.config["SETTINGS"].auth_cache_seconds)
+    mount_blueprints(app, authority, title="Reports service",
+                     description="Periodic audit reports, their files, subscriptions and ledger exports.",
+                     api=(views.blp,), web=(web.bp,))
     return app

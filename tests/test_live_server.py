@@ -1,0 +1,124 @@
+"""The servers as they are really started, over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.config import REPO_ROOT
+from tests.conftest import ADMIN_KEY, ADMIN_PASSWORD, SECRET_KEY, LiveServer, csrf_token, free_port
+from tests.test_cross_service_auth import wait_until
+
+pytestmark = pytest.mark.slow
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+def test_make_run_serves_all_services_and_stops_on_ctrl_c(live_server: LiveServer):
+    base = live_server.base_url
+    for service in ("funds", "donations", "reports"):
+        spec = httpx.get(f"{base}/{service}/openapi.json")
+        assert spec.status_code == 200 and spec.json()["openapi"].startswith("3."), service
+        assert httpx.get(f"{base}/{service}/docs").status_code == 200
+
+    organization = httpx.post(f"{base}/funds/api/v1/organizations", headers=ADMIN,
+                              json={"name": "铜陵市工商联", "kind": "chamber_of_commerce"})
+    assert organization.status_code == 201
+    fund = httpx.post(f"{base}/funds/api/v1/funds", headers=ADMIN, json={
+        "code": "TL-GSL-001", "name": "铜陵市工商联冠名慈善基金", "kind": "chamber_named",
+        "organization_id": organization.json()["id"], "purpose": "扶持薄弱村", "restricted": True})
+    assert fund.status_code == 201
+    read = httpx.get(f"{base}/funds/api/v1/funds/TL-GSL-001", headers=ADMIN)
+    assert read.json()["name"] == "铜陵市工商联冠名慈善基金"
+
+    with httpx.Client(base_url=base) as browser:
+        page = browser.get("/funds/login")
+        login = browser.post("/funds/login", data={"csrf_token": csrf_token(page.text),
+                                                    "username": "admin", "password": ADMIN_PASSWORD})
+        assert login.status_code == 302
+        assert "TL-GSL-001" in browser.get("/funds/").text
+        assert browser.get("/donations/").status_code == 200
+
+    assert live_server.stop() == 0
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=1).close()
+
+
+def test_make_run_on_a_fresh_var_prints_how_to_log_in(database_url: str, tmp_path: Path):
+    """Without bootstrap settings it makes an admin password and key, and says so."""
+    from tests.conftest import start_live_server
+
+    env = {"BOOTSTRAP_ADMIN_API_KEY": "", "BOOTSTRAP_ADMIN_PASSWORD": ""}
+    server = start_live_server(database_url, tmp_path / "fresh", env)
+    try:
+        deadline = time.monotonic() + 10
+        while "password:" not in server.log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        banner = server.log.read_text()
+        password = (tmp_path / "fresh" / "admin_password").read_text().strip()
+        key = (tmp_path / "fresh" / "admin_api_key").read_text().strip()
+        assert f"password: {password}" in banner and key in banner
+        me = httpx.get(f"{server.base_url}/funds/api/v1/me", headers={"Authorization": f"Bearer {key}"})
+        assert me.status_code == 200 and me.json()["scopes"] == ["admin"]
+    finally:
+        assert server.stop() == 0
+
+
+def _serve_alone(factory: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+         "--threads", "4", "--worker-class", "gthread", factory],
+        cwd=REPO_ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+@pytest.fixture
+def separate_services(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The funds and donations services each in their own gunicorn."""
+    funds_port, donations_port = free_port(), free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "VAR_DIR": str(tmp_path), "SECRET_KEY": SECRET_KEY,
+           "BOOTSTRAP_ADMIN_API_KEY": ADMIN_KEY, "FUNDS_URL": f"http://127.0.0.1:{funds_port}",
+           "DONATIONS_URL": f"http://127.0.0.1:{donations_port}"}
+    processes = [
+        _serve_alone("services.funds:create_app()", funds_port, env, tmp_path / "funds.log"),
+        _serve_alone("services.donations:create_app()", donations_port, env, tmp_path / "donations.log"),
+    ]
+    urls = (f"http://127.0.0.1:{funds_port}", f"http://127.0.0.1:{donations_port}")
+    try:
+        for url in urls:
+            wait_until(lambda: _answers(f"{url}/openapi.json"), limit=30)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_services_in_separate_processes_share_keys_and_revocation(separate_services):
+    funds, donations = separate_services
+    organization = httpx.post(f"{funds}/api/v1/organizations", headers=ADMIN,
+                              json={"name": "义安区商会", "kind": "chamber_of_commerce"}).json()
+    issued = httpx.post(f"{funds}/api/v1/organizations/{organization['id']}/api-keys", headers=ADMIN,
+                        json={"name": "erp", "scopes": ["donations:write"]}).json()
+    key = {"Authorization": f"Bearer {issued['key']}"}
+    me = httpx.get(f"{donations}/api/v1/me", headers=key)
+    assert me.status_code == 200 and me.json()["organization_id"] == organization["id"]
+
+    revoked = httpx.delete(f"{funds}/api/v1/organizations/{organization['id']}/api-keys/{issued['id']}",
+                           headers=ADMIN)
+    assert revoked.status_code == 204
+
+    wait_until(lambda: httpx.get(f"{donations}/api/v1/me", headers=key).status_code == 401)
