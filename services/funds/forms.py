@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField, DateField, Form, PasswordField, SelectField, SelectMultipleField, StringField,
-    TextAreaField,
+    BooleanField, DateField, Form, PasswordField, SelectChoice, SelectField, SelectMultipleField,
+    StringField, TextAreaField,
 )
 from wtforms.meta import DefaultMeta
 from wtforms.validators import InputRequired, Length, Optional, Regexp
@@ -26,8 +26,11 @@ SCOPE_LABELS = {"funds:read": "查看基金", "funds:write": "管理基金", "do
 assert set(SCOPE_LABELS) == set(SCOPES)
 
 
-def _choices(labels: dict[str, str]) -> list[tuple[str, str]]:
-    return list(labels.items())
+def _choices(labels: dict[str, str]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in labels.items()]
+
+
+ALL = SelectChoice("", "全部")
 
 
 class ChineseMeta(DefaultMeta):
@@ -62,30 +65,35 @@ class FundFilterForm(Form):
 
     q = StringField("关键词", validators=[Optional(), Length(max=200)],
                     render_kw={"placeholder": "名称或编号"})
-    status = SelectField("状态", choices=[("", "全部"), *_choices(FUND_STATUS_LABELS)])
-    kind = SelectField("类型", choices=[("", "全部"), *_choices(FUND_KIND_LABELS)])
-    organization_id = SelectField("机构", choices=[("", "全部")])
+    status = SelectField("状态", choices=[ALL, *_choices(FUND_STATUS_LABELS)], default="")
+    kind = SelectField("类型", choices=[ALL, *_choices(FUND_KIND_LABELS)], default="")
+    organization_id = SelectField("机构", choices=[ALL], default="")
 
 
-class FundEditForm(WebForm):
-    name = StringField("基金名称", validators=[InputRequired("请输入基金名称。"), Length(max=200)])
-    purpose = TextAreaField("用途说明", validators=[Length(max=5000)])
+def _fund_name() -> StringField:
+    return StringField("基金名称", validators=[InputRequired("请输入基金名称。"), Length(max=200)])
 
 
-class FundCreateForm(FundEditForm):
+def _purpose() -> TextAreaField:
+    return TextAreaField("用途说明", validators=[Length(max=2000)])
+
+
+class FundCreateForm(WebForm):
     code = StringField("基金编号", validators=[
         InputRequired("请输入基金编号。"),
         Regexp(rf"(?:{FUND_CODE_PATTERN})\Z",
                message="编号须为 3–32 位大写字母、数字或“-”，例如 TL-HQ-001。")])
+    name = _fund_name()
     kind = SelectField("基金类型", choices=_choices(FUND_KIND_LABELS))
     organization_id = _organization_field()
+    purpose = _purpose()
     restricted = BooleanField("限定用途")
     opened_on = DateField("设立日期", validators=[Optional()])
 
-    field_order = ("code", "name", "kind", "organization_id", "purpose", "restricted", "opened_on")
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self[name] for name in (*self.field_order, "csrf_token"))
+class FundEditForm(WebForm):
+    name = _fund_name()
+    purpose = _purpose()
 
 
 class CloseFundForm(WebForm):
@@ -101,26 +109,35 @@ class OrganizationForm(WebForm):
 class ApiKeyForm(WebForm):
     name = StringField("密钥名称", validators=[InputRequired("请输入密钥名称。"), Length(max=200)])
     scopes = SelectMultipleField(
-        "权限范围", choices=[(scope, f"{label}（{scope}）") for scope, label in SCOPE_LABELS.items()],
+        "权限范围", choices=_choices({scope: f"{label}（{scope}）" for scope, label in SCOPE_LABELS.items()}),
         validators=[InputRequired("请至少选择一项权限。")],
         widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
 
 
-class UserEditForm(WebForm):
-    display_name = StringField("显示名称", validators=[Length(max=200)])
-    role = SelectField("角色", choices=_choices(ROLE_LABELS))
-    organization_id = _organization_field()
-    active = BooleanField("账户启用")
-    password = PasswordField("新密码（不修改请留空）", validators=[
-        Optional(), Length(min=MIN_PASSWORD_LENGTH, max=256,
-                           message=f"密码至少 {MIN_PASSWORD_LENGTH} 位。")])
+def _display_name() -> StringField:
+    return StringField("显示名称", validators=[Length(max=200)])
+
+
+def _role() -> SelectField:
+    return SelectField("角色", choices=_choices(ROLE_LABELS))
+
+
+def _password(label: str, *required: object) -> PasswordField:
+    return PasswordField(label, validators=[
+        *required, Length(min=MIN_PASSWORD_LENGTH, max=256, message=f"密码至少 {MIN_PASSWORD_LENGTH} 位。")])
 
 
 class UserCreateForm(WebForm):
     username = StringField("用户名", validators=[InputRequired("请输入用户名。"), Length(max=64)])
-    display_name = UserEditForm.display_name
-    password = PasswordField("密码", validators=[
-        InputRequired("请输入密码。"),
-        Length(min=MIN_PASSWORD_LENGTH, max=256, message=f"密码至少 {MIN_PASSWORD_LENGTH} 位。")])
-    role = UserEditForm.role
+    display_name = _display_name()
+    password = _password("密码", InputRequired("请输入密码。"))
+    role = _role()
     organization_id = _organization_field()
+
+
+class UserEditForm(WebForm):
+    display_name = _display_name()
+    role = _role()
+    organization_id = _organization_field()
+    active = BooleanField("账户启用")
+    password = _password("新密码（不修改请留空）", Optional())

@@ -1,20 +1,95 @@
-"""The funds service's web pages for fund managers and admins."""
+"""The funds service's web pages for fund managers and admins.
+
+Views are thin: they validate a form, call `commands` and render. They never
+commit: a response below 400 commits the request's work, so every page that
+re-renders a form with errors answers 422 (or 409) and nothing is written.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_user, logout_user
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.routing import BaseConverter
+from wtforms import SelectChoice
 
 from services.funds import commands
-from services.funds.forms import LoginForm
+from services.funds.forms import (
+    ALL, FUND_KIND_LABELS, FUND_STATUS_LABELS, ORGANIZATION_KIND_LABELS, SCOPE_LABELS, ApiKeyForm,
+    CloseFundForm, FundCreateForm, FundEditForm, FundFilterForm, LoginForm, OrganizationForm,
+    UserCreateForm, UserEditForm,
+)
+from services.funds.ledger import fund_balance
+from services.funds.models import FUND_CODE_PATTERN, Organization, User
 from shared.auth import login_required_for
 from shared.db import db_session
+from shared.errors import Conflict, Problem, ValidationProblem
 
 bp = Blueprint("web", __name__)
+T = TypeVar("T")
 
+
+class FundCodeConverter(BaseConverter):
+    """<fund:code> matches fund codes only, so /logout or /users/ never look like a fund."""
+
+    regex = FUND_CODE_PATTERN
+
+
+# Before the routes below are added, which use it.
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("fund", FundCodeConverter))
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    return {"status_labels": FUND_STATUS_LABELS, "fund_kind_labels": FUND_KIND_LABELS,
+            "organization_kind_labels": ORGANIZATION_KIND_LABELS, "scope_labels": SCOPE_LABELS}
+
+
+def _problem_onto_form(form: FlaskForm, problem: Problem) -> int:
+    """A command's refusal shown on the form: beside its field, else above the form."""
+    for name, messages in (problem.errors or {}).items():
+        field = form._fields.get(name)
+        if field is not None and name != "csrf_token":
+            field.errors = [*field.errors, *messages]
+        else:
+            form.form_errors.extend(messages)
+    if not problem.errors:
+        form.form_errors.append(problem.detail)
+    return problem.status
+
+
+def _submit(form: FlaskForm, action: Callable[[], T]) -> tuple[T | None, int]:
+    """Validate `form`, then run the command: (its result, 200), else (None, the error status)."""
+    if not form.validate_on_submit():
+        return None, 422 if form.errors else 200
+    try:
+        return action(), 200
+    except (ValidationProblem, Conflict) as problem:
+        return None, _problem_onto_form(form, problem)
+
+
+def _form_page(form: FlaskForm, title: str, submit: str, status: int = 200,
+               cancel: str | None = None) -> Any:
+    return render_template("funds/form_page.html", form=form, title=title, submit=submit,
+                           cancel=cancel), status
+
+
+def _organizations(writable: bool = False) -> list[Organization]:
+    me = current_user
+    organizations = db_session().scalars(commands.visible_organizations(me))
+    return [o for o in organizations if not writable or me.may_write(o.id)]
+
+
+def _organization_choices(writable: bool = False) -> list[SelectChoice]:
+    return [SelectChoice(str(o.id), o.name) for o in _organizations(writable)]
+
+
+# -- login -------------------------------------------------------------------
 
 def _safe_next(target: str | None) -> str | None:
     """Only a local path: never send someone off-site after logging in."""
@@ -47,14 +122,171 @@ def logout() -> Any:
     return redirect(url_for("web.login"))
 
 
+# -- funds -------------------------------------------------------------------
+
 @bp.get("/")
 @login_required_for("funds:read")
 def fund_list() -> Any:
-    return render_template("funds/fund_list.html", funds=list(db_session().scalars(
-        commands.fund_query(_me()).limit(200))))
+    form = FundFilterForm(request.args)
+    organizations = _organizations()
+    form.organization_id.choices = [ALL, *(SelectChoice(str(o.id), o.name) for o in organizations)]
+    funds = []
+    if form.validate():
+        funds = list(db_session().scalars(commands.fund_query(
+            current_user, q=(form.q.data or "").strip() or None, status=form.status.data or None,
+            kind=form.kind.data or None,
+            organization_id=int(form.organization_id.data) if form.organization_id.data else None,
+        ).limit(200)))
+    return render_template("funds/fund_list.html", form=form, funds=funds,
+                           organization_names={o.id: o.name for o in organizations},
+                           ), 200 if not form.errors else 422
 
 
-def _me() -> Any:
-    from flask_login import current_user
+@bp.route("/new", methods=["GET", "POST"])
+@login_required_for("funds:write")
+def fund_new() -> Any:
+    form = FundCreateForm()
+    form.organization_id.choices = _organization_choices(writable=True)
+    fund, status = _submit(form, lambda: commands.create_fund(
+        db_session(), current_user, code=form.code.data, name=form.name.data, kind=form.kind.data,
+        organization_id=form.organization_id.data, purpose=form.purpose.data or "",
+        restricted=form.restricted.data, opened_on=form.opened_on.data))
+    if fund:
+        flash(f"基金“{fund.name}”已创建。", "success")
+        return redirect(url_for("web.fund_detail", code=fund.code))
+    return _form_page(form, "新建基金", "创建基金", status, cancel=url_for("web.fund_list"))
 
-    return current_user
+
+def _fund_page(code: str, status: int = 200, error: str | None = None) -> Any:
+    session = db_session()
+    fund = commands.get_fund(session, current_user, code)
+    organization = commands.get_organization(session, current_user, fund.organization_id)
+    return render_template("funds/fund_detail.html", fund=fund, organization=organization,
+                           error=error, may_change=current_user.has("funds:write")
+                           and current_user.may_write(fund.organization_id)), status
+
+
+@bp.get("/<fund:code>")
+@login_required_for("funds:read")
+def fund_detail(code: str) -> Any:
+    return _fund_page(code)
+
+
+@bp.route("/<fund:code>/edit", methods=["GET", "POST"])
+@login_required_for("funds:write")
+def fund_edit(code: str) -> Any:
+    fund = commands.get_fund(db_session(), current_user, code)
+    form = FundEditForm(obj=fund)
+    saved, status = _submit(form, lambda: commands.update_fund(
+        db_session(), current_user, code, name=form.name.data, purpose=form.purpose.data or ""))
+    if saved:
+        flash("基金信息已保存。", "success")
+        return redirect(url_for("web.fund_detail", code=code))
+    return _form_page(form, f"编辑基金 {code}", "保存", status,
+                      cancel=url_for("web.fund_detail", code=code))
+
+
+@bp.post("/<fund:code>/<any(freeze, unfreeze):action>")
+@login_required_for("funds:write")
+def fund_status(code: str, action: str) -> Any:
+    try:
+        commands.change_fund_status(db_session(), current_user, code, action)
+    except Conflict as problem:
+        return _fund_page(code, problem.status, problem.detail)
+    flash("基金已冻结。" if action == "freeze" else "基金已解冻。", "success")
+    return redirect(url_for("web.fund_detail", code=code))
+
+
+@bp.route("/<fund:code>/close", methods=["GET", "POST"])
+@login_required_for("funds:write")
+def fund_close(code: str) -> Any:
+    session = db_session()
+    fund = commands.get_fund(session, current_user, code)
+    form = CloseFundForm()
+    closed, status = _submit(form, lambda: commands.change_fund_status(
+        session, current_user, code, "close", balance_of=fund_balance))
+    if closed:
+        flash(f"基金“{fund.name}”已关闭。", "success")
+        return redirect(url_for("web.fund_detail", code=code))
+    return render_template("funds/fund_close.html", fund=fund, form=form,
+                           balance=fund_balance(code)), status
+
+
+# -- organisations and API keys ------------------------------------------------
+
+@bp.route("/organizations/", methods=["GET", "POST"])
+@login_required_for("admin")
+def organization_list() -> Any:
+    form = OrganizationForm()
+    organization, status = _submit(form, lambda: commands.create_organization(
+        db_session(), current_user, form.name.data, form.kind.data))
+    if organization:
+        flash(f"机构“{organization.name}”已创建。", "success")
+        return redirect(url_for("web.organization_detail", organization_id=organization.id))
+    return render_template("funds/organizations.html", form=form,
+                           organizations=_organizations()), status
+
+
+@bp.route("/organizations/<int:organization_id>", methods=["GET", "POST"])
+@login_required_for("admin")
+def organization_detail(organization_id: int) -> Any:
+    """The organisation, its keys, and issuing a key: its secret is shown on this answer only."""
+    session = db_session()
+    organization = commands.get_organization(session, current_user, organization_id)
+    form = ApiKeyForm()
+    issued, status = _submit(form, lambda: commands.issue_api_key(
+        session, current_user, organization_id, form.name.data, form.scopes.data or []))
+    if issued:
+        status, form = 201, ApiKeyForm(formdata=None)
+    return render_template("funds/organization.html", organization=organization, form=form,
+                           issued=issued, keys=commands.organization_keys(session, organization_id),
+                           ), status
+
+
+@bp.post("/organizations/<int:organization_id>/keys/<int:key_id>/revoke")
+@login_required_for("admin")
+def key_revoke(organization_id: int, key_id: int) -> Any:
+    key = commands.revoke_api_key(db_session(), current_user, organization_id, key_id)
+    flash(f"密钥“{key.name}”已吊销。", "success")
+    return redirect(url_for("web.organization_detail", organization_id=organization_id))
+
+
+# -- users ---------------------------------------------------------------------
+
+@bp.get("/users/")
+@login_required_for("admin")
+def user_list() -> Any:
+    users = db_session().scalars(select(User).order_by(User.username))
+    return render_template("funds/users.html", users=list(users))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@login_required_for("admin")
+def user_new() -> Any:
+    form = UserCreateForm()
+    form.organization_id.choices = _organization_choices()
+    user, status = _submit(form, lambda: commands.create_user(
+        db_session(), current_user, form.username.data, form.display_name.data or "",
+        form.password.data, form.role.data, form.organization_id.data))
+    if user:
+        flash(f"用户“{user.username}”已创建。", "success")
+        return redirect(url_for("web.user_list"))
+    return _form_page(form, "新建用户", "创建用户", status, cancel=url_for("web.user_list"))
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@login_required_for("admin")
+def user_edit(user_id: int) -> Any:
+    session = db_session()
+    user = session.get(User, user_id) or abort(404)
+    form = UserEditForm(obj=user)
+    form.organization_id.choices = _organization_choices()
+    saved, status = _submit(form, lambda: commands.update_user(
+        session, current_user, user, display_name=form.display_name.data or "",
+        role=form.role.data, organization_id=form.organization_id.data, active=form.active.data,
+        password=form.password.data or None))
+    if saved:
+        flash(f"用户“{user.username}”已保存。", "success")
+        return redirect(url_for("web.user_list"))
+    return _form_page(form, f"编辑用户 {user.username}", "保存", status,
+                      cancel=url_for("web.user_list"))
