@@ -3,10 +3,13 @@ at /<service>/openapi.json and Swagger UI served from a local copy."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Flask, Response, send_from_directory
+import flask_smorest
+from flask import Flask, Request, Response, send_from_directory
 from flask_smorest import Api
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from shared.errors import http_exception_response
@@ -20,6 +23,23 @@ class ProblemApi(Api):
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return http_exception_response(error)
+
+
+class ArgumentsParser(FlaskParser):
+    """webargs' parser; JSON nested too deeply to parse is a malformed body (400), not a 500."""
+
+    def _raw_load_json(self, req: Request) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            # Any non-empty `doc`: webargs reads an empty one as "no body at all".
+            raise json.JSONDecodeError("JSON nested too deeply", "<body>", 0) from None
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """The API blueprint every service uses."""
+
+    ARGUMENTS_PARSER = ArgumentsParser()
 
 
 def api_config(title: str, description: str) -> dict[str, Any]:

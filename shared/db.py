@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -53,6 +53,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:  # SQLite keeps no offset
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+# The largest id of a PostgreSQL `integer` primary key: a larger id names no row,
+# and must be answered as such rather than sent to the database (an error there).
+MAX_ID = 2**31 - 1
 
 
 def utcnow() -> dt.datetime:
@@ -170,3 +175,7 @@ def db_session() -> Session:
 
     database: Database = current_app.extensions["database"]
     return database.session
+
+
+# A 64-bit key that is still SQLite's auto-incrementing rowid there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")

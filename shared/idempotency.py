@@ -5,6 +5,9 @@ inside the request's own transaction. A racing twin blocks on the unique
 index until the first request commits, then finds the stored answer and
 replays it. A failed request rolls back its claim with everything else, so a
 retry after an error runs afresh. Keys are scoped to the caller.
+
+An answer that holds a secret shown only once (an issued API key) is not
+kept: a retry of it records nothing new and is told so with a 409.
 """
 
 from __future__ import annotations
@@ -73,9 +76,9 @@ class IdempotencyStore:
         ).one()
         return record, new_id is not None
 
-    def complete(self, record: IdempotencyRecordMixin, response: Response) -> None:
+    def complete(self, record: IdempotencyRecordMixin, response: Response, *, keep_body: bool = True) -> None:
         record.status_code = response.status_code
-        record.response_body = response.get_data(as_text=True)
+        record.response_body = response.get_data(as_text=True) if keep_body else None
         record.response_headers = {name: response.headers[name]
                                    for name in KEPT_HEADERS if name in response.headers}
         record.response_headers["Content-Type"] = response.content_type or "application/json"
@@ -96,7 +99,7 @@ def request_fingerprint() -> str:
     if request.is_json:
         try:
             body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.path.encode(), body):
@@ -115,21 +118,28 @@ def _replay(record: IdempotencyRecordMixin) -> Response:
     return response
 
 
-def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
+def idempotent(view: Callable[..., Any] | None = None, *,
+               keep_answer: bool = True) -> Any:
     """View decorator: honour an `Idempotency-Key` header.
 
     Put it outermost, above flask-smorest's decorators, so it sees the final
     response; it authenticates the caller itself (the key is per caller).
+    `@idempotent(keep_answer=False)` is for answers holding a secret that must
+    not be stored: a retry is a 409 instead of a replay.
     """
+    if view is None:
+        return functools.partial(idempotent, keep_answer=keep_answer)
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         key = request.headers.get(HEADER)
         if key is None:
             return view(*args, **kwargs)
+        owner = principal_from_request().actor  # no key, no say: 401 comes first
         if not 1 <= len(key) <= 255:
             raise ValidationProblem.field(HEADER, "Must be 1 to 255 characters long.")
-        owner = principal_from_request().actor
+        if "\x00" in key:
+            raise ValidationProblem.field(HEADER, "Must not contain NUL characters.")
         fingerprint = request_fingerprint()
         store: IdempotencyStore = current_app.extensions["idempotency"]
         record, created = store.claim(owner, key, fingerprint)
@@ -139,10 +149,13 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
                     HEADER, "This key was already used with a different request.")
             if record.status_code is None:
                 raise Conflict("A request with this Idempotency-Key is still being processed.")
+            if record.response_body is None:
+                raise Conflict("A request with this Idempotency-Key succeeded already; its answer "
+                               "held a secret, which is shown only once and was not kept.")
             return _replay(record)
         response = make_response(view(*args, **kwargs))
         if response.status_code < 300:
-            store.complete(record, response)
+            store.complete(record, response, keep_body=keep_answer)
         return response
 
     return wrapper

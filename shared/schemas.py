@@ -9,6 +9,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from shared.db import MAX_ID
+
 
 class BaseSchema(Schema):
     """Unknown fields are an error, named in the answer."""
@@ -25,12 +27,27 @@ class StrictInteger(fields.Integer):
         super().__init__(strict=True, **kwargs)
 
 
+class Text(fields.String):
+    """A string the database can store: no NUL character, no lone surrogate
+    (JSON may spell both, as \\u0000 and \\ud800)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("Must not contain NUL characters.")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("Must be valid Unicode text (no lone surrogates).") from None
+        return text
+
+
 def TrimmedString(**kwargs: Any) -> fields.String:  # noqa: N802 - a field factory
     """A string with surrounding white space removed before validation."""
     return _Trimmed(**kwargs)
 
 
-class _Trimmed(fields.String):
+class _Trimmed(Text):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         return text.strip()
@@ -53,12 +70,21 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
 
 
 class Cursor(fields.String):
-    """An opaque position in a list, {"id": 42} on the inside."""
+    """An opaque position in a list, {"id": 42} on the inside.
+
+    `max_id` is the largest id the list's id column holds (PostgreSQL refuses
+    to compare that column with anything larger).
+    """
+
+    def __init__(self, *, max_id: int = MAX_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_id = max_id
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
         text = super()._deserialize(value, attr, data, **kwargs)
         position = decode_cursor(text)
-        if not isinstance(position.get("id"), int):
+        position_id = position.get("id")
+        if type(position_id) is not int or not 0 < position_id <= self.max_id:
             raise ValidationError("Not a cursor returned by this API.")
         return position
 

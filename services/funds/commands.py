@@ -12,7 +12,7 @@ import secrets
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -24,11 +24,12 @@ from services.funds.models import (
 )
 from shared import audit
 from shared.auth import ROLE_SCOPES, ROLES, SCOPES, Principal, generate_api_key, hash_api_key
-from shared.db import utcnow
+from shared.db import MAX_ID, utcnow
 from shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from shared.money import Money
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+T = TypeVar("T")
 FUND_CODE = re.compile(FUND_CODE_PATTERN)
 BOOTSTRAP_ORGANIZATION = "慈善总会"
 MIN_PASSWORD_LENGTH = 10
@@ -66,8 +67,13 @@ def visible_organizations(actor: Principal) -> Select[tuple[Organization]]:
     return query
 
 
+def _by_id(session: Session, model: type[T], row_id: int, **kwargs: Any) -> T | None:
+    """The row with this id, or None; an id no id column can hold names no row."""
+    return session.get(model, row_id, **kwargs) if 0 < row_id <= MAX_ID else None
+
+
 def get_organization(session: Session, actor: Principal, organization_id: int) -> Organization:
-    organization = session.get(Organization, organization_id)
+    organization = _by_id(session, Organization, organization_id)
     if organization is None or not actor.may_read(organization.id):
         raise NotFound(f"No organisation {organization_id}.")
     return organization
@@ -108,7 +114,7 @@ def issue_api_key(session: Session, actor: Principal, organization_id: int, name
 def revoke_api_key(session: Session, actor: Principal, organization_id: int, key_id: int) -> ApiKey:
     if not actor.is_admin:
         raise Forbidden("Only an admin may revoke API keys.")
-    key = session.get(ApiKey, key_id, with_for_update=True)
+    key = _by_id(session, ApiKey, key_id, with_for_update=True)
     if key is None or key.organization_id != organization_id:
         raise NotFound(f"No API key {key_id} in organisation {organization_id}.")
     if key.revoked_at is None:
@@ -232,7 +238,7 @@ def create_fund(session: Session, actor: Principal, *, code: str, name: str, kin
         raise ValidationProblem.field("name", "Must not be empty.")
     if kind not in FUND_KINDS:
         raise ValidationProblem.field("kind", f"Must be one of: {', '.join(FUND_KINDS)}.")
-    organization = session.get(Organization, organization_id)
+    organization = _by_id(session, Organization, organization_id)
     if organization is None or not actor.may_write(organization.id):
         # Another organisation is invisible, as if it did not exist.
         raise ValidationProblem.field("organization_id", "No such organisation.")
@@ -252,6 +258,8 @@ def create_fund(session: Session, actor: Principal, *, code: str, name: str, kin
 
 
 def get_fund(session: Session, actor: Principal, code: str, *, for_update: bool = False) -> Fund:
+    if not FUND_CODE.fullmatch(code):  # e.g. a NUL from the URL, which the database refuses
+        raise NotFound(f"No fund {code}.")
     query = select(Fund).where(Fund.code == code)
     if for_update:
         query = query.with_for_update()

@@ -6,7 +6,8 @@ from marshmallow import fields, validate
 
 from services.funds.models import FUND_CODE_PATTERN, FUND_KINDS, FUND_STATUSES, ORGANIZATION_KINDS
 from shared.auth import SCOPES
-from shared.schemas import BaseSchema, ListArgs, StrictBoolean, StrictInteger, TrimmedString, page_schema
+from shared.db import MAX_ID
+from shared.schemas import BaseSchema, ListArgs, StrictBoolean, StrictInteger, Text, TrimmedString, page_schema
 
 NAME = validate.Length(min=1, max=200)
 
@@ -74,10 +75,10 @@ class FundSchema(BaseSchema):
 
 
 class FundListArgs(ListArgs):
-    organization_id = fields.Integer()
+    organization_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     kind = fields.String(validate=validate.OneOf(FUND_KINDS))
     status = fields.String(validate=validate.OneOf(FUND_STATUSES))
-    q = fields.String(validate=validate.Length(min=1, max=200))
+    q = Text(validate=validate.Length(min=1, max=200))
 
 
 OrganizationPageSchema = page_schema(OrganizationSchema, "OrganizationPage")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.funds import commands
 from services.funds.ledger import fund_balance
@@ -15,7 +14,7 @@ from services.funds.schemas import (
     FundPageSchema, FundPatchSchema, FundSchema, OrganizationCreateSchema, OrganizationPageSchema,
     OrganizationSchema,
 )
-from shared.api import add_me_endpoint
+from shared.api import Blueprint, add_me_endpoint
 from shared.auth import principal_from_request, require_scope
 from shared.db import db_session
 from shared.idempotency import idempotent
@@ -36,7 +35,7 @@ def _page(query: Any, args: dict[str, Any], model: Any) -> dict[str, Any]:
 @blp.route("/organizations")
 class Organizations(MethodView):
     @require_scope("funds:read")
-    @blp.arguments(ListArgs, location="query")
+    @blp.arguments(ListArgs, location="query", unknown=None)  # None: the schema's RAISE
     @blp.response(200, OrganizationPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Organisations this key may see"""
@@ -70,7 +69,7 @@ class ApiKeys(MethodView):
         commands.get_organization(session, principal_from_request(), organization_id)
         return {"items": commands.organization_keys(session, organization_id), "next_cursor": None}
 
-    @idempotent
+    @idempotent(keep_answer=False)  # the answer holds the secret, which is never stored
     @require_scope("admin")
     @blp.arguments(ApiKeyCreateSchema)
     @blp.response(201, ApiKeyIssuedSchema)
@@ -96,7 +95,7 @@ class ApiKeyById(MethodView):
 @blp.route("/funds")
 class Funds(MethodView):
     @require_scope("funds:read")
-    @blp.arguments(FundListArgs, location="query")
+    @blp.arguments(FundListArgs, location="query", unknown=None)  # None: the schema's RAISE
     @blp.response(200, FundPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Funds, filtered by organisation, kind, status or a text in name or code"""
