@@ -21,9 +21,9 @@ from flask import Flask, Response, g
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
-from shared.config import SERVICES
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -79,8 +79,14 @@ def sqlite_schema_file(main_db: str, schema: str) -> str:
     return str(path.with_name(f"{path.stem}.{schema}{path.suffix or '.db'}"))
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; on SQLite the service schemas are attached."""
+def make_engine(url: str, schema: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url`, for the service owning `schema`.
+
+    On SQLite the service's schema is its own file, attached under the
+    schema's name to a private in-memory main database: a transaction then
+    locks that service's file only, so one service can call another while
+    its own transaction is open (as closing a fund does).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
@@ -89,9 +95,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return create_engine(url, **kwargs)
 
     database = parsed.database or ""
-    if database and database != ":memory:":
+    in_memory = database in ("", ":memory:")
+    if not in_memory:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+    engine = create_engine("sqlite://", poolclass=QueuePool,
+                           connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -99,10 +107,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # ATTACH runs outside a transaction.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for schema in SERVICES:
-            target = ":memory:" if database in ("", ":memory:") else sqlite_schema_file(database, schema)
+        if schema is not None:
+            target = ":memory:" if in_memory else sqlite_schema_file(database, schema)
             cursor.execute("ATTACH DATABASE ? AS " + schema, (target,))
-            if target != ":memory:":
+            if not in_memory:
                 cursor.execute(f"PRAGMA {schema}.journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -126,7 +134,7 @@ class Database:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        self.engine = make_engine(app.config["DATABASE_URL"])
+        self.engine = make_engine(app.config["DATABASE_URL"], schema=app.config["SERVICE_NAME"])
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         app.extensions["database"] = self
         app.after_request(self._commit_or_roll_back)

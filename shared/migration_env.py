@@ -13,7 +13,7 @@ def run() -> None:
     config = context.config
     service = config.attributes["service"]
     metadata = service_metadata(service)
-    engine = make_engine(config.attributes["database_url"])
+    engine = make_engine(config.attributes["database_url"], schema=service)
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{service}"'))

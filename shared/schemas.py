@@ -102,10 +102,14 @@ def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
     })
 
 
-def paginate(query_rows: list[Any], limit: int) -> dict[str, Any]:
-    """Rows fetched newest first with limit + 1: cut and compute the cursor."""
-    items = query_rows[:limit]
-    next_cursor = encode_cursor({"id": items[-1].id}) if len(query_rows) > limit else None
+def paginate(session: Any, query: Any, args: dict[str, Any], model: Any) -> dict[str, Any]:
+    """One page of `query` (ordered newest first by id) after `args["cursor"]`."""
+    if args.get("cursor"):
+        query = query.where(model.id < args["cursor"]["id"])
+    limit = args["limit"]
+    rows = list(session.scalars(query.limit(limit + 1)))
+    items = rows[:limit]
+    next_cursor = encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
     return {"items": items, "next_cursor": next_cursor}
 
 

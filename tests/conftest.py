@@ -174,6 +174,14 @@ class Factory:
         assert response.status_code == 201, response.get_data(as_text=True)
         return response.json  # type: ignore[no-any-return]
 
+    def donation(self, fund_code: str, amount: str = "100.00", *, key: Any = ..., **fields: Any) -> dict[str, Any]:
+        body = {"fund_code": fund_code, "amount": amount, "currency": "CNY",
+                "donor": {"name": "铜陵某某有限公司", "kind": "enterprise", "anonymous": False},
+                "received_on": "2026-08-03", "channel": "bank", **fields}
+        response = self.api.post("/donations/api/v1/donations", json=body, key=key)
+        assert response.status_code == 201, response.get_data(as_text=True)
+        return response.json  # type: ignore[no-any-return]
+
     def user(self, gateway: Any, username: str, password: str, role: str, organization_id: int) -> None:
         """Users are made by an admin through the web forms."""
         from services.funds import commands

@@ -201,12 +201,9 @@ def test_close_after_confirmation_then_closing_again_shows_error(admin: Browser,
 
 
 def test_closing_a_fund_with_a_balance_is_refused_on_the_page(admin: Browser, api: Any, make: Any,
-                                                              org: dict[str, Any], monkeypatch: Any) -> None:
-    from services.funds import web
-    from shared.money import Money
-
-    monkeypatch.setattr(web, "fund_balance", lambda code: Money(12345))
+                                                              org: dict[str, Any]) -> None:
     make.fund(org["id"], "TL-BAL-001")
+    make.donation("TL-BAL-001", "123.45")
     assert "123.45" in text(admin.get("/funds/TL-BAL-001/close"))
     response = admin.submit("/funds/TL-BAL-001/close", {"confirm": "y"})
     assert response.status_code == 409 and "zero balance" in text(response)

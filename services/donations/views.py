@@ -2,10 +2,192 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from typing import Any
 
-from shared.api import add_me_endpoint
+from flask import request
+from flask.views import MethodView
+
+from services.donations import batch, commands
+from services.donations.models import Disbursement, Donation
+from services.donations.schemas import (
+    BalanceSchema, BatchResultSchema, ChainHeadsSchema, ChainReportSchema, ChainVerifyArgs,
+    DisbursementCreateSchema, DisbursementListArgs, DisbursementPageSchema, DisbursementSchema,
+    DonationCreateSchema, DonationListArgs, DonationPageSchema, DonationSchema, PaySchema, ReverseSchema,
+    StatementArgs, StatementSchema, TrialBalanceArgs, TrialBalanceSchema,
+)
+from shared.api import Blueprint, add_me_endpoint
+from shared.auth import principal_from_request, require_scope
+from shared.db import db_session
+from shared.idempotency import idempotent
+from shared.schemas import paginate
 
 blp = Blueprint("donations_api", __name__, url_prefix="/api/v1",
                 description="Donations, disbursements, reversals and balances")
 add_me_endpoint(blp)
+QUERY = {"location": "query", "unknown": None}  # None: the schema's own RAISE
+
+
+@blp.route("/donations")
+class Donations(MethodView):
+    @require_scope("donations:read")
+    @blp.arguments(DonationListArgs, **QUERY)
+    @blp.response(200, DonationPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Donations, newest first; filters fund_code, from, to (received_on) and donor"""
+        query = commands.donation_query(principal_from_request(), fund_code=args.get("fund_code"),
+                                        date_from=args.get("from_"), date_to=args.get("to"),
+                                        donor=args.get("donor"))
+        return paginate(db_session(), query, args, Donation)
+
+    @idempotent
+    @require_scope("donations:write")
+    @blp.arguments(DonationCreateSchema)
+    @blp.response(201, DonationSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Record a donation: posts it and issues the next receipt number"""
+        return commands.record_donation(db_session(), principal_from_request(), data)
+
+
+@blp.route("/donations/batch")
+class DonationBatch(MethodView):
+    @idempotent
+    @require_scope("donations:write")
+    @blp.doc(requestBody={"content": {
+        "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/DonationCreate"}}},
+        "text/csv": {"schema": {"type": "string"}, "example": batch.CSV_EXAMPLE}}})
+    @blp.response(200, BatchResultSchema)
+    def post(self) -> Any:
+        """Record many donations from a JSON list or a CSV file; a result per row"""
+        return batch.record_batch(db_session(), principal_from_request(), request)
+
+
+@blp.route("/donations/<int:donation_id>")
+class DonationById(MethodView):
+    @require_scope("donations:read")
+    @blp.response(200, DonationSchema)
+    def get(self, donation_id: int) -> Any:
+        """One donation"""
+        return commands.get_donation(db_session(), principal_from_request(), donation_id)
+
+
+@blp.route("/donations/<int:donation_id>/reverse")
+class DonationReverse(MethodView):
+    @idempotent
+    @require_scope("donations:write")
+    @blp.arguments(ReverseSchema)
+    @blp.response(200, DonationSchema)
+    def post(self, data: dict[str, Any], donation_id: int) -> Any:
+        """Reverse a donation with a reversing entry; the original stays, marked reversed"""
+        return commands.reverse_donation(db_session(), principal_from_request(), donation_id, data["reason"])
+
+
+@blp.route("/disbursements")
+class Disbursements(MethodView):
+    @require_scope("donations:read")
+    @blp.arguments(DisbursementListArgs, **QUERY)
+    @blp.response(200, DisbursementPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Disbursements, newest first; filters fund_code and status"""
+        query = commands.disbursement_query(principal_from_request(), fund_code=args.get("fund_code"),
+                                            status=args.get("status"))
+        return paginate(db_session(), query, args, Disbursement)
+
+    @idempotent
+    @require_scope("donations:write")
+    @blp.arguments(DisbursementCreateSchema)
+    @blp.response(201, DisbursementSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Request a disbursement; someone else approves it"""
+        return commands.request_disbursement(db_session(), principal_from_request(), data)
+
+
+@blp.route("/disbursements/<int:disbursement_id>")
+class DisbursementById(MethodView):
+    @require_scope("donations:read")
+    @blp.response(200, DisbursementSchema)
+    def get(self, disbursement_id: int) -> Any:
+        """One disbursement"""
+        return commands.get_disbursement(db_session(), principal_from_request(), disbursement_id)
+
+
+@blp.route("/disbursements/<int:disbursement_id>/approve")
+class DisbursementApprove(MethodView):
+    @idempotent
+    @require_scope("disbursements:approve")
+    @blp.response(200, DisbursementSchema)
+    def post(self, disbursement_id: int) -> Any:
+        """Approve (never by the requester): reserves the amount, so `available` drops"""
+        return commands.approve_disbursement(db_session(), principal_from_request(), disbursement_id)
+
+
+@blp.route("/disbursements/<int:disbursement_id>/pay")
+class DisbursementPay(MethodView):
+    @idempotent
+    @require_scope("donations:write")
+    @blp.arguments(PaySchema)
+    @blp.response(200, DisbursementSchema)
+    def post(self, data: dict[str, Any], disbursement_id: int) -> Any:
+        """Pay an approved disbursement: posts the reserved money out of the fund"""
+        return commands.pay_disbursement(db_session(), principal_from_request(), disbursement_id,
+                                         data["paid_on"], data["bank_reference"])
+
+
+@blp.route("/disbursements/<int:disbursement_id>/reject")
+class DisbursementReject(MethodView):
+    @idempotent
+    @require_scope("disbursements:approve")
+    @blp.arguments(ReverseSchema)
+    @blp.response(200, DisbursementSchema)
+    def post(self, data: dict[str, Any], disbursement_id: int) -> Any:
+        """Reject a requested or approved disbursement; an approval's reservation is released"""
+        return commands.reject_disbursement(db_session(), principal_from_request(), disbursement_id,
+                                            data["reason"])
+
+
+@blp.route("/funds/<code>/balance")
+class FundBalance(MethodView):
+    @require_scope("donations:read")
+    @blp.response(200, BalanceSchema)
+    def get(self, code: str) -> Any:
+        """A fund's balance and what is available (balance less approved, unpaid disbursements)"""
+        return commands.fund_balance(db_session(), principal_from_request(), code)
+
+
+@blp.route("/funds/<code>/statement")
+class FundStatement(MethodView):
+    @require_scope("donations:read")
+    @blp.arguments(StatementArgs, **QUERY)
+    @blp.response(200, StatementSchema)
+    def get(self, args: dict[str, Any], code: str) -> Any:
+        """A fund's entries between two dates (inclusive), with opening and closing balances"""
+        return commands.statement(db_session(), principal_from_request(), code, args["from_"], args["to"])
+
+
+@blp.route("/trial-balance")
+class TrialBalance(MethodView):
+    @require_scope("donations:read")
+    @blp.arguments(TrialBalanceArgs, **QUERY)
+    @blp.response(200, TrialBalanceSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Every account's debits and credits up to a date; the totals are equal"""
+        return commands.trial_balance(db_session(), principal_from_request(), args["as_of"])
+
+
+@blp.route("/ledger/heads")
+class ChainHeads(MethodView):
+    @require_scope("donations:read")
+    @blp.response(200, ChainHeadsSchema)
+    def get(self) -> Any:
+        """The current head of each fund's hash chain"""
+        return {"items": commands.chain_heads(db_session(), principal_from_request()), "next_cursor": None}
+
+
+@blp.route("/ledger/verify")
+class ChainVerify(MethodView):
+    @require_scope("donations:read")
+    @blp.arguments(ChainVerifyArgs, **QUERY)
+    @blp.response(200, ChainReportSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Recompute each fund's hash chain; a broken one names its first altered entry"""
+        verdicts = commands.verify_chain(db_session(), principal_from_request(), args.get("fund_code"))
+        return {"valid": all(v.valid for v in verdicts), "funds": verdicts}

@@ -10,7 +10,7 @@ import datetime as dt
 import re
 import secrets
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -310,17 +310,19 @@ TRANSITIONS = {
 
 
 def change_fund_status(session: Session, actor: Principal, code: str, action: str,
-                       balance_of: Any = None) -> Fund:
-    """Freeze, unfreeze or close. Closing needs a zero balance (asked of `balance_of`)."""
+                       close_in_ledger: Callable[[Fund], None] | None = None) -> Fund:
+    """Freeze, unfreeze or close.
+
+    Closing needs a zero balance: `close_in_ledger` asks the ledger to close
+    the fund, which it refuses (Conflict) while the fund holds anything.
+    """
     target, allowed_from = TRANSITIONS[action]
     fund = _fund_for_change(session, actor, code)
     if fund.status not in allowed_from:
         raise Conflict(f"Fund {code} is {fund.status}; '{action}' is not possible.")
     if action == "close":
-        balance: Money = balance_of(fund.code)
-        if balance:
-            raise Conflict(f"Fund {code} still holds {balance} CNY; only a fund with a zero "
-                           "balance can be closed.")
+        assert close_in_ledger is not None, "closing needs the ledger"
+        close_in_ledger(fund)
     now = utcnow()
     previous = fund.status
     fund.status = target

@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from services.funds import commands
-from services.funds.ledger import fund_balance
+from services.funds.ledger import close_in_ledger
 from services.funds.models import Fund, Organization
 from services.funds.schemas import (
     ApiKeyCreateSchema, ApiKeyIssuedSchema, ApiKeyPageSchema, FundCreateSchema, FundListArgs,
@@ -25,13 +25,6 @@ blp = Blueprint("funds_api", __name__, url_prefix="/api/v1",
 add_me_endpoint(blp)
 
 
-def _page(query: Any, args: dict[str, Any], model: Any) -> dict[str, Any]:
-    if args.get("cursor"):
-        query = query.where(model.id < args["cursor"]["id"])
-    rows = list(db_session().scalars(query.limit(args["limit"] + 1)))
-    return paginate(rows, args["limit"])
-
-
 @blp.route("/organizations")
 class Organizations(MethodView):
     @require_scope("funds:read")
@@ -39,7 +32,7 @@ class Organizations(MethodView):
     @blp.response(200, OrganizationPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Organisations this key may see"""
-        return _page(commands.visible_organizations(principal_from_request()), args, Organization)
+        return paginate(db_session(), commands.visible_organizations(principal_from_request()), args, Organization)
 
     @idempotent
     @require_scope("admin")
@@ -101,7 +94,7 @@ class Funds(MethodView):
         """Funds, filtered by organisation, kind, status or a text in name or code"""
         query = commands.fund_query(principal_from_request(), organization_id=args.get("organization_id"),
                                     kind=args.get("kind"), status=args.get("status"), q=args.get("q"))
-        return _page(query, args, Fund)
+        return paginate(db_session(), query, args, Fund)
 
     @idempotent
     @require_scope("funds:write")
@@ -135,7 +128,7 @@ def _status_view(action: str, summary: str) -> None:
         @blp.response(200, FundSchema)
         def post(self, code: str) -> Any:
             return commands.change_fund_status(db_session(), principal_from_request(), code, action,
-                                               balance_of=fund_balance)
+                                               close_in_ledger=close_in_ledger)
 
     StatusChange.post.__doc__ = summary
     StatusChange.__name__ = f"Fund{action.title()}"

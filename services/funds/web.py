@@ -24,7 +24,7 @@ from services.funds.forms import (
     CloseFundForm, FundCreateForm, FundEditForm, FundFilterForm, LoginForm, OrganizationForm,
     UserCreateForm, UserEditForm,
 )
-from services.funds.ledger import fund_balance
+from services.funds.ledger import close_in_ledger, fund_balance
 from services.funds.models import FUND_CODE_PATTERN, Organization, User
 from shared.auth import login_required_for
 from shared.db import db_session
@@ -204,7 +204,7 @@ def fund_close(code: str) -> Any:
     fund = commands.get_fund(session, current_user, code)
     form = CloseFundForm()
     closed, status = _submit(form, lambda: commands.change_fund_status(
-        session, current_user, code, "close", balance_of=fund_balance))
+        session, current_user, code, "close", close_in_ledger=close_in_ledger))
     if closed:
         flash(f"基金“{fund.name}”已关闭。", "success")
         return redirect(url_for("web.fund_detail", code=code))
