@@ -156,7 +156,7 @@ class Ledger:
         entry = JournalEntry(fund_id=fund.id, seq=seq, kind=kind, effective_on=effective_on, posted_at=now,
                              source_id=source_id, actor=actor, prev_hash=fund.chain_head, hash=entry_hash)
         self.session.add(entry)
-        self.session.flush([entry])
+        self.session.flush()
         # One statement: PostgreSQL checks that each statement's postings balance.
         self.session.execute(insert(Posting).values([
             {"entry_id": entry.id, "fund_id": fund.id, "account": account, "amount_fen": amount}
@@ -167,7 +167,7 @@ class Ledger:
         fund.entry_count = seq
         fund.chain_head = entry_hash
         fund.updated_at = now
-        self.session.flush([fund])
+        self.session.flush()
         return entry
 
     def record_donations(self, donations: Sequence[NewDonation], *, actor: str, actor_name: str,
