@@ -106,14 +106,14 @@ def record_donation(session: Session, actor: Principal, data: dict[str, Any]) ->
     if info.status == "closed":
         raise Conflict(f"Fund {info.code} is closed and takes no donations.")
     donation = new_donation(info, data)
+    # No savepoint: an error fails the whole request, which then rolls back.
     try:
-        with session.begin_nested():
-            if session.get_bind().dialect.name == "postgresql":
-                return _record_on_postgresql(session, actor, donation)
-            row = Ledger(session).record_donations([donation], actor=actor.actor, actor_name=actor.name,
-                                                   organization_id=actor.organization_id,
-                                                   request_id=_request_id(), now=utcnow())[0]
-            return Donation(**row)
+        if session.get_bind().dialect.name == "postgresql":
+            return _record_on_postgresql(session, actor, donation)
+        row = Ledger(session).record_donations([donation], actor=actor.actor, actor_name=actor.name,
+                                               organization_id=actor.organization_id,
+                                               request_id=_request_id(), now=utcnow())[0]
+        return Donation(**row)
     except IntegrityError as error:
         if "reference" in str(error.orig):
             raise Conflict(f"A donation with the reference {donation.reference!r} is already recorded "
