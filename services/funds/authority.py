@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from services.funds.commands import key_principal, user_principal
+from services.funds.commands import FUND_CODE, key_principal, user_principal
 from services.funds.models import ApiKey, Fund, User
 from shared.auth import FundInfo, Principal, hash_api_key
 from shared.db import Database
@@ -32,6 +32,8 @@ class LocalAuthority:
         return user_principal(user)
 
     def fund(self, code: str) -> FundInfo | None:
+        if not FUND_CODE.fullmatch(code):
+            return None
         fund = self.database.session.scalar(select(Fund).where(Fund.code == code))
         if fund is None:
             return None
