@@ -16,36 +16,13 @@ from sqlalchemy import Engine, create_engine, text
 from werkzeug.test import Client, TestResponse
 
 from conftest import ADMIN_KEY, ApiClient, Factory
+from helpers import assert_ok, assert_problem, has_offset
 
 API = "/funds/api/v1"
-PROBLEM = "application/problem+json"
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 
 # -- helpers -----------------------------------------------------------------
-
-def assert_problem(response: TestResponse, status: int, field: str | None = None) -> dict[str, Any]:
-    """An RFC 9457 problem with `status`; with `field`, a validation error naming it."""
-    body = response.get_data(as_text=True)
-    assert response.status_code == status, body
-    assert response.mimetype == PROBLEM, (response.mimetype, body)
-    problem = json.loads(body)
-    for member in ("type", "title", "status", "detail"):
-        assert member in problem, problem
-    assert problem["status"] == status
-    assert isinstance(problem["title"], str) and problem["title"]
-    assert isinstance(problem["detail"], str) and problem["detail"]
-    if field is not None:
-        assert field in problem.get("errors", {}), problem
-        assert all(isinstance(m, str) and m for m in problem["errors"][field]), problem
-    return problem  # type: ignore[no-any-return]
-
-
-def assert_ok(response: TestResponse, status: int = 200) -> Any:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    return response.json
-
 
 def fund_body(organization_id: int, code: str = "TL-HQ-001", **fields: Any) -> dict[str, Any]:
     return {"code": code, "name": "铜陵市慈善基金", "kind": "chamber_named",
@@ -66,10 +43,6 @@ def organization_with_key(make: Factory, api: ApiClient, scopes: list[str] | Non
                           ) -> tuple[dict[str, Any], ApiClient]:
     organization = make.organization()
     return organization, api.with_key(make.api_key(organization["id"], scopes))
-
-
-def has_offset(timestamp: str) -> bool:
-    return dt.datetime.fromisoformat(timestamp).utcoffset() is not None
 
 
 @pytest.fixture

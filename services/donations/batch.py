@@ -30,7 +30,7 @@ from services.donations import commands
 from services.donations.dates import today
 from services.donations.ledger import Ledger, NewDonation
 from services.donations.models import CHANNELS, DONOR_KINDS, Donation
-from services.donations.schemas import ANONYMOUS_NAME, EARLIEST_DATE
+from services.donations.schemas import ANONYMOUS_NAME, EARLIEST_DATE, ISO_DATE
 from shared.auth import FundInfo, Principal
 from shared.db import utcnow
 from shared.errors import NotFound, Problem, ValidationProblem
@@ -127,9 +127,11 @@ def read_csv(raw: bytes) -> list[Row]:
                                 errors=errors)
     rows = []
     width = len(header)
+    last_line = reader.line_num
     try:
         for values in reader:
-            number = reader.line_num
+            # A row starts on the line after the last one read (a quoted field may span lines).
+            number, last_line = last_line + 1, reader.line_num
             if not values:
                 continue  # a blank line
             if len(values) != width:
@@ -154,10 +156,16 @@ def _check_size(count: int) -> None:
 # -- checking ------------------------------------------------------------------
 
 def _text(fields: dict[str, Any], name: str, errors: dict[str, list[str]], *, required: bool,
-          max_length: int, strip: bool = True) -> str | None:
+          max_length: int, strip: bool = True, allow_blank: bool = False, nullable: bool = False) -> str | None:
+    """A text field as DonationCreateSchema reads it: trimmed, no NUL, no lone surrogate.
+
+    Absent gives None, and so does null if `nullable`; blank is an error unless `allow_blank`.
+    """
     value = fields.get(name)
-    if value is None or (value == "" and not required):
-        if required:
+    if value is None:
+        if name in fields and not nullable:
+            errors[name] = ["Field may not be null."]
+        elif required:
             errors[name] = ["Missing data for required field."]
         return None
     if not isinstance(value, str):
@@ -166,13 +174,26 @@ def _text(fields: dict[str, Any], name: str, errors: dict[str, list[str]], *, re
     value = value.strip() if strip else value
     if "\x00" in value:
         errors[name] = ["Must not contain NUL characters."]
-    elif required and not value:
+    elif not _encodable(value):
+        errors[name] = ["Must be valid Unicode text (no lone surrogates)."]
+    elif not value and not allow_blank:
         errors[name] = ["Must not be empty."]
     elif len(value) > max_length:
         errors[name] = [f"Longer than maximum length {max_length}."]
     else:
         return value
     return None
+
+
+def _encodable(value: str) -> bool:
+    """No lone surrogate: JSON may spell one (\\ud800), which no database stores."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_row(row: Row, is_json: bool, latest: dt.date) -> dict[str, Any] | None:
@@ -218,7 +239,7 @@ def check_row(row: Row, is_json: bool, latest: dt.date) -> dict[str, Any] | None
         errors["received_on"] = ["Missing data for required field."]
     else:
         try:
-            if not isinstance(received, str) or len(received) != 10:
+            if not isinstance(received, str) or not ISO_DATE.fullmatch(received):
                 raise ValueError
             received_on = dt.date.fromisoformat(received)
         except ValueError:
@@ -233,8 +254,10 @@ def check_row(row: Row, is_json: bool, latest: dt.date) -> dict[str, Any] | None
         errors["channel"] = ["Missing data for required field."]
     elif channel not in CHANNELS:
         errors["channel"] = [f"Must be one of: {', '.join(CHANNELS)}."]
-    purpose = _text(fields, "purpose", errors, required=False, max_length=2000) or ""
-    reference = _text(fields, "reference", errors, required=False, max_length=100)
+    purpose = _text(fields, "purpose", errors, required=False, max_length=2000, allow_blank=True) or ""
+    # A blank CSV cell is no reference; in JSON that is null or leaving it out, as for a single donation.
+    reference = _text(fields, "reference", errors, required=False, max_length=100, nullable=True,
+                      allow_blank=not is_json) or None
     if errors:
         if is_json:
             row.errors = {JSON_NAMES.get(k, k): v for k, v in errors.items()}
@@ -248,6 +271,16 @@ def check_row(row: Row, is_json: bool, latest: dt.date) -> dict[str, Any] | None
 
 def record_batch(session: Session, actor: Principal, request: Request) -> Response:
     rows, is_json = read_rows(request)
+    results = record_rows(session, actor, rows, is_json)
+    body = json.dumps({"results": results}, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status=200, mimetype="application/json")
+
+
+def record_rows(session: Session, actor: Principal, rows: list[Row], is_json: bool) -> list[dict[str, Any]]:
+    """Check and record `rows` (from read_csv or read_json): one result per row, in order.
+
+    The API's batch and the web page's CSV import both answer with these.
+    """
     latest = today()
     results: list[dict[str, Any] | None] = [None] * len(rows)
     checked: list[tuple[int, dict[str, Any]]] = []
@@ -259,11 +292,18 @@ def record_batch(session: Session, actor: Principal, request: Request) -> Respon
             checked.append((index, values))
 
     funds = _funds(actor, {values["fund_code"] for _, values in checked})
+    ledger = Ledger(session)
+    _lock_organizations(session, {info.organization_id for info in funds.values()})
+    # The ledger's own flag says whether a fund is closed (the funds service's word above may
+    # be seconds old); its rows stay locked until commit, so none closes before the posting.
+    ledger.ensure_funds(funds.values())
+    closed = {code for code, fund in ledger.lock_funds(funds).items() if fund.closed}
     accepted: list[tuple[int, NewDonation]] = []
     for index, values in checked:
         info = funds.get(values["fund_code"])
         problem = ("No such fund." if info is None else
-                   "The fund is closed and takes no donations." if info.status == "closed" else None)
+                   "The fund is closed and takes no donations." if info.status == "closed" or info.code in closed
+                   else None)
         if problem:
             rows[index].errors = {"fund_code": [problem]}
             results[index] = _invalid(rows[index])
@@ -271,8 +311,6 @@ def record_batch(session: Session, actor: Principal, request: Request) -> Respon
             assert info is not None
             accepted.append((index, NewDonation(fund=info, **{k: v for k, v in values.items() if k != "fund_code"})))
 
-    ledger = Ledger(session)
-    _lock_organizations(session, {d.fund.organization_id for _, d in accepted})
     duplicates = _already_recorded(session, accepted)
     to_record: list[tuple[int, NewDonation]] = []
     seen: set[tuple[int, str]] = set()
@@ -291,9 +329,7 @@ def record_batch(session: Session, actor: Principal, request: Request) -> Respon
                                        request_id=commands._request_id(), now=utcnow())
     for (index, _), donation in zip(to_record, recorded):
         results[index] = {"row": rows[index].number, "status": "recorded", "donation": donation_json(donation)}
-
-    body = json.dumps({"results": results}, ensure_ascii=False, separators=(",", ":"))
-    return Response(body, status=200, mimetype="application/json")
+    return results  # type: ignore[return-value]  # every row has its result by now
 
 
 def _invalid(row: Row) -> dict[str, Any]:
@@ -344,5 +380,5 @@ def donation_json(row: dict[str, Any]) -> dict[str, Any]:
         "received_on": row["received_on"].isoformat(), "channel": row["channel"], "purpose": row["purpose"],
         "reference": row["reference"], "receipt_no": f"{row['receipt_year']}-{row['receipt_seq']:06d}",
         "status": row["status"], "created_at": row["created_at"].isoformat(), "reversed_at": None,
-        "reversal_reason": None,
+        "reversal_reason": None, "reversal_entry_id": None,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -15,12 +16,17 @@ from shared.schemas import BaseSchema, Cursor, ListArgs, StrictBoolean, Text, Tr
 ANONYMOUS_NAME = "匿名"
 FUND_CODE = validate.Regexp(r"^[A-Z0-9-]{3,32}$", error="3-32 characters of A-Z, 0-9 and '-'.")
 EARLIEST_DATE = dt.date(2000, 1, 1)
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # business dates are written YYYY-MM-DD
 
 
 class BusinessDate(fields.Date):
-    """A date that has happened: from 2000-01-01 to today (Asia/Shanghai)."""
+    """A date that has happened, as YYYY-MM-DD: from 2000-01-01 to today (Asia/Shanghai)."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.date:
+        # The RFC 3339 full-date of OpenAPI's `format: date`, not every form
+        # date.fromisoformat reads (20260803, 2026-W32-1).
+        if isinstance(value, str) and not ISO_DATE.fullmatch(value):
+            raise self.make_error("invalid")
         day = super()._deserialize(value, attr, data, **kwargs)
         if day < EARLIEST_DATE:
             raise ValidationError("Must not be before 2000-01-01.")
@@ -73,6 +79,8 @@ class DonationSchema(BaseSchema):
     created_at = fields.DateTime()
     reversed_at = fields.DateTime(allow_none=True)
     reversal_reason = fields.String(allow_none=True)
+    reversal_entry_id = fields.Integer(allow_none=True, metadata={
+        "description": "the reversing entry, as `entry_id` in the fund's statement"})
 
     def _amount(self, donation: Any) -> str:
         return str(Money(donation.amount_fen))
@@ -172,7 +180,7 @@ class StatementLineSchema(BaseSchema):
 
 class StatementSchema(BaseSchema):
     fund_code = fields.String()
-    from_ = fields.Date(data_key="from", allow_none=True)
+    from_ = fields.Date(data_key="from", attribute="from", allow_none=True)  # statement() names it "from"
     to = fields.Date(allow_none=True)
     currency = fields.String()
     opening_balance = MoneyField()

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField, DateField, Form, PasswordField, SelectChoice, SelectField, SelectMultipleField,
     StringField, TextAreaField,
 )
-from wtforms.meta import DefaultMeta
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from services.funds.commands import MIN_PASSWORD_LENGTH
 from services.funds.models import FUND_CODE_PATTERN
 from shared.auth import ROLE_LABELS, SCOPES
+from shared.forms import ChineseMeta, WebForm
 
 FUND_STATUS_LABELS = {"active": "正常", "frozen": "已冻结", "closed": "已关闭"}
 FUND_KIND_LABELS = {"township_named": "乡镇冠名基金", "chamber_named": "商会冠名基金",
@@ -31,20 +30,6 @@ def _choices(labels: dict[str, str]) -> list[SelectChoice]:
 
 
 ALL = SelectChoice("", "全部")
-
-
-class ChineseMeta(DefaultMeta):
-    """WTForms' own messages ("不是有效的选择。") in Chinese, without Babel."""
-
-    locales = ("zh",)
-
-    def get_translations(self, form):  # type: ignore[no-untyped-def]
-        return DefaultMeta.get_translations(self, form)
-
-
-class WebForm(FlaskForm):
-    class Meta(ChineseMeta):
-        pass
 
 
 class LoginForm(WebForm):

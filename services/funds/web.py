@@ -7,9 +7,7 @@ re-renders a form with errors answers 422 (or 409) and nothing is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
@@ -28,10 +26,10 @@ from services.funds.ledger import close_in_ledger, fund_balance
 from services.funds.models import FUND_CODE_PATTERN, Organization, User
 from shared.auth import login_required_for
 from shared.db import db_session
-from shared.errors import Conflict, Problem, ValidationProblem
+from shared.errors import Conflict
+from shared.forms import safe_next, submit
 
 bp = Blueprint("web", __name__)
-T = TypeVar("T")
 
 
 class FundCodeConverter(BaseConverter):
@@ -48,29 +46,6 @@ bp.record_once(lambda state: state.app.url_map.converters.setdefault("fund", Fun
 def _labels() -> dict[str, Any]:
     return {"status_labels": FUND_STATUS_LABELS, "fund_kind_labels": FUND_KIND_LABELS,
             "organization_kind_labels": ORGANIZATION_KIND_LABELS, "scope_labels": SCOPE_LABELS}
-
-
-def _problem_onto_form(form: FlaskForm, problem: Problem) -> int:
-    """A command's refusal shown on the form: beside its field, else above the form."""
-    for name, messages in (problem.errors or {}).items():
-        field = form._fields.get(name)
-        if field is not None and name != "csrf_token":
-            field.errors = [*field.errors, *messages]
-        else:
-            form.form_errors.extend(messages)
-    if not problem.errors:
-        form.form_errors.append(problem.detail)
-    return problem.status
-
-
-def _submit(form: FlaskForm, action: Callable[[], T]) -> tuple[T | None, int]:
-    """Validate `form`, then run the command: (its result, 200), else (None, the error status)."""
-    if not form.validate_on_submit():
-        return None, 422 if form.errors else 200
-    try:
-        return action(), 200
-    except (ValidationProblem, Conflict) as problem:
-        return None, _problem_onto_form(form, problem)
 
 
 def _form_page(form: FlaskForm, title: str, submit: str, status: int = 200,
@@ -91,16 +66,6 @@ def _organization_choices(writable: bool = False) -> list[SelectChoice]:
 
 # -- login -------------------------------------------------------------------
 
-def _safe_next(target: str | None) -> str | None:
-    """Only a local path: never send someone off-site after logging in."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     form = LoginForm()
@@ -110,7 +75,7 @@ def login() -> Any:
             form.password.errors.append("用户名或密码不正确，或账户已停用。")
         else:
             login_user(commands.user_principal(user))
-            return redirect(_safe_next(request.args.get("next")) or url_for("web.fund_list"))
+            return redirect(safe_next(request.args.get("next")) or url_for("web.fund_list"))
     status = 422 if form.errors else 200
     return render_template("funds/login.html", form=form), status
 
@@ -147,7 +112,7 @@ def fund_list() -> Any:
 def fund_new() -> Any:
     form = FundCreateForm()
     form.organization_id.choices = _organization_choices(writable=True)
-    fund, status = _submit(form, lambda: commands.create_fund(
+    fund, status = submit(form, lambda: commands.create_fund(
         db_session(), current_user, code=form.code.data, name=form.name.data, kind=form.kind.data,
         organization_id=form.organization_id.data, purpose=form.purpose.data or "",
         restricted=form.restricted.data, opened_on=form.opened_on.data))
@@ -177,7 +142,7 @@ def fund_detail(code: str) -> Any:
 def fund_edit(code: str) -> Any:
     fund = commands.get_fund(db_session(), current_user, code)
     form = FundEditForm(obj=fund)
-    saved, status = _submit(form, lambda: commands.update_fund(
+    saved, status = submit(form, lambda: commands.update_fund(
         db_session(), current_user, code, name=form.name.data, purpose=form.purpose.data or ""))
     if saved:
         flash("基金信息已保存。", "success")
@@ -203,7 +168,7 @@ def fund_close(code: str) -> Any:
     session = db_session()
     fund = commands.get_fund(session, current_user, code)
     form = CloseFundForm()
-    closed, status = _submit(form, lambda: commands.change_fund_status(
+    closed, status = submit(form, lambda: commands.change_fund_status(
         session, current_user, code, "close", close_in_ledger=close_in_ledger))
     if closed:
         flash(f"基金“{fund.name}”已关闭。", "success")
@@ -218,7 +183,7 @@ def fund_close(code: str) -> Any:
 @login_required_for("admin")
 def organization_list() -> Any:
     form = OrganizationForm()
-    organization, status = _submit(form, lambda: commands.create_organization(
+    organization, status = submit(form, lambda: commands.create_organization(
         db_session(), current_user, form.name.data, form.kind.data))
     if organization:
         flash(f"机构“{organization.name}”已创建。", "success")
@@ -234,7 +199,7 @@ def organization_detail(organization_id: int) -> Any:
     session = db_session()
     organization = commands.get_organization(session, current_user, organization_id)
     form = ApiKeyForm()
-    issued, status = _submit(form, lambda: commands.issue_api_key(
+    issued, status = submit(form, lambda: commands.issue_api_key(
         session, current_user, organization_id, form.name.data, form.scopes.data or []))
     if issued:
         status, form = 201, ApiKeyForm(formdata=None)
@@ -265,7 +230,7 @@ def user_list() -> Any:
 def user_new() -> Any:
     form = UserCreateForm()
     form.organization_id.choices = _organization_choices()
-    user, status = _submit(form, lambda: commands.create_user(
+    user, status = submit(form, lambda: commands.create_user(
         db_session(), current_user, form.username.data, form.display_name.data or "",
         form.password.data, form.role.data, form.organization_id.data))
     if user:
@@ -281,7 +246,7 @@ def user_edit(user_id: int) -> Any:
     user = session.get(User, user_id) or abort(404)
     form = UserEditForm(obj=user)
     form.organization_id.choices = _organization_choices()
-    saved, status = _submit(form, lambda: commands.update_user(
+    saved, status = submit(form, lambda: commands.update_user(
         session, current_user, user, display_name=form.display_name.data or "",
         role=form.role.data, organization_id=form.organization_id.data, active=form.active.data,
         password=form.password.data or None))

@@ -1,0 +1,38 @@
+"""Assertions the API test modules share."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from werkzeug.test import TestResponse
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: TestResponse, status: int, field: str | None = None) -> dict[str, Any]:
+    """An RFC 9457 problem with `status`; with `field`, a validation error naming it."""
+    body = response.get_data(as_text=True)
+    assert response.status_code == status, body
+    assert response.mimetype == PROBLEM, (response.mimetype, body)
+    problem = json.loads(body)
+    for member in ("type", "title", "status", "detail"):
+        assert member in problem, problem
+    assert problem["status"] == status
+    assert isinstance(problem["title"], str) and problem["title"]
+    assert isinstance(problem["detail"], str) and problem["detail"]
+    if field is not None:
+        assert field in problem.get("errors", {}), problem
+        assert all(isinstance(m, str) and m for m in problem["errors"][field]), problem
+    return problem  # type: ignore[no-any-return]
+
+
+def assert_ok(response: TestResponse, status: int = 200) -> Any:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    return response.json
+
+
+def has_offset(timestamp: str) -> bool:
+    return dt.datetime.fromisoformat(timestamp).utcoffset() is not None
