@@ -260,7 +260,7 @@ def test_anonymous_donors_are_named_anonymous_everywhere(org: Org) -> None:
     listed = assert_ok(org.clerk.get(f"{API}/donations"))["items"]
     assert [d["donor"]["name"] for d in listed] == [ANONYMOUS] * 3
     reversal = org.clerk.post(f"{API}/donations/{created['id']}/reverse", json={"reason": "捐赠人要求撤回"})
-    assert assert_ok(reversal)["donor"]["name"] == ANONYMOUS
+    assert assert_ok(reversal)["donation"]["donor"]["name"] == ANONYMOUS
     assert "张三丰" not in reversal.get_data(as_text=True)
 
 
@@ -622,7 +622,19 @@ def test_reversing_posts_a_reversing_entry_and_keeps_the_original(org: Org) -> N
     assert balance(org.clerk, org.fund) == ("1310.00", "1310.00")
 
     response = org.clerk.post(f"{API}/donations/{original['id']}/reverse", json={"reason": "  金额录入错误  "})
-    reversed_ = assert_ok(response)
+    entry = assert_ok(response)
+    reversed_ = entry["donation"]
+
+    # The answer is the reversing entry: the mirror image of the donation.
+    assert {name: entry[name] for name in ("kind", "fund_code", "amount", "reason", "reverses", "date")} == {
+        "kind": "reversal", "fund_code": org.fund, "amount": "1280.00", "reason": "金额录入错误",
+        "reverses": original["id"], "date": today().isoformat()}
+    assert entry["postings"] == [
+        {"account": f"Assets:Bank:{org.fund}", "debit": "0.00", "credit": "1280.00"},
+        {"account": f"Funds:{org.fund}:Unrestricted", "debit": "1280.00", "credit": "0.00"}]
+    assert entry["id"] == reversed_["reversal_entry_id"]
+    heads = assert_ok(org.clerk.get(f"{API}/ledger/heads"))["items"]
+    assert [h["head"] for h in heads if h["fund_code"] == org.fund] == [entry["hash"]]
 
     assert reversed_["status"] == "reversed"
     assert reversed_["reversal_reason"] == "金额录入错误"
@@ -662,7 +674,7 @@ def test_reversing_twice_is_409(org: Org) -> None:
     donate(org.clerk, org.fund, "100.00")
     first = assert_ok(org.clerk.post(f"{API}/donations/{donation['id']}/reverse", json={"reason": "重复录入"}))
     assert_problem(org.clerk.post(f"{API}/donations/{donation['id']}/reverse", json={"reason": "再来一次"}), 409)
-    assert assert_ok(org.clerk.get(f"{API}/donations/{donation['id']}")) == first
+    assert assert_ok(org.clerk.get(f"{API}/donations/{donation['id']}")) == first["donation"]
     assert balance(org.clerk, org.fund) == ("100.00", "100.00")
     assert [line["kind"] for line in statement_lines(org.clerk, org.fund)] == ["donation", "donation", "reversal"]
 
@@ -1721,3 +1733,30 @@ def test_openapi_document_is_valid_and_lists_every_endpoint(api: ApiClient) -> N
     assert DONATION_FIELDS | DONATION_EXTENSIONS <= set(donation)
     statement = spec["components"]["schemas"]["Statement"]["properties"]
     assert {"opening_balance", "entries", "closing_balance", "from", "to"} <= set(statement)
+
+
+def test_donated_goods_are_not_cash_to_pay_out(api: ApiClient, make: Factory) -> None:
+    org = make_org(api, make, code="GOODS-01")
+    donate(org.clerk, org.fund, "500.00", channel="in_kind")
+    donate(org.clerk, org.fund, "100.00")
+    assert balance(org.clerk, org.fund) == ("600.00", "600.00")
+    request = assert_ok(org.clerk.post(f"{API}/disbursements", json={
+        "fund_code": org.fund, "amount": "300.00", "payee": "某村", "purpose": "修路"}), 201)
+
+    refused = assert_problem(org.approver.post(f"{API}/disbursements/{request['id']}/approve"), 409)
+
+    assert "cash" in refused["detail"]
+    assert balance(org.clerk, org.fund) == ("600.00", "600.00")
+
+
+def test_a_cash_reversal_cannot_take_the_bank_below_approved_payments(api: ApiClient, make: Factory) -> None:
+    org = make_org(api, make, code="GOODS-02")
+    goods = donate(org.clerk, org.fund, "500.00", channel="in_kind")
+    cash = donate(org.clerk, org.fund, "100.00")
+    request = assert_ok(org.clerk.post(f"{API}/disbursements", json={
+        "fund_code": org.fund, "amount": "80.00", "payee": "某村", "purpose": "修路"}), 201)
+    assert_ok(org.approver.post(f"{API}/disbursements/{request['id']}/approve"))
+
+    assert_problem(org.clerk.post(f"{API}/donations/{cash['id']}/reverse", json={"reason": "退款"}), 409)
+    assert_ok(org.clerk.post(f"{API}/donations/{goods['id']}/reverse", json={"reason": "物资退回"}))
+    assert balance(org.clerk, org.fund) == ("100.00", "20.00")

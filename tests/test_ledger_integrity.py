@@ -174,16 +174,20 @@ class LedgerMachine(RuleBasedStateMachine):
     def open_fund(self, restricted: bool) -> None:
         self.code = f"HYP-{next(_funds):05d}"
         self.make.fund(self.organization_id, self.code, restricted=restricted)
-        self.balance = self.reserved = 0
-        self.donations: dict[int, int] = {}
+        self.balance = self.reserved = self.bank = self.goods = 0
+        self.donations: dict[int, tuple[int, str]] = {}
         self.requested: dict[int, int] = {}
         self.approved: dict[int, int] = {}
 
     @rule(amount=amounts, channel=st.sampled_from(["bank", "cash", "in_kind"]))
     def donate(self, amount: str, channel: str) -> None:
         donation = self.make.donation(self.code, amount, channel=channel)
-        self.donations[donation["id"]] = fen(amount)
+        self.donations[donation["id"]] = (fen(amount), channel)
         self.balance += fen(amount)
+        if channel == "in_kind":
+            self.goods += fen(amount)
+        else:
+            self.bank += fen(amount)
 
     @rule(amount=amounts)
     def request(self, amount: str) -> None:
@@ -198,7 +202,8 @@ class LedgerMachine(RuleBasedStateMachine):
         number = data.draw(st.sampled_from(sorted(self.requested)))
         response = self.api.post(f"{API}/disbursements/{number}/approve", key=self.approver)
         amount = self.requested[number]
-        if amount <= self.balance - self.reserved:
+        # Payments leave the bank: goods are not cash.
+        if amount <= min(self.balance, self.bank) - self.reserved:
             assert response.status_code == 200
             self.approved[number] = self.requested.pop(number)
             self.reserved += amount
@@ -213,6 +218,7 @@ class LedgerMachine(RuleBasedStateMachine):
             response = self.api.post(f"{API}/disbursements/{number}/pay",
                                      json={"paid_on": "2026-09-01", "bank_reference": f"B{number}"})
             self.balance -= self.approved[number]
+            self.bank -= self.approved[number]
         else:
             response = self.api.post(f"{API}/disbursements/{number}/reject", json={"reason": "不批"},
                                      key=self.approver)
@@ -224,10 +230,16 @@ class LedgerMachine(RuleBasedStateMachine):
     def reverse(self, data: st.DataObject) -> None:
         number = data.draw(st.sampled_from(sorted(self.donations)))
         response = self.api.post(f"{API}/donations/{number}/reverse", json={"reason": "退款"})
-        amount = self.donations[number]
-        if amount <= self.balance - self.reserved:
+        amount, channel = self.donations[number]
+        source_left = self.goods if channel == "in_kind" else self.bank - self.reserved
+        if amount <= min(self.balance - self.reserved, source_left):
             assert response.status_code == 200
-            self.balance -= self.donations.pop(number)
+            del self.donations[number]
+            self.balance -= amount
+            if channel == "in_kind":
+                self.goods -= amount
+            else:
+                self.bank -= amount
         else:
             assert response.status_code == 409
 
@@ -260,3 +272,12 @@ def test_ledger_arithmetic_holds_for_any_sequence(api: ApiClient, make: Factory,
         assert_ledger_consistent(db)
         chains = api.get(f"{API}/ledger/verify").json
         assert chains["valid"], [f for f in chains["funds"] if not f["valid"]]
+
+
+def test_verify_reports_stored_balances_that_differ_from_the_postings(api, busy_fund, db):
+    as_superuser_bypassing_triggers(db, "UPDATE donations.fund_ledger SET bank_fen = bank_fen + 1, "
+                                        "restricted_fen = restricted_fen + 1 WHERE code = 'TAMPER-1'")
+
+    verdict = verify(api)
+
+    assert verdict["chain_valid"] and not verdict["balances_match"] and not verdict["valid"]

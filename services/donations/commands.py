@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 
 from services.donations import chain
 from services.donations.dates import today
-from services.donations.ledger import Ledger, NewDonation, disbursement_postings
+from services.donations.ledger import (
+    BALANCE_COLUMNS, BALANCE_SIGN, Ledger, NewDonation, disbursement_postings,
+)
 from services.donations.models import (
     ACCOUNT_NAMES, GENESIS_HASH, RESTRICTED, UNRESTRICTED, AuditLog, Disbursement, Donation, FundLedger,
     JournalEntry, Posting,
@@ -174,7 +176,22 @@ def donation_query(actor: Principal, *, fund_code: str | None = None, date_from:
     return query
 
 
-def reverse_donation(session: Session, actor: Principal, donation_id: int, reason: str) -> Donation:
+@dataclass(frozen=True)
+class Reversal:
+    """The reversing entry, with the donation it reverses."""
+
+    entry: JournalEntry
+    fund_code: str
+    donation: Donation
+    reason: str
+    postings: list[dict[str, Any]]
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.donation.amount_fen)
+
+
+def reverse_donation(session: Session, actor: Principal, donation_id: int, reason: str) -> Reversal:
     if not actor.has("donations:write"):
         raise Forbidden("Reversing a donation needs the scope 'donations:write'.")
     donation = get_donation(session, actor, donation_id)
@@ -194,6 +211,15 @@ def reverse_donation(session: Session, actor: Principal, donation_id: int, reaso
     if donation.amount_fen > min(fund.available_fen, class_balance):
         raise Conflict(f"Reversing {Money(donation.amount_fen)} CNY would take fund {fund.code} below "
                        f"zero: it has {Money(fund.available_fen)} CNY available.")
+    # The money goes back out of the asset it came into: the bank must still
+    # cover approved payments, and goods cannot be returned twice.
+    if donation.channel == "in_kind" and donation.amount_fen > fund.in_kind_fen:
+        raise Conflict(f"Reversing {Money(donation.amount_fen)} CNY of goods would take fund {fund.code}'s "
+                       f"goods below zero: it holds {Money(fund.in_kind_fen)} CNY of goods.")
+    if donation.channel != "in_kind" and donation.amount_fen > fund.cash_available_fen:
+        raise Conflict(f"Reversing {Money(donation.amount_fen)} CNY would take fund {fund.code}'s bank "
+                       f"balance below what approved payments need: {Money(fund.cash_available_fen)} CNY "
+                       "of cash is available.")
     now = utcnow()
     reason = reason.strip()
     entry = ledger.post(fund, kind="reversal", effective_on=today(), source_id=donation.id, actor=actor.actor,
@@ -208,7 +234,15 @@ def reverse_donation(session: Session, actor: Principal, donation_id: int, reaso
     audit.record(session, AuditLog, actor, "donation.reverse", f"donation:{donation.id}",
                  {"receipt_no": donation.receipt_no, "amount_fen": donation.amount_fen, "reason": reason,
                   "entry_id": entry.id})
-    return donation
+    return Reversal(entry=entry, fund_code=fund.code, donation=donation, reason=reason,
+                    postings=named_postings(fund.code, postings))
+
+
+def named_postings(fund_code: str, postings: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Postings as accountants read them: account name, debit, credit."""
+    return [{"account": ACCOUNT_NAMES[account].format(code=fund_code),
+             "debit": Money(amount if amount > 0 else 0), "credit": Money(-amount if amount < 0 else 0)}
+            for account, amount in postings]
 
 
 # -- disbursements ---------------------------------------------------------------
@@ -269,6 +303,10 @@ def approve_disbursement(session: Session, actor: Principal, disbursement_id: in
     if disbursement.amount_fen > fund.available_fen:
         raise Conflict(f"Fund {fund.code} has {Money(fund.available_fen)} CNY available, less than the "
                        f"{Money(disbursement.amount_fen)} CNY to approve.")
+    if disbursement.amount_fen > fund.cash_available_fen:
+        # Payments leave the bank; donated goods are not cash.
+        raise Conflict(f"Fund {fund.code} has {Money(fund.cash_available_fen)} CNY of cash available, less "
+                       f"than the {Money(disbursement.amount_fen)} CNY to approve (the rest is donated goods).")
     fund.reserved_fen += disbursement.amount_fen
     disbursement.status = "approved"
     disbursement.approved_by = actor.actor
@@ -343,6 +381,7 @@ def disbursement_query(actor: Principal, *, fund_code: str | None = None,
 # -- statements, trial balance, chain -------------------------------------------
 
 NET_ASSETS = (UNRESTRICTED, RESTRICTED)
+LEDGER_COLUMNS = [(account, column, BALANCE_SIGN[account]) for account, column in BALANCE_COLUMNS.items()]
 
 
 @dataclass(frozen=True)
@@ -418,14 +457,34 @@ def chain_heads(session: Session, actor: Principal) -> list[FundLedger]:
     return list(session.scalars(query))
 
 
-def verify_chain(session: Session, actor: Principal, code: str | None = None) -> list[chain.ChainVerdict]:
-    """Recompute every entry's hash; each fund's verdict names its first bad entry."""
+@dataclass(frozen=True)
+class FundCheck:
+    """A fund's hash chain verdict, and whether its balances are its postings' sums."""
+
+    chain: chain.ChainVerdict
+    balances_match: bool
+
+    @property
+    def valid(self) -> bool:
+        return self.chain.valid and self.balances_match
+
+
+def verify_ledger(session: Session, actor: Principal, code: str | None = None) -> list[FundCheck]:
+    """Recompute every entry's hash and every balance; a broken chain names its first bad entry."""
     funds = chain_heads(session, actor)
     if code is not None:
         funds = [f for f in funds if f.code == code]
         if not funds:
             visible_fund(actor, code)
-    return [verify_fund_chain(session, fund) for fund in funds]
+    return [FundCheck(verify_fund_chain(session, fund), balances_match_postings(session, fund)) for fund in funds]
+
+
+def balances_match_postings(session: Session, fund: FundLedger) -> bool:
+    """The fund's stored balances are the sums of its postings."""
+    sums = dict(session.execute(select(Posting.account, cast(func.sum(Posting.amount_fen), BigInteger))
+                                .where(Posting.fund_id == fund.id).group_by(Posting.account)).all())
+    return all(getattr(fund, column) == sign * sums.get(account, 0)
+               for account, column, sign in LEDGER_COLUMNS)
 
 
 def verify_fund_chain(session: Session, fund: FundLedger) -> chain.ChainVerdict:

@@ -58,6 +58,9 @@ class FundLedger(Base):
         CheckConstraint("reserved_fen <= unrestricted_fen + restricted_fen", name="available_not_negative"),
         CheckConstraint("bank_fen + in_kind_fen = unrestricted_fen + restricted_fen", name="assets_equal_net_assets"),
         CheckConstraint("entry_count >= 0", name="entry_count_not_negative"),
+        # Payments leave the bank: it covers every approved payment; goods are never negative.
+        CheckConstraint("bank_fen >= reserved_fen", name="bank_covers_reserved"),
+        CheckConstraint("in_kind_fen >= 0", name="in_kind_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -82,6 +85,11 @@ class FundLedger(Base):
     @property
     def available_fen(self) -> int:
         return self.balance_fen - self.reserved_fen
+
+    @property
+    def cash_available_fen(self) -> int:
+        """Cash at the bank not yet promised to approved payments."""
+        return self.bank_fen - self.reserved_fen
 
 
 class JournalEntry(Base):

@@ -102,6 +102,31 @@ class DonationListArgs(BigListArgs):
     donor = Text(validate=validate.Length(min=1, max=200))
 
 
+class PostingSchema(BaseSchema):
+    account = fields.String(metadata={"example": "Assets:Bank:TL-HQ-001"})
+    debit = MoneyField()
+    credit = MoneyField()
+
+
+class ReversalSchema(BaseSchema):
+    """The reversing entry; `donation` is the original, now marked reversed."""
+
+    id = fields.Integer(attribute="entry.id", metadata={"description": "the reversing entry's id"})
+    kind = fields.String(attribute="entry.kind")
+    fund_code = fields.String()
+    seq = fields.Integer(attribute="entry.seq")
+    date = fields.Date(attribute="entry.effective_on")
+    posted_at = fields.DateTime(attribute="entry.posted_at")
+    amount = MoneyField()
+    currency = fields.Constant("CNY")
+    reason = fields.String()
+    reverses = fields.Integer(attribute="donation.id", metadata={"description": "the reversed donation's id"})
+    postings = fields.List(fields.Nested(PostingSchema))
+    prev_hash = fields.String(attribute="entry.prev_hash")
+    hash = fields.String(attribute="entry.hash")
+    donation = fields.Nested(DonationSchema)
+
+
 class ReverseSchema(BaseSchema):
     reason = TrimmedString(required=True, validate=validate.Length(min=1, max=2000))
 
@@ -224,14 +249,16 @@ class ChainHeadSchema(BaseSchema):
     head = fields.String(attribute="chain_head")
 
 
-class ChainVerdictSchema(BaseSchema):
-    fund_code = fields.String()
-    entries = fields.Integer()
-    head = fields.String()
-    valid = fields.Boolean()
-    first_bad_entry_id = fields.Integer(allow_none=True)
-    first_bad_seq = fields.Integer(allow_none=True)
-    problem = fields.String(allow_none=True)
+class FundCheckSchema(BaseSchema):
+    fund_code = fields.String(attribute="chain.fund_code")
+    valid = fields.Boolean(metadata={"description": "the chain verifies and the balances match the postings"})
+    entries = fields.Integer(attribute="chain.entries")
+    head = fields.String(attribute="chain.head")
+    chain_valid = fields.Boolean(attribute="chain.valid")
+    first_bad_entry_id = fields.Integer(attribute="chain.first_bad_entry_id", allow_none=True)
+    first_bad_seq = fields.Integer(attribute="chain.first_bad_seq", allow_none=True)
+    problem = fields.String(attribute="chain.problem", allow_none=True)
+    balances_match = fields.Boolean(metadata={"description": "stored balances equal the sums of the postings"})
 
 
 class ChainVerifyArgs(BaseSchema):
@@ -240,7 +267,7 @@ class ChainVerifyArgs(BaseSchema):
 
 class ChainReportSchema(BaseSchema):
     valid = fields.Boolean()
-    funds = fields.List(fields.Nested(ChainVerdictSchema))
+    funds = fields.List(fields.Nested(FundCheckSchema))
 
 
 class BatchRowResultSchema(BaseSchema):

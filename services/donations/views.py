@@ -12,7 +12,8 @@ from services.donations.models import Disbursement, Donation
 from services.donations.schemas import (
     BalanceSchema, BatchResultSchema, ChainHeadsSchema, ChainReportSchema, ChainVerifyArgs,
     DisbursementCreateSchema, DisbursementListArgs, DisbursementPageSchema, DisbursementSchema,
-    DonationCreateSchema, DonationListArgs, DonationPageSchema, DonationSchema, PaySchema, ReverseSchema,
+    DonationCreateSchema, DonationListArgs, DonationPageSchema, DonationSchema, PaySchema, ReversalSchema,
+    ReverseSchema,
     StatementArgs, StatementSchema, TrialBalanceArgs, TrialBalanceSchema,
 )
 from shared.api import Blueprint, add_me_endpoint
@@ -75,7 +76,7 @@ class DonationReverse(MethodView):
     @idempotent
     @require_scope("donations:write")
     @blp.arguments(ReverseSchema)
-    @blp.response(200, DonationSchema)
+    @blp.response(200, ReversalSchema)
     def post(self, data: dict[str, Any], donation_id: int) -> Any:
         """Reverse a donation with a reversing entry; the original stays, marked reversed"""
         return commands.reverse_donation(db_session(), principal_from_request(), donation_id, data["reason"])
@@ -188,6 +189,6 @@ class ChainVerify(MethodView):
     @blp.arguments(ChainVerifyArgs, **QUERY)
     @blp.response(200, ChainReportSchema)
     def get(self, args: dict[str, Any]) -> Any:
-        """Recompute each fund's hash chain; a broken one names its first altered entry"""
-        verdicts = commands.verify_chain(db_session(), principal_from_request(), args.get("fund_code"))
-        return {"valid": all(v.valid for v in verdicts), "funds": verdicts}
+        """Recompute each fund's hash chain and balances; a broken chain names its first altered entry"""
+        checks = commands.verify_ledger(db_session(), principal_from_request(), args.get("fund_code"))
+        return {"valid": all(check.valid for check in checks), "funds": checks}

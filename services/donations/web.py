@@ -191,10 +191,10 @@ def receipt(donation_id: int) -> Any:
 @login_required_for("donations:write")
 def donation_reverse(donation_id: int) -> Any:
     form = ReverseForm()
-    donation, status = _submit(form, lambda: commands.reverse_donation(
+    reversal, status = _submit(form, lambda: commands.reverse_donation(
         db_session(), current_user, donation_id, form.reason.data or ""))
-    if donation:
-        flash(f"收据 {donation.receipt_no} 的捐赠已冲销。", "success")
+    if reversal:
+        flash(f"收据 {reversal.donation.receipt_no} 的捐赠已冲销。", "success")
         return redirect(url_for("web.receipt", donation_id=donation_id))
     return _receipt_page(donation_id, form, status)
 

@@ -52,6 +52,8 @@ def upgrade() -> None:
     sa.Column('updated_at', shared.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('bank_fen + in_kind_fen = unrestricted_fen + restricted_fen', name=op.f('ck_fund_ledger_assets_equal_net_assets')),
     sa.CheckConstraint('entry_count >= 0', name=op.f('ck_fund_ledger_entry_count_not_negative')),
+    sa.CheckConstraint('bank_fen >= reserved_fen', name=op.f('ck_fund_ledger_bank_covers_reserved')),
+    sa.CheckConstraint('in_kind_fen >= 0', name=op.f('ck_fund_ledger_in_kind_not_negative')),
     sa.CheckConstraint('reserved_fen <= unrestricted_fen + restricted_fen', name=op.f('ck_fund_ledger_available_not_negative')),
     sa.CheckConstraint('reserved_fen >= 0', name=op.f('ck_fund_ledger_reserved_not_negative')),
     sa.CheckConstraint('restricted_fen >= 0', name=op.f('ck_fund_ledger_restricted_not_negative')),
