@@ -8,11 +8,13 @@ above the form, and the page answers with its status, so nothing is written
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
+from wtforms import HiddenField
 from wtforms.meta import DefaultMeta
 
 from shared.errors import Conflict, Problem, ValidationProblem
@@ -34,6 +36,12 @@ class WebForm(FlaskForm):
 
     class Meta(ChineseMeta):
         pass
+
+
+class OnceForm(WebForm):
+    """A form whose double submission acts once (see idempotency.submitted_once)."""
+
+    submission_id = HiddenField(default=lambda: uuid.uuid4().hex)
 
 
 def problem_onto_form(form: FlaskForm, problem: Problem) -> int:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, current_app, make_response, request
+from flask_login import current_user
 from sqlalchemy import JSON, String, Text, UniqueConstraint, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -118,6 +119,26 @@ def _replay(record: IdempotencyRecordMixin) -> Response:
     return response
 
 
+def _once(owner: str, key: str, field: str, run: Callable[[], Any], keep_answer: bool) -> Response:
+    """Run `run` once for (owner, key); a repeat gets the first answer again."""
+    fingerprint = request_fingerprint()
+    store: IdempotencyStore = current_app.extensions["idempotency"]
+    record, created = store.claim(owner, key, fingerprint)
+    if not created:
+        if record.fingerprint != fingerprint:
+            raise ValidationProblem.field(field, "This key was already used with a different request.")
+        if record.status_code is None:
+            raise Conflict("A request with this key is still being processed.")
+        if record.response_body is None:
+            raise Conflict("A request with this key succeeded already; its answer held a secret, "
+                           "which is shown only once and was not kept.")
+        return _replay(record)
+    response = make_response(run())
+    if response.status_code < 400:
+        store.complete(record, response, keep_body=keep_answer)
+    return response
+
+
 def idempotent(view: Callable[..., Any] | None = None, *,
                keep_answer: bool = True) -> Any:
     """View decorator: honour an `Idempotency-Key` header.
@@ -140,22 +161,27 @@ def idempotent(view: Callable[..., Any] | None = None, *,
             raise ValidationProblem.field(HEADER, "Must be 1 to 255 characters long.")
         if "\x00" in key:
             raise ValidationProblem.field(HEADER, "Must not contain NUL characters.")
-        fingerprint = request_fingerprint()
-        store: IdempotencyStore = current_app.extensions["idempotency"]
-        record, created = store.claim(owner, key, fingerprint)
-        if not created:
-            if record.fingerprint != fingerprint:
-                raise ValidationProblem.field(
-                    HEADER, "This key was already used with a different request.")
-            if record.status_code is None:
-                raise Conflict("A request with this Idempotency-Key is still being processed.")
-            if record.response_body is None:
-                raise Conflict("A request with this Idempotency-Key succeeded already; its answer "
-                               "held a secret, which is shown only once and was not kept.")
-            return _replay(record)
-        response = make_response(view(*args, **kwargs))
-        if response.status_code < 300:
-            store.complete(record, response, keep_body=keep_answer)
-        return response
+        return _once(owner, key, HEADER, lambda: view(*args, **kwargs), keep_answer)
+
+    return wrapper
+
+
+FORM_FIELD = "submission_id"
+
+
+def submitted_once(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Web view decorator: a form posted twice (a double click, a reload) acts once.
+
+    The form carries a random `submission_id` (shared.forms.OnceForm); the
+    second post gets the first one's answer, typically the redirect to what
+    it created.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = request.form.get(FORM_FIELD, "") if request.method == "POST" else ""
+        if not current_user.is_authenticated or not 16 <= len(key) <= 64 or not key.isalnum():
+            return view(*args, **kwargs)
+        return _once(current_user.actor, f"form:{key}", FORM_FIELD, lambda: view(*args, **kwargs), True)
 
     return wrapper

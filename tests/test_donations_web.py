@@ -559,3 +559,19 @@ def test_another_organisations_manager_cannot_see_this_organisations_donations(
                    token_from="/donations/search")
     assert refused.status_code == 404
     assert donations(api)[0]["status"] == "recorded"
+
+
+def test_a_donation_form_posted_twice_records_once(admin: Browser, api: Any, fund: dict[str, Any]) -> None:
+    page = admin.get("/donations/new").get_data(as_text=True)
+    submission = re.search(r'name="submission_id"[^>]*value="([0-9a-f]+)"', page)
+    assert submission, "the form carries a submission id"
+    form = {"csrf_token": csrf_token(page), "submission_id": submission.group(1), **donation_form()}
+
+    first = admin.http.post("/donations/new", data=form, headers={"Accept": "text/html"})
+    again = admin.http.post("/donations/new", data=form, headers={"Accept": "text/html"})
+
+    assert first.status_code == again.status_code == 302
+    assert first.location == again.location
+    assert len(donations(api)) == 1
+    fresh = admin.submit("/donations/new", donation_form())  # a new form is a new donation
+    assert fresh.status_code == 302 and len(donations(api)) == 2

@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 from services.donations.dates import today
 from services.donations.models import CHANNELS, DISBURSEMENT_STATUSES, DONOR_KINDS
 from services.donations.schemas import EARLIEST_DATE
-from shared.forms import ChineseMeta, WebForm
+from shared.forms import ChineseMeta, OnceForm, WebForm
 from shared.money import AMOUNT_PATTERN, MAX_AMOUNT_FEN, MIN_AMOUNT_FEN, Money
 
 DONOR_KIND_LABELS = {"individual": "个人", "enterprise": "企业", "organization": "社会组织"}
@@ -117,7 +117,7 @@ def _reason(label: str) -> TextAreaField:
 
 # -- donations -----------------------------------------------------------------
 
-class DonationForm(WebForm):
+class DonationForm(OnceForm):
     fund_code = _fund_code()
     amount = _amount_field()
     donor_name = _text("捐赠人名称", "请输入捐赠人名称。", 200)
@@ -184,7 +184,7 @@ class StatementForm(Form):
 
 # -- disbursements ---------------------------------------------------------------
 
-class DisbursementForm(WebForm):
+class DisbursementForm(OnceForm):
     fund_code = _fund_code()
     amount = _amount_field()
     payee = _text("收款人", "请输入收款人。", 200)

@@ -31,6 +31,7 @@ from shared.auth import authority, login_required_for
 from shared.db import db_session
 from shared.errors import Conflict, Forbidden, Problem, ServiceUnavailable, ValidationProblem
 from shared.forms import submit
+from shared.idempotency import submitted_once
 from shared.money import Money
 
 bp = Blueprint("web", __name__)
@@ -162,6 +163,7 @@ def home() -> Any:
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required_for("donations:write")
+@submitted_once
 def donation_new() -> Any:
     form = DonationForm()
     donation, status = _submit(form, lambda: commands.record_donation(
@@ -255,6 +257,7 @@ def import_template() -> Response:
 
 @bp.route("/disbursements/new", methods=["GET", "POST"])
 @login_required_for("donations:write")
+@submitted_once
 def disbursement_new() -> Any:
     form = DisbursementForm()
     disbursement, status = _submit(form, lambda: commands.request_disbursement(
