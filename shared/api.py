@@ -41,6 +41,11 @@ class Blueprint(flask_smorest.Blueprint):
 
     ARGUMENTS_PARSER = ArgumentsParser()
 
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Any:
+        # webargs makes a new schema (and its nested ones) for every request
+        # when given a class; one instance serves them all.
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+
 
 def api_config(title: str, description: str) -> dict[str, Any]:
     return {

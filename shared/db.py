@@ -89,7 +89,10 @@ def make_engine(url: str, schema: str | None = None, **kwargs: Any) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        kwargs.setdefault("pool_pre_ping", True)
+        # No ping before every checkout (a round trip per request): a connection
+        # that died with its server fails one request, and SQLAlchemy then
+        # renews the whole pool.
+        kwargs.setdefault("pool_recycle", 3600)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
         return create_engine(url, **kwargs)

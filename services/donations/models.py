@@ -10,6 +10,7 @@ balance (see the migration for the PostgreSQL triggers).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -175,6 +176,11 @@ class Donation(Base):
     @property
     def receipt_no(self) -> str:
         return f"{self.receipt_year}-{self.receipt_seq:06d}"
+
+    @property
+    def donor(self) -> dict[str, Any]:
+        """As recorded; outputs hide the name of an anonymous donor (schemas.py)."""
+        return {"name": self.donor_name, "kind": self.donor_kind, "anonymous": self.donor_anonymous}
 
 
 class ReceiptCounter(Base):

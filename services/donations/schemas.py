@@ -56,11 +56,11 @@ class DonationCreateSchema(BaseSchema):
 
 class DonorOutSchema(BaseSchema):
     name = fields.Method("_name", metadata={"description": f"'{ANONYMOUS_NAME}' when anonymous"})
-    kind = fields.String(attribute="donor_kind")
-    anonymous = fields.Boolean(attribute="donor_anonymous")
+    kind = fields.String()
+    anonymous = fields.Boolean()
 
-    def _name(self, donation: Any) -> str:
-        return ANONYMOUS_NAME if donation.donor_anonymous else donation.donor_name
+    def _name(self, donor: dict[str, Any]) -> str:
+        return ANONYMOUS_NAME if donor["anonymous"] else donor["name"]
 
 
 class DonationSchema(BaseSchema):
@@ -69,7 +69,7 @@ class DonationSchema(BaseSchema):
     amount = fields.Method("_amount", metadata={"type": "string", "example": "1280.00"})
     amount_in_words = fields.Method("_words", metadata={"description": "大写金额, as on the receipt"})
     currency = fields.String()
-    donor = fields.Function(lambda donation: DonorOutSchema().dump(donation))
+    donor = fields.Nested(DonorOutSchema)
     received_on = fields.Date()
     channel = fields.String()
     purpose = fields.String()
