@@ -19,9 +19,9 @@ class AuditLogMixin:
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     service: Mapped[str] = mapped_column(String(16))
-    actor: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
     actor_name: Mapped[str] = mapped_column(String(200))
     organization_id: Mapped[int | None]
     action: Mapped[str] = mapped_column(String(64))

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import Request, Response
-from sqlalchemy import select, text
+from sqlalchemy import ARRAY, String, any_, cast, select, text
 from sqlalchemy.orm import Session
 
 from services.donations import commands
@@ -359,12 +359,18 @@ def _already_recorded(session: Session, accepted: list[tuple[int, NewDonation]])
         if donation.reference is not None:
             by_organization.setdefault(donation.fund.organization_id, set()).add(donation.reference)
     found: set[tuple[int, str]] = set()
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
     for organization_id, references in by_organization.items():
         listed = list(references)
-        for start in range(0, len(listed), 5000):
+        # PostgreSQL takes the whole list as one array parameter; SQLite has
+        # no arrays, and at most 32766 parameters a statement.
+        step = len(listed) if on_postgresql else 5000
+        for start in range(0, len(listed), step):
+            part = listed[start:start + step]
+            matches = (Donation.reference == any_(cast(part, ARRAY(String))) if on_postgresql
+                       else Donation.reference.in_(part))
             found.update((organization_id, reference) for reference in session.scalars(
-                select(Donation.reference).where(Donation.organization_id == organization_id,
-                                                 Donation.reference.in_(listed[start:start + 5000]))))
+                select(Donation.reference).where(Donation.organization_id == organization_id, matches)))
     return found
 
 

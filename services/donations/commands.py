@@ -407,7 +407,8 @@ def statement(session: Session, actor: Principal, code: str, date_from: dt.date 
         return {"fund_code": code, "from": date_from, "to": date_to, "opening_balance": Money(0),
                 "entries": [], "closing_balance": Money(0), "currency": "CNY"}
     change = -cast(func.sum(Posting.amount_fen), BigInteger)
-    net = and_(Posting.fund_id == row.id, Posting.account.in_(NET_ASSETS))
+    # Through the fund's entries (indexed by fund and seq), then their postings.
+    net = and_(JournalEntry.fund_id == row.id, Posting.account.in_(NET_ASSETS))
     opening = 0
     if date_from:
         opening = session.scalar(select(func.coalesce(change, 0)).join(JournalEntry, JournalEntry.id == Posting.entry_id)

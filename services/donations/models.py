@@ -111,12 +111,12 @@ class JournalEntry(Base):
     fund_id: Mapped[int] = mapped_column(ForeignKey("fund_ledger.id"))
     seq: Mapped[int]
     kind: Mapped[str] = mapped_column(String(16))
-    effective_on: Mapped[dt.date] = mapped_column(index=True)
+    effective_on: Mapped[dt.date]
     posted_at: Mapped[dt.datetime]
     source_id: Mapped[int] = mapped_column(BigInteger)
     actor: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Posting(Base):
@@ -124,7 +124,6 @@ class Posting(Base):
     __table_args__ = (
         CheckConstraint(_one_of("account", ACCOUNTS), name="account_known"),
         CheckConstraint("amount_fen <> 0", name="amount_not_zero"),
-        Index("ix_posting_fund_account", "fund_id", "account"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

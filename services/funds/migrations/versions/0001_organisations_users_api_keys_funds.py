@@ -33,8 +33,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log')),
     schema='funds'
     )
-    op.create_index(op.f('ix_audit_log_actor'), 'audit_log', ['actor'], unique=False, schema='funds')
-    op.create_index(op.f('ix_audit_log_at'), 'audit_log', ['at'], unique=False, schema='funds')
     op.create_index(op.f('ix_audit_log_subject'), 'audit_log', ['subject'], unique=False, schema='funds')
     op.create_table('idempotency_key',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -153,7 +151,5 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_idempotency_key_created_at'), table_name='idempotency_key', schema='funds')
     op.drop_table('idempotency_key', schema='funds')
     op.drop_index(op.f('ix_audit_log_subject'), table_name='audit_log', schema='funds')
-    op.drop_index(op.f('ix_audit_log_at'), table_name='audit_log', schema='funds')
-    op.drop_index(op.f('ix_audit_log_actor'), table_name='audit_log', schema='funds')
     op.drop_table('audit_log', schema='funds')
     # ### end Alembic commands ###
