@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, has_request_context, request
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -133,12 +133,17 @@ class Database:
     def __init__(self, app: Flask | None = None) -> None:
         self.engine: Engine | None = None
         self.session_factory: sessionmaker[Session] | None = None
+        self.read_session_factory: sessionmaker[Session] | None = None
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
         self.engine = make_engine(app.config["DATABASE_URL"], schema=app.config["SERVICE_NAME"])
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads on PostgreSQL run without BEGIN and COMMIT: one round trip a query.
+        self.read_session_factory = (
+            sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+            if self.engine.dialect.name == "postgresql" else self.session_factory)
         app.extensions["database"] = self
         app.after_request(self._commit_or_roll_back)
         app.teardown_appcontext(self._close)
@@ -149,7 +154,8 @@ class Database:
         session: Session | None = g.get("_db_session")
         if session is None:
             assert self.session_factory is not None, "Database.init_app was not called"
-            session = self.session_factory()
+            reading = has_request_context() and request.method in ("GET", "HEAD")
+            session = (self.read_session_factory if reading else self.session_factory)()
             g._db_session = session
         return session
 

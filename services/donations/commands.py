@@ -135,8 +135,19 @@ _RECORD_DONATION = text(
 
 
 def _record_on_postgresql(session: Session, actor: Principal, donation: NewDonation) -> Donation:
-    """One round trip: the SQL function posts everything (see the migration)."""
-    row = session.execute(_RECORD_DONATION, {
+    """One round trip: the SQL function posts everything (see the migration).
+
+    Unless the request has already begun its transaction (to claim an
+    Idempotency-Key), the function runs as a transaction of its own: its
+    locks on the fund and the receipt counter are then released as soon as
+    it returns, not after the answer has been built.
+    """
+    if session.in_transaction():
+        execute = session.execute
+    else:
+        connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        execute = connection.execute
+    row = execute(_RECORD_DONATION, {
         "fund_code": donation.fund.code, "organization_id": donation.fund.organization_id,
         "restricted": donation.fund.restricted, "amount_fen": donation.amount_fen,
         "donor_name": donation.donor_name, "donor_kind": donation.donor_kind,
@@ -472,6 +483,10 @@ class FundCheck:
 
 def verify_ledger(session: Session, actor: Principal, code: str | None = None) -> list[FundCheck]:
     """Recompute every entry's hash and every balance; a broken chain names its first bad entry."""
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        # One snapshot for the heads and the entries: a donation committed
+        # meanwhile must not look like an inserted entry.
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     funds = chain_heads(session, actor)
     if code is not None:
         funds = [f for f in funds if f.code == code]
