@@ -12,6 +12,7 @@ help:
 	@echo "make run     serve all services on http://127.0.0.1:$${PORT:-8000}"
 	@echo "make test    run the test suite on PostgreSQL (TEST_DATABASE_URL)"
 	@echo "make migrate bring the database (DATABASE_URL) to the latest schema"
+	@echo "make bench   benchmark the donations ledger on PostgreSQL (see bench/README.md)"
 	@echo "make clean   remove the virtual environment and var/"
 
 $(STAMP): pyproject.toml
@@ -34,6 +35,9 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
