@@ -1,9 +1,11 @@
-"""Assertions the API test modules share."""
+"""Assertions the test modules share."""
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
+import re
 from typing import Any
 
 from werkzeug.test import TestResponse
@@ -36,3 +38,14 @@ def assert_ok(response: TestResponse, status: int = 200) -> Any:
 
 def has_offset(timestamp: str) -> bool:
     return dt.datetime.fromisoformat(timestamp).utcoffset() is not None
+
+
+def text(response: Any) -> str:
+    """A page's text with HTML entities decoded."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+def field_errors(response: Any, field: str) -> str:
+    """The errors a page shows beside the field with this id ('' if none)."""
+    match = re.search(rf'id="errors-{re.escape(field)}">(.*?)</ul>', response.get_data(as_text=True), re.S)
+    return html.unescape(match.group(1)) if match else ""

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import Browser, csrf_token
+from helpers import field_errors, text
 from services.donations.batch import CSV_COLUMNS
 from services.donations.dates import today
 
@@ -23,14 +24,6 @@ PASSWORD = "a-long-enough-password"
 FUND = "TL-WEB-001"
 
 
-def text(response: Any) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def field_errors(response: Any, field: str) -> str:
-    """The errors shown beside the field with this id ('' if none)."""
-    match = re.search(rf'id="errors-{re.escape(field)}">(.*?)</ul>', response.get_data(as_text=True), re.S)
-    return html.unescape(match.group(1)) if match else ""
 
 
 def page_error(response: Any) -> str:

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
 import pytest
 
 from conftest import ADMIN_PASSWORD, Browser, csrf_token
+from helpers import field_errors, text
 
 HTML = {"Accept": "text/html"}
 PASSWORD = "a-long-enough-password"
 
 
-def text(response: Any) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def field_errors(response: Any, field: str) -> str:
-    """The errors shown beside `field` ('' if none)."""
-    match = re.search(rf'id="errors-{field}">(.*?)</ul>', response.get_data(as_text=True), re.S)
-    return html.unescape(match.group(1)) if match else ""
 
 
 def post(browser: Browser, path: str, data: dict[str, Any] | None = None, token_from: str | None = None) -> Any:
