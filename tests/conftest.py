@@ -236,6 +236,13 @@ def browser(gateway: Any) -> Browser:
     return Browser(gateway)
 
 
+@pytest.fixture
+def admin(browser: Browser) -> Browser:
+    """A browser logged in as the bootstrap admin."""
+    browser.login()
+    return browser
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -83,12 +83,6 @@ def receipt_numbers(response: Any) -> list[str]:
 
 
 @pytest.fixture
-def admin(browser: Browser) -> Browser:
-    browser.login()
-    return browser
-
-
-@pytest.fixture
 def org(make: Any) -> dict[str, Any]:
     return make.organization("铜陵市徽商商会")  # type: ignore[no-any-return]
 

@@ -25,12 +25,6 @@ def post(browser: Browser, path: str, data: dict[str, Any] | None = None, token_
 
 
 @pytest.fixture
-def admin(browser: Browser) -> Browser:
-    browser.login()
-    return browser
-
-
-@pytest.fixture
 def org(make: Any) -> dict[str, Any]:
     return make.organization("铜陵市徽商商会")  # type: ignore[no-any-return]
 
