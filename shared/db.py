@@ -196,3 +196,8 @@ def db_session() -> Session:
 
 # A 64-bit key that is still SQLite's auto-incrementing rowid there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (escape character '\\') matching `text` anywhere, literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

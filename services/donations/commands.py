@@ -27,7 +27,7 @@ from services.donations.models import (
 )
 from shared import audit
 from shared.auth import FundInfo, Principal, authority
-from shared.db import utcnow
+from shared.db import contains_pattern, utcnow
 from shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from shared.money import Money
 
@@ -181,7 +181,7 @@ def donation_query(actor: Principal, *, fund_code: str | None = None, date_from:
         query = query.where(Donation.received_on <= date_to)
     if donor:
         # Anonymous donors cannot be found by name: that would reveal it.
-        pattern = "%" + donor.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = contains_pattern(donor)
         query = query.where(Donation.donor_anonymous.is_(False),
                             Donation.donor_name.ilike(pattern, escape="\\"))
     return query

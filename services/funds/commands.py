@@ -24,7 +24,7 @@ from services.funds.models import (
 )
 from shared import audit
 from shared.auth import ROLE_SCOPES, ROLES, SCOPES, Principal, generate_api_key, hash_api_key
-from shared.db import MAX_ID, utcnow
+from shared.db import MAX_ID, contains_pattern, utcnow
 from shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from shared.money import Money
 
@@ -347,7 +347,7 @@ def fund_query(actor: Principal, *, organization_id: int | None = None, kind: st
     if status:
         query = query.where(Fund.status == status)
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = contains_pattern(q)
         query = query.where(or_(Fund.name.ilike(pattern, escape="\\"),
                                 Fund.code.ilike(pattern, escape="\\")))
     return query
