@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from flask import Flask, current_app, g, redirect, request, url_for
+from flask import Flask, current_app, g, redirect, request
 from flask_login import LoginManager, current_user
 
 from shared.errors import Forbidden, Unauthorized
@@ -219,16 +219,6 @@ def require_scope(scope: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         return wrapper
 
     return decorator
-
-
-def current_principal() -> Principal:
-    """The caller of this request: API key or logged-in user."""
-    principal = g.get("principal")
-    if principal is not None:
-        return principal  # type: ignore[no-any-return]
-    if current_user.is_authenticated:
-        return current_user  # type: ignore[return-value]
-    raise Unauthorized("Not logged in.")
 
 
 def login_required_for(scope: str | None = None) -> Callable[[Callable[..., T]], Callable[..., Any]]:

@@ -10,7 +10,7 @@ import os
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,3 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
         public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{env.get('PORT') or 8000}").rstrip("/"),
     )
 
-
-def with_peers(settings: Settings, peers: Mapping[str, str]) -> Settings:
-    return replace(settings, peer_urls={**settings.peer_urls, **peers})

@@ -344,7 +344,7 @@ def test_request_approve_and_pay_moves_balance_and_available(gateway: Any, make:
     assert re.search(rf'id="fund-{FUND}">.*?1000\.00.*?700\.00', overview, re.S)
 
     # Paying: a field error first (nothing paid), then the payment.
-    listing = f"/donations/disbursements/?status=approved"
+    listing = "/donations/disbursements/?status=approved"
     pay = f"/donations/disbursements/{item['id']}/pay?status=approved"
     missing = post(manager, pay, {"paid_on": days_ago(0), "bank_reference": " "}, token_from=listing)
     assert missing.status_code == 422

@@ -15,7 +15,3 @@ def shanghai_date(moment: dt.datetime) -> dt.date:
 def today() -> dt.date:
     return shanghai_date(dt.datetime.now(dt.UTC))
 
-
-def start_of_day(day: dt.date) -> dt.datetime:
-    """The first instant of `day` in Shanghai, as an aware datetime."""
-    return dt.datetime.combine(day, dt.time.min, tzinfo=SHANGHAI)

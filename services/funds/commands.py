@@ -26,7 +26,6 @@ from shared import audit
 from shared.auth import ROLE_SCOPES, ROLES, SCOPES, Principal, generate_api_key, hash_api_key
 from shared.db import MAX_ID, contains_pattern, utcnow
 from shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
-from shared.money import Money
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 T = TypeVar("T")
