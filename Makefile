@@ -1,5 +1,6 @@
 # Charity fund ledger. `make run` serves everything on http://127.0.0.1:8000,
-# `make test` runs the suite on PostgreSQL. Both install what they need.
+# `make test` runs the suite on PostgreSQL. Both install what they need; without
+# a PostgreSQL server they start an embedded one (from pip).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -9,9 +10,9 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 .PHONY: run test install system-deps migrate bench clean help
 
 help:
-	@echo "make run     serve all services on http://127.0.0.1:$${PORT:-8000}"
-	@echo "make test    run the test suite on PostgreSQL (TEST_DATABASE_URL)"
-	@echo "make migrate bring the database (DATABASE_URL) to the latest schema"
+	@echo "make run     serve all services on http://127.0.0.1:$${PORT:-8000} (DATABASE_URL, else embedded PostgreSQL under var/pg)"
+	@echo "make test    run the test suite on PostgreSQL (TEST_DATABASE_URL, else 127.0.0.1:5432, else embedded)"
+	@echo "make migrate bring the database (DATABASE_URL, else var/pg) to the latest schema"
 	@echo "make bench   benchmark the donations ledger on PostgreSQL (see bench/README.md)"
 	@echo "make clean   remove the virtual environment and var/"
 

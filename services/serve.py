@@ -2,9 +2,11 @@
 
     python -m services.serve [--port 8000]
 
-Runs gunicorn with the gateway (and, once it has tasks, the reports worker)
-and stops them all on Ctrl-C. On a fresh machine it makes an admin password
-and an admin API key, keeps them under var/ and prints them.
+Without DATABASE_URL it starts the embedded PostgreSQL under var/pg (database
+`charity`); with it, it uses that server. Runs gunicorn with the gateway
+(and, once it has tasks, the reports worker) and stops them all on Ctrl-C,
+then the embedded server. On a fresh machine it makes an admin password and
+an admin API key, keeps them under var/ and prints them.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from shared.config import Settings, load_settings
 from shared.migrate import upgrade
+from shared.postgres import describe, embedded_database
 
 
 def _kept_secret(path: Path, make: str) -> str:
@@ -41,13 +45,9 @@ def _bootstrap_credentials(settings: Settings, env: dict[str, str]) -> tuple[str
     return password, key
 
 
-def gunicorn_command(settings: Settings, host: str, port: int) -> list[str]:
-    if settings.is_sqlite:
-        # SQLite has one writer at a time: one process, threads for waiting.
-        workers, threads = 1, 8
-    else:
-        workers = int(os.environ.get("WEB_CONCURRENCY") or (os.cpu_count() or 1) * 2)
-        threads = int(os.environ.get("WEB_THREADS") or 4)
+def gunicorn_command(host: str, port: int) -> list[str]:
+    workers = int(os.environ.get("WEB_CONCURRENCY") or (os.cpu_count() or 1) * 2)
+    threads = int(os.environ.get("WEB_THREADS") or 4)
     return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
             "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
             "--access-logfile", "-", "--graceful-timeout", "10",
@@ -64,13 +64,26 @@ def main(argv: list[str] | None = None) -> int:
     env["PORT"] = str(args.port)
     settings = load_settings(environ=env)
     env["SECRET_KEY"] = settings.secret_key  # the same key in every process
-    upgrade(settings.database_url)
+    with ExitStack() as stack:
+        if settings.database_url:
+            database = f"PostgreSQL at {describe(settings.database_url)}"
+        else:
+            # Stopped (after gunicorn) when this block ends, also on errors.
+            env["DATABASE_URL"] = stack.enter_context(embedded_database(settings.var_dir / "pg"))
+            settings = load_settings(environ=env)
+            database = f"embedded PostgreSQL under {settings.var_dir / 'pg'}"
+        assert settings.database_url
+        upgrade(settings.database_url)
+        return serve(settings, env, args.host, args.port, database)
+    raise AssertionError("unreachable")
+
+
+def serve(settings: Settings, env: dict[str, str], host: str, port: int, database: str) -> int:
+    """Run gunicorn until Ctrl-C (or until it stops); its exit status."""
     password, key = _bootstrap_credentials(settings, env)
+    children = [subprocess.Popen(gunicorn_command(host, port), env=env)]
 
-    children = [subprocess.Popen(gunicorn_command(settings, args.host, args.port), env=env)]
-
-    base = f"http://{args.host}:{args.port}"
-    database = "SQLite under " + str(settings.var_dir) if settings.is_sqlite else "PostgreSQL"
+    base = f"http://{host}:{port}"
     print(f"""
   Charity fund ledger on {base}  ({database})
     web:   {base}/funds/login   user: admin   password: {password}

@@ -18,11 +18,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SERVICES = ("funds", "donations", "reports")
 
+NO_DATABASE = ("DATABASE_URL is not set: start the ledger with `make run` (it runs an embedded "
+               "PostgreSQL under var/pg), or set DATABASE_URL, e.g. "
+               "DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/ledger")
+
+
+class NoDatabase(RuntimeError):
+    """An application was asked to start without a database."""
+
 
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
-    database_url: str
+    # None when DATABASE_URL is unset.
+    database_url: str | None
     celery_broker_url: str
     secret_key: str
     bootstrap_admin_api_key: str | None = None
@@ -34,10 +43,6 @@ class Settings:
     # key, a login or a fund. Revocation and freezing take effect within it.
     auth_cache_seconds: float = 2.0
     public_url: str = "http://127.0.0.1:8000"
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
     def celery_config(self) -> dict[str, Any]:
         """Celery settings; the default transport needs no server."""
@@ -103,7 +108,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
     }
     return Settings(
         var_dir=var_dir,
-        database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'charity.db'}",
+        database_url=env.get("DATABASE_URL") or None,
         celery_broker_url=env.get("CELERY_BROKER_URL") or "filesystem://",
         secret_key=env.get("SECRET_KEY") or _secret_key(var_dir),
         bootstrap_admin_api_key=env.get("BOOTSTRAP_ADMIN_API_KEY") or None,

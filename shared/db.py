@@ -1,8 +1,7 @@
 """Database plumbing shared by the services.
 
 Each service declares its tables in its own PostgreSQL schema (`funds`,
-`donations`, `reports`). On SQLite every schema is an attached database file
-beside the main one, so the same models and migrations run on both.
+`donations`, `reports`).
 
 One session per request, one commit per request: views and commands only
 flush; `Database` commits after a successful response and rolls back on any
@@ -14,15 +13,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
+
+from shared.config import NO_DATABASE, NoDatabase
 
 
 NAMING_CONVENTION = {
@@ -35,7 +33,7 @@ NAMING_CONVENTION = {
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Timezone-aware timestamps, stored in UTC on both databases."""
+    """Timezone-aware timestamps, always in UTC; a naive datetime is refused."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -50,8 +48,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:  # SQLite keeps no offset
-            return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
 
 
@@ -74,57 +70,17 @@ def declarative_base(schema: str) -> type[DeclarativeBase]:
     return Base
 
 
-def sqlite_schema_file(main_db: str, schema: str) -> str:
-    path = Path(main_db)
-    return str(path.with_name(f"{path.stem}.{schema}{path.suffix or '.db'}"))
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url` (PostgreSQL).
 
-
-def make_engine(url: str, schema: str | None = None, **kwargs: Any) -> Engine:
-    """An engine for `url`, for the service owning `schema`.
-
-    On SQLite the service's schema is its own file, attached under the
-    schema's name to a private in-memory main database: a transaction then
-    locks that service's file only, so one service can call another while
-    its own transaction is open (as closing a fund does).
+    No ping before every checkout (a round trip per request): a connection
+    that died with its server fails one request, and SQLAlchemy then renews
+    the whole pool.
     """
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        # No ping before every checkout (a round trip per request): a connection
-        # that died with its server fails one request, and SQLAlchemy then
-        # renews the whole pool.
-        kwargs.setdefault("pool_recycle", 3600)
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
-        return create_engine(url, **kwargs)
-
-    database = parsed.database or ""
-    in_memory = database in ("", ":memory:")
-    if not in_memory:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine("sqlite://", poolclass=QueuePool,
-                           connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Autocommit at the driver level, so that BEGIN is ours (below) and
-        # ATTACH runs outside a transaction.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if schema is not None:
-            target = ":memory:" if in_memory else sqlite_schema_file(database, schema)
-            cursor.execute("ATTACH DATABASE ? AS " + schema, (target,))
-            if not in_memory:
-                cursor.execute(f"PRAGMA {schema}.journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # Take the write lock up front: two deferred transactions that both
-        # upgrade to writing would otherwise fail with "database is locked".
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+    kwargs.setdefault("pool_recycle", 3600)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, **kwargs)
 
 
 class Database:
@@ -138,12 +94,13 @@ class Database:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        self.engine = make_engine(app.config["DATABASE_URL"], schema=app.config["SERVICE_NAME"])
+        if not app.config["DATABASE_URL"]:
+            raise NoDatabase(NO_DATABASE)
+        self.engine = make_engine(app.config["DATABASE_URL"])
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        # Reads on PostgreSQL run without BEGIN and COMMIT: one round trip a query.
-        self.read_session_factory = (
-            sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
-            if self.engine.dialect.name == "postgresql" else self.session_factory)
+        # Reads run without BEGIN and COMMIT: one round trip a query.
+        self.read_session_factory = sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
         app.extensions["database"] = self
         app.after_request(self._commit_or_roll_back)
         app.teardown_appcontext(self._close)
@@ -194,8 +151,8 @@ def db_session() -> Session:
     return database.session
 
 
-# A 64-bit key that is still SQLite's auto-incrementing rowid there.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+# A 64-bit key.
+BigId = BigInteger()
 
 
 def contains_pattern(text: str) -> str:

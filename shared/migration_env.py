@@ -13,18 +13,17 @@ def run() -> None:
     config = context.config
     service = config.attributes["service"]
     metadata = service_metadata(service)
-    engine = make_engine(config.attributes["database_url"], schema=service)
+    # As the database's owner: the owner owns every schema and table.
+    engine = make_engine(config.attributes["database_url"])
     with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{service}"'))
-            connection.commit()
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{service}"'))
+        connection.commit()
         context.configure(
             connection=connection,
             target_metadata=metadata,
             version_table_schema=service,
             include_schemas=True,
             include_name=lambda name, type_, parent: type_ != "schema" or name == service,
-            render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
         )
         with context.begin_transaction():

@@ -1,8 +1,11 @@
 """Test fixtures: a real PostgreSQL database, fresh apps, HTTP-level clients.
 
-The suite creates its own database (TEST_DATABASE_URL names it), migrates it
-with the services' own migrations, empties every table after each test and
-drops the database at the end.
+The suite creates its own database, migrates it with the services' own
+migrations, empties every table after each test and drops the database at
+the end. The database is
+TEST_DATABASE_URL if set; else one on the server at 127.0.0.1:5432 if one
+answers; else one on an embedded server in a temporary folder, started for
+the session.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,34 +32,63 @@ from werkzeug.test import Client, TestResponse
 
 from shared.config import REPO_ROOT, SERVICES
 from shared.migrate import upgrade
+from shared.postgres import EmbeddedPostgres, create_database, drop_database, libpq_dsn, server_answers, start_embedded
 
-DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/charity_ledger_test"
+LOCAL_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# Per process, so that two runs on one machine do not drop each other's database.
+TEST_DATABASE_NAME = f"charity_ledger_test_{os.getpid()}"
 ADMIN_KEY = "cfk_test-admin-key-0123456789abcdef"
 ADMIN_PASSWORD = "admin-password-for-tests"
 SECRET_KEY = "test-secret-key-not-for-production"
 
 
-def _admin_dsn(url: str) -> tuple[str, str]:
-    parsed = make_url(url)
-    name = parsed.database
-    assert name, "TEST_DATABASE_URL must name a database"
-    server = parsed.set(drivername="postgresql", database="postgres")
-    return server.render_as_string(hide_password=False), name
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """The URL of the test database."""
+    embedded: EmbeddedPostgres | None = None
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        if server_answers(LOCAL_SERVER_URL):
+            url = make_url(LOCAL_SERVER_URL).set(database=TEST_DATABASE_NAME).render_as_string(hide_password=False)
+        else:
+            embedded = start_embedded(Path(tempfile.mkdtemp(prefix="charity-ledger-test-")) / "pg")
+            url = embedded.url(TEST_DATABASE_NAME)
+    assert make_url(url).database, "TEST_DATABASE_URL must name a database"
+    try:
+        create_database(url, replace=True)
+        upgrade(url)
+        yield url
+    finally:
+        try:
+            drop_database(url)
+        finally:
+            if embedded is not None:
+                embedded.stop()
+                shutil.rmtree(embedded.path.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    # The default name is per process, so that two runs on one machine do not
-    # drop each other's database; an explicit TEST_DATABASE_URL is used as is.
-    url = os.environ.get("TEST_DATABASE_URL") or f"{DEFAULT_TEST_DATABASE_URL}_{os.getpid()}"
-    server, name = _admin_dsn(url)
-    with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    upgrade(url)
-    yield url
-    with psycopg.connect(server, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def redis_url() -> str:
+    """A Redis database of its own on 127.0.0.1:6379, started (as .ci/run does) if none answers."""
+    import redis
+
+    def answers() -> bool:
+        try:
+            return bool(redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+    if not answers():
+        if not shutil.which("redis-server"):
+            pytest.skip("no Redis on 127.0.0.1:6379 and no redis-server to start (scripts/system-deps.sh)")
+        subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
+                        "--save", "", "--appendonly", "no"], check=True, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not answers():
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.1)
+    # Database 0 is `make run`'s; each run of the suite takes one of the others.
+    return f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}"
 
 
 def _tables(connection: psycopg.Connection[Any]) -> list[str]:
@@ -70,8 +104,7 @@ def _empty_tables_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
     if "database_url" not in request.fixturenames:
         return
     url = request.getfixturevalue("database_url")
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as connection:
+    with psycopg.connect(libpq_dsn(url), autocommit=True) as connection:
         tables = _tables(connection)
         if tables:
             # Tests start from nothing; the append-only triggers guard production,
@@ -267,7 +300,10 @@ class LiveServer:
 
 
 def start_live_server(database_url: str, var_dir: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
-    """The same server `make run` starts, as a subprocess on a free port."""
+    """The same server `make run` starts, as a subprocess on a free port.
+
+    An empty `database_url` leaves DATABASE_URL unset, as on a fresh machine.
+    """
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "VAR_DIR": str(var_dir), "PORT": str(port),
            "SECRET_KEY": SECRET_KEY, "BOOTSTRAP_ADMIN_API_KEY": ADMIN_KEY,

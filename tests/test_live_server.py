@@ -71,6 +71,36 @@ def test_make_run_on_a_fresh_var_prints_how_to_log_in(database_url: str, tmp_pat
         assert server.stop() == 0
 
 
+def _postgres_processes(data_dir: Path) -> list[str]:
+    """The command lines of running PostgreSQL processes whose data is in `data_dir`."""
+    out = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if "postgres" in line and str(data_dir) in line]
+
+
+def test_make_run_without_a_database_url_runs_on_embedded_postgresql(tmp_path: Path):
+    """A fresh machine: `make run` starts PostgreSQL under var/pg, and Ctrl-C stops it again."""
+    from tests.conftest import start_live_server
+
+    var_dir = tmp_path / "var"
+    server = start_live_server("", var_dir)
+    try:
+        banner = server.log.read_text()
+        assert f"embedded PostgreSQL under {var_dir / 'pg'}" in banner
+        assert _postgres_processes(var_dir / "pg")
+        assert (var_dir / "pg" / "PG_VERSION").exists()
+        organization = httpx.post(f"{server.base_url}/funds/api/v1/organizations", headers=ADMIN,
+                                  json={"name": "枞阳县商会", "kind": "chamber_of_commerce"})
+        assert organization.status_code == 201
+        fund = httpx.post(f"{server.base_url}/funds/api/v1/funds", headers=ADMIN, json={
+            "code": "ZY-001", "name": "枞阳县商会冠名慈善基金", "kind": "chamber_named",
+            "organization_id": organization.json()["id"], "purpose": "助学", "restricted": False})
+        assert fund.status_code == 201
+    finally:
+        assert server.stop() == 0
+    assert _postgres_processes(var_dir / "pg") == []
+    assert not (var_dir / "pg" / "postmaster.pid").exists()
+
+
 def _serve_alone(factory: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
