@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 help:
 	@echo "make run     serve all services on http://127.0.0.1:$${PORT:-8000} (DATABASE_URL, else embedded PostgreSQL under var/pg)"
 	@echo "make test    run the test suite on PostgreSQL (TEST_DATABASE_URL, else 127.0.0.1:5432, else embedded)"
-	@echo "make migrate bring the database (DATABASE_URL, else var/pg) to the latest schema"
+	@echo "make migrate bring the database (DATABASE_URL, else var/pg) to the latest schema; set up the services' roles"
 	@echo "make bench   benchmark the donations ledger on PostgreSQL (see bench/README.md)"
 	@echo "make clean   remove the virtual environment and var/"
 

@@ -108,6 +108,8 @@ class Config:
     keep_db: bool
     profile: bool
     steps: set[str]
+    # The server's SECRET_KEY; the migrations derive the services' role passwords from it.
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @classmethod
     def from_env(cls) -> Config:
@@ -510,12 +512,16 @@ def recreate_database(config: Config) -> None:
     log(f"database {name} recreated; migrating")
     from shared.migrate import upgrade
 
-    upgrade(config.database_url)
+    upgrade(config.database_url, secret_key=config.secret_key)
 
 
 def drop_database(config: Config) -> None:
     with psycopg.connect(libpq_dsn(config.db, "postgres"), autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{config.db.database}" WITH (FORCE)')
+    from shared.config import SERVICES
+    from shared.postgres import drop_roles, service_role
+
+    drop_roles(config.database_url, [service_role(config.db.database or "", service) for service in SERVICES])
 
 
 def sql_one(config: Config, query: str, params: tuple[Any, ...] = ()) -> Any:
@@ -1099,7 +1105,8 @@ def main() -> int:
                 (["autovacuum", "fsync", "synchronous_commit", "shared_buffers", "max_connections",
                   "wal_sync_method", "commit_delay"],)).fetchall())
         admin_key = "cfk_bench-" + secrets.token_urlsafe(24)
-        env = {**os.environ, "DATABASE_URL": config.database_url, "SECRET_KEY": secrets.token_urlsafe(32),
+        env = {**os.environ, "DATABASE_URL": config.database_url, "SECRET_KEY": config.secret_key,
+               "DATABASE_ROLE_PREFIX": "",
                "BOOTSTRAP_ADMIN_API_KEY": admin_key, "VAR_DIR": str(work_dir / "var"),
                "PYTHONUNBUFFERED": "1"}
         server = start_server(config, env, work_dir, stopper)

@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             settings = load_settings(environ=env)
             database = f"embedded PostgreSQL under {settings.var_dir / 'pg'}"
         assert settings.database_url
-        upgrade(settings.database_url)
+        upgrade(settings.database_url, secret_key=settings.secret_key,
+                database_role_prefix=settings.database_role_prefix)
         return serve(settings, env, args.host, args.port, database)
     raise AssertionError("unreachable")
 

@@ -12,7 +12,7 @@ from flask import Flask, Response, g, request
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from shared.config import Settings, load_settings
+from shared.config import SERVICES, Settings, load_settings
 from shared.db import Database
 from shared.errors import register_error_handlers
 from shared.money import Money
@@ -56,7 +56,8 @@ def create_service_app(service: str, import_name: str,
     app.jinja_env.filters["money"] = lambda value: "" if value is None else str(value)
     app.jinja_env.globals["Money"] = Money
 
-    Database(app)
+    if service in SERVICES:  # the gateway's root has no data of its own
+        Database(app)
     register_error_handlers(app)
     csrf = CSRFProtect(app)
     app.extensions["csrf_protect"] = csrf

@@ -30,10 +30,13 @@ class NoDatabase(RuntimeError):
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
-    # None when DATABASE_URL is unset.
+    # The database as its owner (migrations); None when DATABASE_URL is unset.
+    # The services connect as their own roles (`service_database_url`).
     database_url: str | None
     celery_broker_url: str
     secret_key: str
+    # The services' roles are `<prefix>_<service>`; None: the database's name.
+    database_role_prefix: str | None = None
     bootstrap_admin_api_key: str | None = None
     bootstrap_admin_password: str | None = None
     # Where a service reaches its peers; None means "in this process" (the
@@ -43,6 +46,14 @@ class Settings:
     # key, a login or a fund. Revocation and freezing take effect within it.
     auth_cache_seconds: float = 2.0
     public_url: str = "http://127.0.0.1:8000"
+
+    def service_database_url(self, service: str) -> str:
+        """Where `service` connects: DATABASE_URL's database, as the service's own role."""
+        from shared.postgres import service_database_url
+
+        if self.database_url is None:
+            raise NoDatabase(NO_DATABASE)
+        return service_database_url(self.database_url, service, self.secret_key, self.database_role_prefix)
 
     def celery_config(self) -> dict[str, Any]:
         """Celery settings; the default transport needs no server."""
@@ -109,6 +120,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
     return Settings(
         var_dir=var_dir,
         database_url=env.get("DATABASE_URL") or None,
+        database_role_prefix=env.get("DATABASE_ROLE_PREFIX") or None,
         celery_broker_url=env.get("CELERY_BROKER_URL") or "filesystem://",
         secret_key=env.get("SECRET_KEY") or _secret_key(var_dir),
         bootstrap_admin_api_key=env.get("BOOTSTRAP_ADMIN_API_KEY") or None,

@@ -1,7 +1,8 @@
 """Database plumbing shared by the services.
 
 Each service declares its tables in its own PostgreSQL schema (`funds`,
-`donations`, `reports`).
+`donations`, `reports`) and connects as its own role (`<prefix>_<service>`,
+see shared/postgres.py), which may use that schema only.
 
 One session per request, one commit per request: views and commands only
 flush; `Database` commits after a successful response and rolls back on any
@@ -20,7 +21,7 @@ from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from shared.config import NO_DATABASE, NoDatabase
+from shared.config import NO_DATABASE, SERVICES, NoDatabase
 
 
 NAMING_CONVENTION = {
@@ -94,9 +95,13 @@ class Database:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        if not app.config["DATABASE_URL"]:
+        """Connect as the service's own role (never as the database's owner)."""
+        service = app.config["SERVICE_NAME"]
+        assert service in SERVICES, f"{service} is not a service with a database"
+        settings = app.config["SETTINGS"]
+        if not settings.database_url:
             raise NoDatabase(NO_DATABASE)
-        self.engine = make_engine(app.config["DATABASE_URL"])
+        self.engine = make_engine(settings.service_database_url(service))
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         # Reads run without BEGIN and COMMIT: one round trip a query.
         self.read_session_factory = sessionmaker(

@@ -4,23 +4,29 @@
     python -m shared.migrate funds        # one service
     python -m shared.migrate revision funds -m "what changed"   # autogenerate
 
-Migrations run on DATABASE_URL; without it, on the embedded server under
-var/pg (database `charity`).
+Migrations run as the database's owner (the user in DATABASE_URL; without
+DATABASE_URL, the embedded server under var/pg). After bringing a service's
+schema to head, `upgrade` (re)creates the service's own role and gives it
+exactly the privileges in `services/<service>/migrations/privileges.sql`.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import re
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
+from psycopg import sql
 from sqlalchemy import MetaData
+from sqlalchemy.engine import make_url
 
 from shared.config import REPO_ROOT, SERVICES, load_settings
-from shared.postgres import embedded_database
+from shared.postgres import embedded_database, ensure_role, libpq_dsn, role_password, role_prefix, service_role
 
 
 def migrations_folder(service: str) -> Path:
@@ -37,10 +43,76 @@ def alembic_config(service: str, database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, services: tuple[str, ...] = SERVICES, revision: str = "head") -> None:
+def upgrade(database_url: str, services: tuple[str, ...] = SERVICES, revision: str = "head", *,
+            secret_key: str, database_role_prefix: str | None = None) -> None:
+    """Migrate each service as the owner, then (at head) set up its role.
+
+    `secret_key` and `database_role_prefix` must be those the services run
+    with: they name the roles and derive their passwords.
+    """
     for service in services:
         if (migrations_folder(service) / "env.py").exists():
             command.upgrade(alembic_config(service, database_url), revision)
+        if revision == "head" and (migrations_folder(service) / "privileges.sql").exists():
+            grant_service_role(database_url, service, secret_key, database_role_prefix)
+
+
+# psql's `:"name"` (a variable as a quoted identifier): the only substitution
+# privileges.sql may use.
+VARIABLE = re.compile(r':"([A-Za-z_]+)"')
+
+
+def privileges_sql(service: str, identifiers: dict[str, str], connection: psycopg.Connection[Any]) -> str:
+    """The service's privileges.sql with `:"role"` and `:"schema"` replaced by quoted identifiers."""
+    text = (migrations_folder(service) / "privileges.sql").read_text()
+
+    def identifier(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in identifiers:
+            raise ValueError(f"privileges.sql of {service}: unknown variable :\"{name}\"")
+        return sql.Identifier(identifiers[name]).as_string(connection)
+
+    return VARIABLE.sub(identifier, text)
+
+
+def grant_service_role(database_url: str, service: str, secret_key: str,
+                       database_role_prefix: str | None = None) -> str:
+    """Make the service's role (if missing), set its password and its privileges.
+
+    Everything the role or PUBLIC held in the service's schema is revoked
+    first, so the role ends with what privileges.sql grants and nothing else
+    (also when a later version of the file grants less). Returns the role.
+    """
+    role = service_role(role_prefix(database_url, database_role_prefix), service)
+    database = make_url(database_url).database
+    schema = service
+    with psycopg.connect(libpq_dsn(database_url)) as connection, connection.transaction():
+        ensure_role(connection, role, role_password(secret_key, role))
+        names = {"role": sql.Identifier(role), "schema": sql.Identifier(schema)}
+        # A service without migrations yet (reports) still has its schema.
+        connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {schema}").format(**names))
+        for statement in (
+            # PUBLIC (every role) may connect, and nothing more in this schema.
+            "REVOKE ALL ON SCHEMA {schema} FROM PUBLIC",
+            "REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM PUBLIC",
+            "REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM PUBLIC",
+            "REVOKE ALL ON ALL ROUTINES IN SCHEMA {schema} FROM PUBLIC",
+            # The role starts from nothing.
+            "REVOKE ALL ON SCHEMA {schema} FROM {role}",
+            "REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role}",
+            "REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {role}",
+            "REVOKE ALL ON ALL ROUTINES IN SCHEMA {schema} FROM {role}",
+        ):
+            connection.execute(sql.SQL(statement).format(**names))
+        if database:
+            connection.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(database), sql.Identifier(role)))
+        connection.execute(privileges_sql(service, {"role": role, "schema": schema}, connection).encode())
+        # Whatever the file says, never the migrations' own bookkeeping.
+        if connection.execute("SELECT to_regclass(%s)", (f"{schema}.alembic_version",)).fetchone() != (None,):
+            connection.execute(sql.SQL("REVOKE ALL ON TABLE {}.alembic_version FROM {}").format(
+                sql.Identifier(schema), sql.Identifier(role)))
+    return role
 
 
 def service_metadata(service: str) -> MetaData:
@@ -66,7 +138,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(args: argparse.Namespace, database_url: str, services: tuple[str, ...], settings: Any) -> None:
     if args.action == "upgrade":
-        upgrade(database_url, services)
+        upgrade(database_url, services, secret_key=settings.secret_key,
+                database_role_prefix=settings.database_role_prefix)
         print(f"database at head: {', '.join(services)}")
     else:
         for service in services:

