@@ -13,7 +13,6 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from shared.errors import http_exception_response
-from shared.money import MoneyField
 
 SWAGGER_ASSETS = "swagger-ui-assets"
 
@@ -72,7 +71,6 @@ def api_config(title: str, description: str) -> dict[str, Any]:
 
 def init_api(app: Flask) -> ProblemApi:
     api = ProblemApi(app)
-    api.register_field(MoneyField, "string", None)
     _serve_swagger_assets(app)
     return api
 

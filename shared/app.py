@@ -15,6 +15,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from shared.config import SERVICES, Settings, load_settings
 from shared.db import Database
 from shared.errors import register_error_handlers
+from shared.i18n import init_i18n
 from shared.money import Money
 from shared.peers import Peers
 
@@ -59,6 +60,7 @@ def create_service_app(service: str, import_name: str,
     if service in SERVICES:  # the gateway's root has no data of its own
         Database(app)
     register_error_handlers(app)
+    init_i18n(app)
     csrf = CSRFProtect(app)
     app.extensions["csrf_protect"] = csrf
     app.extensions["peers"] = Peers(settings)

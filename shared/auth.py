@@ -22,12 +22,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from flask import Flask, current_app, g, redirect, request
 from flask_login import LoginManager, current_user
 
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Problem
+
+if TYPE_CHECKING:
+    from shared.contracts.funds import FundInfo
 
 SCOPES = (
     "funds:read",
@@ -123,28 +126,9 @@ class Principal:
                    role=data.get("role"), session_token=data.get("session_token"))
 
 
-@dataclass(frozen=True)
-class FundInfo:
-    """What the other services need to know about a fund."""
-
-    code: str
-    name: str
-    organization_id: int
-    restricted: bool
-    status: str
-    purpose: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "name": self.name, "organization_id": self.organization_id,
-                "restricted": self.restricted, "status": self.status, "purpose": self.purpose}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FundInfo:
-        return cls(code=data["code"], name=data["name"], organization_id=data["organization_id"],
-                   restricted=data["restricted"], status=data["status"], purpose=data["purpose"])
-
-
 class Authority(Protocol):
+    """Who a key or a login is, and what a fund is: the funds service's word."""
+
     def principal_for_key(self, secret: str) -> Principal | None: ...
     def principal_for_session(self, user_id: int, session_token: str) -> Principal | None: ...
     def fund(self, code: str) -> FundInfo | None: ...
@@ -195,10 +179,10 @@ def principal_from_request() -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
-        raise Unauthorized("An API key is required: send 'Authorization: Bearer <key>'.")
+        raise Problem("api_key_missing", headers={"WWW-Authenticate": "Bearer"})
     principal = authority().principal_for_key(secret.strip())
     if principal is None:
-        raise Unauthorized("The API key is unknown or has been revoked.")
+        raise Problem("api_key_invalid", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     g.principal = principal
     return principal
 
@@ -213,7 +197,7 @@ def require_scope(scope: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def wrapper(*args: Any, **kwargs: Any) -> T:
             principal = principal_from_request()
             if not principal.has(scope):
-                raise Forbidden(f"This API key lacks the scope '{scope}'.")
+                raise Problem("scope_missing", scope=scope)
             return view(*args, **kwargs)
 
         return wrapper
@@ -230,7 +214,7 @@ def login_required_for(scope: str | None = None) -> Callable[[Callable[..., T]],
             if not current_user.is_authenticated:
                 return redirect(login_url(request.full_path.rstrip("?")))
             if scope is not None and not current_user.has(scope):
-                raise Forbidden("您的角色无权进行此操作。 Your role may not do this.")
+                raise Problem("role_forbidden")
             return view(*args, **kwargs)
 
         return wrapper
@@ -288,4 +272,4 @@ def require_internal(secret_key: str) -> None:
     """Refuse an internal API call without the shared internal token."""
     presented = request.headers.get("X-Internal-Token", "")
     if not hmac.compare_digest(presented, internal_token(secret_key)):
-        raise Unauthorized("Internal API: missing or wrong internal token.")
+        raise Problem("internal_token_invalid")

@@ -12,16 +12,19 @@ error status or exception.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
-from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine
+from sqlalchemy import DateTime, Engine, MetaData, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from shared.config import NO_DATABASE, SERVICES, NoDatabase
+
+log = logging.getLogger(__name__)
 
 
 NAMING_CONVENTION = {
@@ -103,9 +106,10 @@ class Database:
             raise NoDatabase(NO_DATABASE)
         self.engine = make_engine(settings.service_database_url(service))
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        # Reads run without BEGIN and COMMIT: one round trip a query.
+        # A request that only reads (GET, HEAD) runs in a read-only transaction: a write
+        # added to one later fails at once instead of committing unseen.
         self.read_session_factory = sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+            self.engine.execution_options(postgresql_readonly=True), expire_on_commit=False)
         app.extensions["database"] = self
         app.after_request(self._commit_or_roll_back)
         app.teardown_appcontext(self._close)
@@ -123,11 +127,18 @@ class Database:
 
     def _commit_or_roll_back(self, response: Response) -> Response:
         session: Session | None = g.get("_db_session")
+        callbacks = g.pop("_after_commit", [])
         if session is not None:
             if response.status_code < 400:
                 session.commit()
             else:
                 session.rollback()
+                callbacks = []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # the request's work is committed; what follows it must not undo that
+                log.exception("a side effect after the commit failed")
         return response
 
     def _close(self, _exc: BaseException | None) -> None:
@@ -148,16 +159,18 @@ class Database:
             self.engine.dispose()
 
 
+def after_commit(callback: Callable[[], Any]) -> None:
+    """Run `callback` once the current request's work has committed (never if it rolls back):
+    side effects (a call to another service, an email) come after the commit."""
+    g.setdefault("_after_commit", []).append(callback)
+
+
 def db_session() -> Session:
     """The current request's session."""
     from flask import current_app
 
     database: Database = current_app.extensions["database"]
     return database.session
-
-
-# A 64-bit key.
-BigId = BigInteger()
 
 
 def contains_pattern(text: str) -> str:

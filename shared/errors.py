@@ -1,8 +1,12 @@
 """Errors as RFC 9457 problem details, for every route of every service.
 
-Domain code raises `Problem` (or one of its subclasses); Flask, werkzeug and
-flask-smorest errors are turned into the same shape. Browsers asking for a
-web page get the same facts as a small HTML page instead.
+Domain code raises `Problem(code, **params)`: a refusal from the catalogue
+in shared.refusals, never a sentence. The API answers it as
+application/problem+json, `type` ending in the code and `code` carrying it,
+the English message as `detail`; a validation problem names each refused
+field in `errors` (messages) and `codes` (their codes). Browsers asking for a
+page get the same facts as a small page in their language. Flask, werkzeug,
+webargs and CSRF errors are turned into the same shape.
 """
 
 from __future__ import annotations
@@ -15,91 +19,121 @@ from flask import Flask, Response, json, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from shared import i18n
+from shared.money import Money
+from shared.refusals import KINDS, Label, Message, english
+
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE_BASE = "https://charity-ledger.example/problems/"
 PROBLEM_MIMETYPE = "application/problem+json"
 
-Errors = Mapping[str, list[str]]
+# Parameters that name a value of a vocabulary (a status, an account): shown translated.
+LABELLED_PARAMS = frozenset({"status", "target", "account"})
+
+FieldErrors = Mapping[str, list[Message]]
+
+
+def normalise(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as messages show them: `*_fen` as money ("20.00"), statuses as labels."""
+    shown: dict[str, Any] = {}
+    for name, value in params.items():
+        if name.endswith("_fen") and isinstance(value, int):
+            shown[name[:-4]] = str(Money(value))
+        elif name in LABELLED_PARAMS and isinstance(value, str):
+            shown[name] = Label(value)
+        else:
+            shown[name] = value
+    return shown
 
 
 class Problem(Exception):
-    """An error answered as application/problem+json."""
+    """A refusal: a code of shared.refusals, its parameters, and refused fields if any."""
 
-    status = 400
-    title = "Bad request"
-    slug = "bad-request"
+    def __init__(self, code: str, /, *, errors: FieldErrors | None = None, headers: Mapping[str, str] | None = None,
+                 **params: Any) -> None:
+        if code not in KINDS:
+            raise KeyError(f"unknown refusal code {code}")
+        self.code = code
+        self.params = normalise(params)
+        self.errors = {name: list(messages) for name, messages in errors.items()} if errors else None
+        self.headers = dict(headers or {})
+        super().__init__(code)
 
-    def __init__(self, detail: str, *, errors: Errors | None = None, status: int | None = None,
-                 title: str | None = None, slug: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = dict(errors) if errors else None
-        if status is not None:
-            self.status = status
-        if title is not None:
-            self.title = title
-        if slug is not None:
-            self.slug = slug
-
-
-class ValidationProblem(Problem):
-    status = 422
-    title = "Validation failed"
-    slug = "validation"
+    def __str__(self) -> str:
+        return self.detail
 
     @classmethod
-    def field(cls, field: str, message: str) -> ValidationProblem:
-        return cls(f"{field}: {message}", errors={field: [message]})
+    def invalid(cls, errors: FieldErrors) -> Problem:
+        """Fields refused (422)."""
+        return cls("validation", errors=errors)
+
+    @classmethod
+    def field(cls, field: str, code: str, **params: Any) -> Problem:
+        """One field refused (422)."""
+        return cls.invalid({field: [Message(code, normalise(params))]})
+
+    @classmethod
+    def relayed(cls, body: Mapping[str, Any]) -> Problem:
+        """A peer service's problem+json answer, raised again as it was given."""
+        problem = cls(body["code"])
+        problem.params = dict(body.get("params") or {})
+        return problem
+
+    @classmethod
+    def of(cls, service: str) -> Problem:
+        """A peer service that cannot be reached (503)."""
+        return cls("service_unavailable", service=service)
+
+    @property
+    def status(self) -> int:
+        return KINDS[self.code].status
+
+    @property
+    def title(self) -> str:
+        return KINDS[self.code].title
+
+    @property
+    def detail(self) -> str:
+        if self.code == "validation" and self.errors:
+            return describe(self.errors)
+        return english(self.code, self.params)
+
+    def in_language(self, lang: str | None = None) -> tuple[str, dict[str, list[str]]]:
+        """The message and the field errors, as a page in `lang` shows them."""
+        errors = {name: [i18n.render(m.code, m.params, lang) for m in messages]
+                  for name, messages in (self.errors or {}).items()}
+        if self.code == "validation" and errors:
+            return i18n.render("validation", {}, lang), errors
+        return i18n.render(self.code, self.params, lang), errors
 
 
-class NotFound(Problem):
-    status = 404
-    title = "Not found"
-    slug = "not-found"
+def describe(errors: FieldErrors) -> str:
+    return "; ".join(f"{field}: {' '.join(str(m) for m in messages)}" for field, messages in errors.items())
 
 
-class Forbidden(Problem):
-    status = 403
-    title = "Forbidden"
-    slug = "forbidden"
-
-
-class Unauthorized(Problem):
-    status = 401
-    title = "Unauthorized"
-    slug = "unauthorized"
-
-
-class Conflict(Problem):
-    status = 409
-    title = "Conflict"
-    slug = "conflict"
-
-
-class ServiceUnavailable(Problem):
-    status = 503
-    title = "Service unavailable"
-    slug = "unavailable"
-
-
-def problem_response(status: int, title: str, detail: str, *, slug: str | None = None,
-                     errors: Errors | None = None, headers: Mapping[str, str] | None = None) -> Response:
+def problem_response(problem: Problem) -> Response:
     body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + (slug or str(status)),
-        "title": title,
-        "status": status,
-        "detail": detail,
+        "type": PROBLEM_TYPE_BASE + problem.code,
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "code": problem.code,
     }
-    if errors:
-        body["errors"] = {field: list(messages) for field, messages in errors.items()}
+    shown = {name: value for name, value in problem.params.items() if name != "field"}
+    if shown:
+        body["params"] = {name: str(value) if isinstance(value, Label) else value for name, value in shown.items()}
+    if problem.errors:
+        body["errors"] = {field: [str(m) for m in messages] for field, messages in problem.errors.items()}
+        body["codes"] = {field: [m.code for m in messages] for field, messages in problem.errors.items()}
     if _wants_html():
-        response = Response(render_template("error.html", problem=body), status=status,
+        detail, errors = problem.in_language()
+        page = {"status": problem.status, "title": i18n.title(problem.code), "detail": detail, "errors": errors}
+        response = Response(render_template("error.html", problem=page), status=problem.status,
                             mimetype="text/html")
     else:
-        response = Response(json.dumps(body, ensure_ascii=False), status=status,
-                            mimetype=PROBLEM_MIMETYPE)
-    for name, value in (headers or {}).items():
+        response = Response(json.dumps(body, ensure_ascii=False), status=problem.status, mimetype=PROBLEM_MIMETYPE)
+    for name, value in problem.headers.items():
         response.headers[name] = value
     return response
 
@@ -112,66 +146,82 @@ def _wants_html() -> bool:
     return best == "text/html"
 
 
-def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """{"json": {"donor": {"name": [..]}}} -> {"donor.name": [..]}.
+def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[Message]]:
+    """{"json": {"donor": {"name": [m]}}} -> {"donor.name": [m]}.
 
     The request location (json, query, ...) is dropped: field names are unique
-    across them in this API. List items are named by index: rows.3.amount.
+    across them in this API. Messages that are plain text (from a library)
+    become `invalid`-coded messages keeping their text.
     """
-    flat: dict[str, list[str]] = {}
+    flat: dict[str, list[Message]] = {}
     if isinstance(messages, Mapping):
         for key, value in messages.items():
             if not prefix and key in ("json", "query", "form", "files", "headers", "view_args", "path"):
-                # A message about the whole body (e.g. invalid JSON) names the body.
                 name = "" if isinstance(value, Mapping) else "body"
             elif key == "_schema":
                 name = prefix or "_schema"
             else:
                 name = f"{prefix}.{key}" if prefix else str(key)
-            for field, msgs in flatten_errors(value, name).items():
-                flat.setdefault(field, []).extend(msgs)
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        flat[prefix or "_schema"] = list(messages)
+            for field, found in flatten_errors(value, name).items():
+                flat.setdefault(field, []).extend(found)
     elif isinstance(messages, list):
         for item in messages:
-            for field, msgs in flatten_errors(item, prefix).items():
-                flat.setdefault(field, []).extend(msgs)
+            if isinstance(item, (Mapping, list)):
+                for field, found in flatten_errors(item, prefix).items():
+                    flat.setdefault(field, []).extend(found)
+            else:
+                flat.setdefault(prefix or "_schema", []).append(_message(item))
     else:
-        flat[prefix or "_schema"] = [str(messages)]
+        flat[prefix or "_schema"] = [_message(messages)]
     return flat
 
 
-def describe(errors: Errors) -> str:
-    return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
+def _message(item: Any) -> Message:
+    if isinstance(item, Message):
+        return item
+    # webargs' own words for a body it cannot parse
+    if "Invalid JSON" in str(item):
+        return Message("malformed_json")
+    return Message("malformed_request")
 
 
 def http_exception_response(error: HTTPException) -> Response:
-    """A werkzeug/flask-smorest HTTP error as a problem, keeping Allow etc."""
+    """A werkzeug/webargs/flask-smorest HTTP error as a problem, keeping Allow and the like."""
     status = error.code or 500
     headers = {k: v for k, v in error.get_headers() if k.lower() not in ("content-type", "content-length")}
     data = getattr(error, "data", None) or {}
     messages = data.get("messages") if isinstance(data, Mapping) else None
-    if status == 422 and messages:
-        errors = flatten_errors(messages)
-        return problem_response(422, "Validation failed", describe(errors), slug="validation",
-                                errors=errors, headers=headers)
-    if status == 400 and messages:
-        errors = flatten_errors(messages)
-        return problem_response(400, "Malformed request", describe(errors), slug="malformed",
-                                errors=errors, headers=headers)
     if isinstance(error, CSRFError):
-        return problem_response(400, "CSRF check failed", error.description or "CSRF token missing.",
-                                slug="csrf", errors={"csrf_token": [error.description or "missing"]},
-                                headers=headers)
-    return problem_response(status, error.name, error.description or error.name,
-                            slug=str(status), headers=headers)
+        problem = Problem("csrf_failed", errors={"csrf_token": [Message("csrf_failed")]})
+    elif status in (400, 422) and messages:
+        errors = flatten_errors(messages)
+        if any(m.code == "malformed_json" for found in errors.values() for m in found):
+            problem = Problem("malformed_json", errors={"body": [Message("malformed_json")]})
+        elif status == 400:
+            problem = Problem("malformed_request", errors=errors)
+        else:
+            problem = Problem.invalid(errors)
+    elif status == 404:
+        problem = Problem("not_found")
+    elif status == 405:
+        problem = Problem("method_not_allowed", method=request.method)
+    elif status == 413:
+        problem = Problem("payload_too_large")
+    elif status == 415:
+        problem = Problem("unsupported_media_type", expected="application/json", received=request.mimetype or "none")
+    else:
+        problem = Problem("http_error", status=status)
+    response = problem_response(problem)
+    response.status_code = status
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
-        return problem_response(error.status, error.title, error.detail, slug=error.slug,
-                                errors=error.errors)
+        return problem_response(error)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
@@ -182,6 +232,4 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: BaseException) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
-        return problem_response(500, "Internal server error",
-                                "The server failed to answer this request; it has been logged.",
-                                slug="internal")
+        return problem_response(Problem("internal_error"))

@@ -19,15 +19,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, make_response, request
+from flask import Response, current_app, g, make_response, request
 from flask_login import current_user
 from sqlalchemy import JSON, String, Text, UniqueConstraint, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from shared.auth import principal_from_request
 from shared.db import Database, utcnow
-from shared.errors import Conflict, ValidationProblem
+from shared.errors import Problem
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -62,8 +62,6 @@ class IdempotencyStore:
     def claim(self, owner: str, key: str, fingerprint: str) -> tuple[IdempotencyRecordMixin, bool]:
         """The record for (owner, key), and whether this request created it."""
         session = self.db.session
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
             insert(self.model)
             .values(owner=owner, key=key, fingerprint=fingerprint, created_at=utcnow())
@@ -124,14 +122,15 @@ def _once(owner: str, key: str, field: str, run: Callable[[], Any], keep_answer:
     fingerprint = request_fingerprint()
     store: IdempotencyStore = current_app.extensions["idempotency"]
     record, created = store.claim(owner, key, fingerprint)
+    # What the request writes must commit with its key's record, in this request's transaction.
+    g.idempotency_claimed = True
     if not created:
         if record.fingerprint != fingerprint:
-            raise ValidationProblem.field(field, "This key was already used with a different request.")
+            raise Problem.field(field, "idempotency_key_reused")
         if record.status_code is None:
-            raise Conflict("A request with this key is still being processed.")
+            raise Problem("idempotency_in_progress")
         if record.response_body is None:
-            raise Conflict("A request with this key succeeded already; its answer held a secret, "
-                           "which is shown only once and was not kept.")
+            raise Problem("idempotency_secret_not_kept")
         return _replay(record)
     response = make_response(run())
     if response.status_code < 400:
@@ -158,9 +157,9 @@ def idempotent(view: Callable[..., Any] | None = None, *,
             return view(*args, **kwargs)
         owner = principal_from_request().actor  # no key, no say: 401 comes first
         if not 1 <= len(key) <= 255:
-            raise ValidationProblem.field(HEADER, "Must be 1 to 255 characters long.")
+            raise Problem.field(HEADER, "too_long" if key else "blank", max=255)
         if "\x00" in key:
-            raise ValidationProblem.field(HEADER, "Must not contain NUL characters.")
+            raise Problem.field(HEADER, "nul_character")
         return _once(owner, key, HEADER, lambda: view(*args, **kwargs), keep_answer)
 
     return wrapper

@@ -1,8 +1,9 @@
 """Exact money: a value type over Decimal, stored as integer fen.
 
 Amounts cross the API as strings with exactly two decimals ("1280.00") and
-are kept in the database as integer fen (SQLite has no exact decimal type).
-A float never touches an amount.
+are kept in the database as integer fen (bigint): sums and comparisons are
+exact integer arithmetic in Python and SQL alike. A float never touches an
+amount.
 """
 
 from __future__ import annotations
@@ -11,10 +12,6 @@ import re
 from decimal import Decimal
 from functools import total_ordering
 from typing import Any
-
-from marshmallow import fields
-from sqlalchemy import BigInteger
-from sqlalchemy.types import TypeDecorator
 
 CURRENCY = "CNY"
 MIN_AMOUNT_FEN = 1
@@ -44,15 +41,6 @@ class Money:
             raise ValueError(f"not an amount with two decimals: {text!r}")
         units, cents = text.split(".")
         return cls(int(units) * 100 + int(cents))
-
-    @classmethod
-    def from_decimal(cls, value: Decimal) -> Money:
-        if not isinstance(value, Decimal) or not value.is_finite():
-            raise ValueError(f"not a finite Decimal: {value!r}")
-        fen = value * 100
-        if fen != fen.to_integral_value():
-            raise ValueError(f"more than two decimals: {value}")
-        return cls(int(fen))
 
     @classmethod
     def zero(cls) -> Money:
@@ -164,49 +152,3 @@ def chinese_capitals(fen: int) -> str:
     else:
         text += "整"
     return text
-
-
-class MoneyType(TypeDecorator[Money]):
-    """A Money column stored as integer fen."""
-
-    impl = BigInteger
-    cache_ok = True
-
-    def process_bind_param(self, value: Money | None, dialect: Any) -> int | None:
-        if value is None:
-            return None
-        if not isinstance(value, Money):
-            raise TypeError(f"expected Money, got {type(value).__name__}")
-        return value.fen
-
-    def process_result_value(self, value: int | None, dialect: Any) -> Money | None:
-        return None if value is None else Money(int(value))
-
-
-class MoneyField(fields.Field):
-    """An API amount: a string with exactly two decimals, 0.01 to 1000000000.00."""
-
-    default_error_messages = {
-        "type": 'Must be a string with two decimals, such as "1280.00", not a number.',
-        "format": 'Must be an amount with exactly two decimals, such as "1280.00".',
-        "range": "Must be between 0.01 and 1000000000.00.",
-    }
-
-    def __init__(self, **kwargs: Any) -> None:
-        metadata = {"pattern": r"^(0|[1-9][0-9]{0,9})\.[0-9]{2}$", "example": "1280.00",
-                    **kwargs.pop("metadata", {})}
-        super().__init__(metadata=metadata, **kwargs)
-
-    def _serialize(self, value: Money | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else str(value)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Money:
-        if not isinstance(value, str):
-            raise self.make_error("type")
-        try:
-            money = Money.parse(value)
-        except ValueError:
-            raise self.make_error("format") from None
-        if not MIN_AMOUNT_FEN <= money.fen <= MAX_AMOUNT_FEN:
-            raise self.make_error("range")
-        return money

@@ -7,15 +7,17 @@ address). Either way the call carries the internal token.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 from flask import Flask, current_app
 
-from shared.auth import FundInfo, Principal, TTLCache, hash_api_key, internal_token
+from shared.auth import internal_token
 from shared.config import Settings
-from shared.errors import ServiceUnavailable
+from shared.errors import Problem
+
+log = logging.getLogger(__name__)
 
 
 class Peers:
@@ -49,10 +51,11 @@ class Peers:
         try:
             response = self.client(service).request(method, path, **kwargs)
         except httpx.HTTPError as error:
-            raise ServiceUnavailable(f"The {service} service cannot be reached: {error}") from error
+            log.warning("%s %s on the %s service: %s", method, path, service, error)
+            raise Problem.of(service) from error
         if response.status_code >= 500 or response.status_code in (401, 403):
-            raise ServiceUnavailable(
-                f"The {service} service answered {response.status_code} to {method} {path}.")
+            log.warning("%s %s on the %s service answered %s", method, path, service, response.status_code)
+            raise Problem.of(service)
         return response
 
     def close(self) -> None:
@@ -63,43 +66,3 @@ class Peers:
 
 def peers() -> Peers:
     return current_app.extensions["peers"]  # type: ignore[no-any-return]
-
-
-class RemoteAuthority:
-    """The funds service's word on keys, logins and funds, cached briefly."""
-
-    def __init__(self, peers_: Peers, ttl: float) -> None:
-        self.peers = peers_
-        self.cache = TTLCache(ttl)
-
-    def _get(self, path: str, **kwargs: Any) -> dict[str, Any] | None:
-        response = self.peers.request("funds", "POST" if "json" in kwargs else "GET", path, **kwargs)
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise ServiceUnavailable(f"The funds service answered {response.status_code} to {path}.")
-        return response.json()  # type: ignore[no-any-return]
-
-    def principal_for_key(self, secret: str) -> Principal | None:
-        key_hash = hash_api_key(secret)
-
-        def load() -> Principal | None:
-            data = self._get("/internal/v1/principals/key", json={"key_hash": key_hash})
-            return None if data is None else Principal.from_json(data)
-
-        return self.cache.get_or_load(("key", key_hash), load)
-
-    def principal_for_session(self, user_id: int, session_token: str) -> Principal | None:
-        def load() -> Principal | None:
-            data = self._get("/internal/v1/principals/session",
-                             json={"user_id": user_id, "session_token": session_token})
-            return None if data is None else Principal.from_json(data)
-
-        return self.cache.get_or_load(("session", user_id, session_token), load)
-
-    def fund(self, code: str) -> FundInfo | None:
-        def load() -> FundInfo | None:
-            data = self._get(f"/internal/v1/funds/{quote(code, safe='')}")
-            return None if data is None else FundInfo.from_json(data)
-
-        return self.cache.get_or_load(("fund", code), load)

@@ -96,8 +96,9 @@ def request_disbursement(client: ApiClient, code: str, amount: str, **fields: An
     return assert_ok(client.post(f"{API}/disbursements", json=body), 201)
 
 
-def pay_body(bank_reference: str = "ICBC-20260901-0001", paid_on: str = "2026-09-01") -> dict[str, str]:
-    return {"paid_on": paid_on, "bank_reference": bank_reference}
+def pay_body(bank_reference: str = "ICBC-20260901-0001", paid_on: str | None = None) -> dict[str, str]:
+    """Paid today: a payment is dated from its approval (today, in a test) to today."""
+    return {"paid_on": paid_on or today().isoformat(), "bank_reference": bank_reference}
 
 
 def accounts(client: ApiClient, **query: Any) -> dict[str, tuple[str, str]]:
@@ -955,8 +956,8 @@ def test_request_approve_and_pay(org: Org) -> None:
     assert balance(org.clerk, org.fund) == ("1000.00", "700.00")
 
     paid = assert_ok(org.clerk.post(f"{API}/disbursements/{requested['id']}/pay",
-                                    json=pay_body("ICBC-0001", "2026-09-01")))
-    assert (paid["status"], paid["paid_on"], paid["bank_reference"]) == ("paid", "2026-09-01", "ICBC-0001")
+                                    json=pay_body("ICBC-0001")))
+    assert (paid["status"], paid["paid_on"], paid["bank_reference"]) == ("paid", today().isoformat(), "ICBC-0001")
     assert (paid["requested_by"], paid["approved_by"]) == (requested["requested_by"], approved["approved_by"])
     assert balance(org.clerk, org.fund) == ("700.00", "700.00")
     assert assert_ok(org.clerk.get(f"{API}/disbursements/{requested['id']}")) == paid
@@ -964,7 +965,7 @@ def test_request_approve_and_pay(org: Org) -> None:
     *_, line = statement_lines(org.clerk, org.fund)
     assert {k: line[k] for k in ("kind", "source_id", "amount", "direction", "balance_after", "date")} == {
         "kind": "disbursement", "source_id": requested["id"], "amount": "300.00", "direction": "out",
-        "balance_after": "700.00", "date": "2026-09-01"}
+        "balance_after": "700.00", "date": today().isoformat()}
     assert accounts(org.clerk) == {f"Assets:Bank:{org.fund}": ("700.00", "0.00"),
                                    f"Funds:{org.fund}:Unrestricted": ("0.00", "700.00")}
 
@@ -977,17 +978,16 @@ def test_paying_from_a_restricted_fund_releases_the_restriction(api: ApiClient, 
     assert_ok(org.clerk.post(f"{API}/disbursements/{disbursement['id']}/pay", json=pay_body()))
 
     assert balance(org.clerk, org.fund) == ("600.00", "600.00")
-    # Net assets are credit accounts: neither ends on the debit side.
+    # Net assets are credit accounts: neither ends on the debit side. (The release from
+    # restriction passes through Unrestricted within the payment: it never moves on a day.)
     assert accounts(org.clerk) == {"Assets:Bank:XZ-001": ("600.00", "0.00"),
-                                   "Funds:XZ-001:Restricted": ("0.00", "600.00"),
-                                   "Funds:XZ-001:Unrestricted": ("0.00", "0.00")}
+                                   "Funds:XZ-001:Restricted": ("0.00", "600.00")}
     # Paying out the rest leaves both at zero, never below.
     rest = request_disbursement(org.clerk, org.fund, "600.00")
     assert_ok(org.approver.post(f"{API}/disbursements/{rest['id']}/approve"))
     assert_ok(org.clerk.post(f"{API}/disbursements/{rest['id']}/pay", json=pay_body("ICBC-0002")))
     assert accounts(org.clerk) == {"Assets:Bank:XZ-001": ("0.00", "0.00"),
-                                   "Funds:XZ-001:Restricted": ("0.00", "0.00"),
-                                   "Funds:XZ-001:Unrestricted": ("0.00", "0.00")}
+                                   "Funds:XZ-001:Restricted": ("0.00", "0.00")}
     assert balance(org.clerk, org.fund) == ("0.00", "0.00")
     assert [line["direction"] for line in statement_lines(org.clerk, org.fund)] == ["in", "out", "out"]
     assert assert_ok(org.clerk.get(f"{API}/ledger/verify"))["valid"] is True
@@ -1241,15 +1241,25 @@ def test_unknown_or_foreign_fund_is_404(org: Org, other: Org, suffix: str) -> No
     assert_problem(org.clerk.get(f"{API}/ledger/verify", query_string={"fund_code": other.fund}), 404)
 
 
+def day(offset: int) -> str:
+    """The date `offset` days from today (Asia/Shanghai)."""
+    return (today() + dt.timedelta(days=offset)).isoformat()
+
+
+# The history below: two donations on earlier days, then today a payment (a payment
+# is dated from its approval, today, to today) and a donation of goods.
+FIRST, SECOND, TODAY = -60, -40, 0
+
+
 @pytest.fixture
 def fund_with_history(org: Org) -> Org:
-    """Jan +100, Feb +50, paid out 30 on 1 March, Apr +20 (in kind)."""
-    donate(org.clerk, org.fund, "100.00", received_on="2026-01-10")
-    donate(org.clerk, org.fund, "50.00", received_on="2026-02-15")
+    """+100 sixty days ago, +50 forty days ago; today 30 paid out, then +20 in kind."""
+    donate(org.clerk, org.fund, "100.00", received_on=day(FIRST))
+    donate(org.clerk, org.fund, "50.00", received_on=day(SECOND))
     disbursement = request_disbursement(org.clerk, org.fund, "30.00")
     assert_ok(org.approver.post(f"{API}/disbursements/{disbursement['id']}/approve"))
-    assert_ok(org.clerk.post(f"{API}/disbursements/{disbursement['id']}/pay", json=pay_body(paid_on="2026-03-01")))
-    donate(org.clerk, org.fund, "20.00", received_on="2026-04-05", channel="in_kind")
+    assert_ok(org.clerk.post(f"{API}/disbursements/{disbursement['id']}/pay", json=pay_body()))
+    donate(org.clerk, org.fund, "20.00", received_on=day(TODAY), channel="in_kind")
     return org
 
 
@@ -1263,10 +1273,10 @@ def test_statement_of_the_whole_history(fund_with_history: Org) -> None:
     assert (statement["fund_code"], statement["currency"]) == (org.fund, "CNY")
     assert statement["opening_balance"] == "0.00"
     assert movements(statement) == [
-        ("2026-01-10", "in", "100.00", "100.00"),
-        ("2026-02-15", "in", "50.00", "150.00"),
-        ("2026-03-01", "out", "30.00", "120.00"),
-        ("2026-04-05", "in", "20.00", "140.00"),
+        (day(FIRST), "in", "100.00", "100.00"),
+        (day(SECOND), "in", "50.00", "150.00"),
+        (day(TODAY), "out", "30.00", "120.00"),
+        (day(TODAY), "in", "20.00", "140.00"),
     ]
     assert [line["kind"] for line in statement["entries"]] == ["donation", "donation", "disbursement", "donation"]
     assert [line["seq"] for line in statement["entries"]] == [1, 2, 3, 4]
@@ -1274,28 +1284,28 @@ def test_statement_of_the_whole_history(fund_with_history: Org) -> None:
     assert statement["closing_balance"] == "140.00" == balance(org.clerk, org.fund)[0]
 
 
-@pytest.mark.parametrize(("query", "opening", "expected", "closing"), [
-    ({"from": "2026-02-01", "to": "2026-03-31"}, "100.00",
-     [("2026-02-15", "in", "50.00", "150.00"), ("2026-03-01", "out", "30.00", "120.00")], "120.00"),
-    ({"from": "2026-02-15", "to": "2026-02-15"}, "100.00", [("2026-02-15", "in", "50.00", "150.00")], "150.00"),
-    ({"from": "2026-03-02", "to": "2026-04-04"}, "120.00", [], "120.00"),
-    ({"from": "2026-04-01"}, "120.00", [("2026-04-05", "in", "20.00", "140.00")], "140.00"),
-    ({"to": "2026-01-31"}, "0.00", [("2026-01-10", "in", "100.00", "100.00")], "100.00"),
-    ({"from": "2025-01-01", "to": "2025-12-31"}, "0.00", [], "0.00"),
-    ({"from": "2026-05-01"}, "140.00", [], "140.00"),
+@pytest.mark.parametrize(("period", "opening", "expected", "closing"), [
+    ((FIRST + 1, TODAY - 1), "100.00", [(SECOND, "in", "50.00", "150.00")], "150.00"),
+    ((SECOND, SECOND), "100.00", [(SECOND, "in", "50.00", "150.00")], "150.00"),
+    ((SECOND + 1, TODAY - 1), "150.00", [], "150.00"),
+    ((TODAY, None), "150.00", [(TODAY, "out", "30.00", "120.00"), (TODAY, "in", "20.00", "140.00")], "140.00"),
+    ((None, FIRST + 1), "0.00", [(FIRST, "in", "100.00", "100.00")], "100.00"),
+    ((FIRST - 400, FIRST - 1), "0.00", [], "0.00"),
+    ((TODAY + 1, None), "140.00", [], "140.00"),
 ])
-def test_statement_of_a_period(fund_with_history: Org, query: dict[str, str], opening: str,
-                               expected: list[tuple[str, str, str, str]], closing: str) -> None:
+def test_statement_of_a_period(fund_with_history: Org, period: tuple[int | None, int | None], opening: str,
+                               expected: list[tuple[int, str, str, str]], closing: str) -> None:
     org = fund_with_history
+    query = {name: day(offset) for name, offset in zip(("from", "to"), period) if offset is not None}
     statement = assert_ok(org.clerk.get(f"{API}/funds/{org.fund}/statement", query_string=query))
     assert statement["opening_balance"] == opening
-    assert movements(statement) == expected
+    assert movements(statement) == [(day(offset), *rest) for offset, *rest in expected]
     assert statement["closing_balance"] == closing
     assert (statement["from"], statement["to"]) == (query.get("from"), query.get("to"))
 
 
 def test_statement_from_after_to_is_422(fund_with_history: Org) -> None:
-    query = {"from": "2026-03-01", "to": "2026-02-01"}
+    query = {"from": day(SECOND), "to": day(FIRST)}
     assert_problem(fund_with_history.clerk.get(f"{API}/funds/{fund_with_history.fund}/statement",
                                                query_string=query), 422, "from")
 
@@ -1325,13 +1335,12 @@ def test_admin_trial_balance_covers_every_organization(api: ApiClient, fund_with
 
 
 @pytest.mark.parametrize(("as_of", "bank", "in_kind", "net_assets"), [
-    ("2025-12-31", None, None, None),
-    ("2026-01-10", "100.00", None, "100.00"),
-    ("2026-02-28", "150.00", None, "150.00"),
-    ("2026-03-01", "120.00", None, "120.00"),
-    ("2026-04-05", "120.00", "20.00", "140.00"),
+    (FIRST - 1, None, None, None),
+    (FIRST, "100.00", None, "100.00"),
+    (SECOND + 1, "150.00", None, "150.00"),
+    (TODAY, "120.00", "20.00", "140.00"),
 ])
-def test_trial_balance_as_of_leaves_out_later_entries(fund_with_history: Org, as_of: str, bank: str | None,
+def test_trial_balance_as_of_leaves_out_later_entries(fund_with_history: Org, as_of: int, bank: str | None,
                                                       in_kind: str | None, net_assets: str | None) -> None:
     org = fund_with_history
     expected = {}
@@ -1341,8 +1350,8 @@ def test_trial_balance_as_of_leaves_out_later_entries(fund_with_history: Org, as
         expected[f"Assets:InKind:{org.fund}"] = (in_kind, "0.00")
     if net_assets:
         expected[f"Funds:{org.fund}:Unrestricted"] = ("0.00", net_assets)
-    assert accounts(org.clerk, as_of=as_of) == expected
-    assert assert_ok(org.clerk.get(f"{API}/trial-balance", query_string={"as_of": as_of}))["as_of"] == as_of
+    assert accounts(org.clerk, as_of=day(as_of)) == expected
+    assert assert_ok(org.clerk.get(f"{API}/trial-balance", query_string={"as_of": day(as_of)}))["as_of"] == day(as_of)
 
 
 def test_ledger_heads_and_verification(fund_with_history: Org, other: Org, make: Factory) -> None:

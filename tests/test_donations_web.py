@@ -93,7 +93,7 @@ def fund(make: Any, org: dict[str, Any]) -> dict[str, Any]:
 
 
 def donation_form(**fields: str) -> dict[str, str]:
-    return {"fund_code": FUND, "amount": "1280.00", "donor_name": "铜陵某某有限公司", "donor_kind": "enterprise",
+    return {"fund_code": FUND, "amount": "1280.00", "currency": "CNY", "donor_name": "铜陵某某有限公司", "donor_kind": "enterprise",
             "received_on": days_ago(3), "channel": "bank", "purpose": "助学", "reference": "", **fields}
 
 
@@ -411,7 +411,7 @@ def test_rejecting_an_approved_disbursement_releases_its_reservation(
     reject = f"/donations/disbursements/{item['id']}/reject"
     no_reason = post(approver, reject, {"reason": "  "}, token_from="/donations/disbursements/queue")
     assert no_reason.status_code == 422
-    assert "请填写原因" in field_errors(no_reason, f"reject-{item['id']}-reason")
+    assert "请输入驳回原因" in field_errors(no_reason, f"reject-{item['id']}-reason")
     assert disbursement(api, item["id"])["status"] == "approved"
 
     rejected = post(approver, reject, {"reason": "项目已取消"}, token_from="/donations/disbursements/queue")
@@ -489,7 +489,7 @@ def test_reversing_from_the_receipt_page_then_again_shows_the_conflict(admin: Br
     no_token = admin.http.post(reverse, data={"reason": "录入错误"}, headers=HTML)
     assert no_token.status_code == 400
     no_reason = post(admin, reverse, {"reason": ""}, token_from=receipt)
-    assert no_reason.status_code == 422 and "请填写原因" in field_errors(no_reason, "reason")
+    assert no_reason.status_code == 422 and "请输入冲销原因" in field_errors(no_reason, "reason")
     assert donations(api)[0]["status"] == "recorded"
 
     done = post(admin, reverse, {"reason": "银行退回"}, token_from=receipt)

@@ -129,7 +129,7 @@ def test_duplicate_code_from_the_command_is_shown_beside_the_code(admin: Browser
     response = admin.submit("/funds/new", {"code": "TL-DUP-001", "name": "重复基金", "kind": "general",
                                            "organization_id": org["id"]})
     assert response.status_code == 409
-    assert "exists already" in field_errors(response, "code")
+    assert "已存在" in field_errors(response, "code")
     assert api.get("/funds/api/v1/funds/TL-DUP-001").json["name"] == "原基金"
     assert fund_count(api) == 1
 
@@ -192,7 +192,7 @@ def test_closing_a_fund_with_a_balance_is_refused_on_the_page(admin: Browser, ap
     make.donation("TL-BAL-001", "123.45")
     assert "123.45" in text(admin.get("/funds/TL-BAL-001/close"))
     response = admin.submit("/funds/TL-BAL-001/close", {"confirm": "y"})
-    assert response.status_code == 409 and "zero balance" in text(response)
+    assert response.status_code == 409 and "只有余额为零的基金才能关闭" in text(response)
     assert api.get("/funds/api/v1/funds/TL-BAL-001").json["status"] == "active"
 
 
@@ -229,7 +229,7 @@ def test_create_organization_and_duplicate_name(admin: Browser, api: Any) -> Non
 
     duplicate = admin.submit("/funds/organizations/", {"name": "义安区钟鸣镇", "kind": "other"})
     assert duplicate.status_code == 409
-    assert "exists already" in field_errors(duplicate, "name")
+    assert "已有名为" in field_errors(duplicate, "name")
     empty = admin.submit("/funds/organizations/", {"name": "", "kind": "other"})
     assert empty.status_code == 422 and "请输入机构名称" in field_errors(empty, "name")
     names = [o["name"] for o in api.get("/funds/api/v1/organizations").json["items"]]
@@ -239,7 +239,7 @@ def test_create_organization_and_duplicate_name(admin: Browser, api: Any) -> Non
 def test_issued_key_secret_is_shown_once_and_works(admin: Browser, api: Any, org: dict[str, Any]) -> None:
     path = f"/funds/organizations/{org['id']}"
     missing = admin.submit(path, {"name": "对账系统"})
-    assert missing.status_code == 422 and "至少选择一项权限" in field_errors(missing, "scopes")
+    assert missing.status_code == 422 and "至少须选择 1 项" in field_errors(missing, "scopes")
 
     response = admin.submit(path, {"name": "对账系统", "scopes": ["funds:read", "reports:read"]})
     assert response.status_code == 201
@@ -271,7 +271,7 @@ def test_create_user_who_then_logs_in(admin: Browser, gateway: Any, org: dict[st
     short = admin.submit("/funds/users/new", {"username": "zhang.san", "display_name": "张三",
                                               "password": "short", "role": "fund_manager",
                                               "organization_id": org["id"]})
-    assert short.status_code == 422 and "密码至少" in field_errors(short, "password")
+    assert short.status_code == 422 and "至少须有 10 个字符" in field_errors(short, "password")
     assert 'value="张三"' in text(short)
     assert "zhang.san" not in text(admin.get("/funds/users/"))
 
@@ -284,7 +284,7 @@ def test_create_user_who_then_logs_in(admin: Browser, gateway: Any, org: dict[st
 
     taken = admin.submit("/funds/users/new", {"username": "zhang.san", "password": PASSWORD,
                                               "role": "auditor", "organization_id": org["id"]})
-    assert taken.status_code == 409 and "taken" in field_errors(taken, "username")
+    assert taken.status_code == 409 and "已被使用" in field_errors(taken, "username")
 
     person = Browser(gateway)
     person.login("zhang.san", PASSWORD)
@@ -315,7 +315,7 @@ def test_admin_cannot_deactivate_themselves(admin: Browser, api: Any) -> None:
     federation = api.get("/funds/api/v1/organizations").json["items"][-1]
     response = admin.submit(user_edit_path(admin, "admin"), {
         "display_name": "管理员", "role": "admin", "organization_id": federation["id"]})
-    assert response.status_code == 422 and "yourself" in field_errors(response, "active")
+    assert response.status_code == 422 and "不能降低自己的角色" in field_errors(response, "active")
     assert admin.get("/funds/").status_code == 200
 
 

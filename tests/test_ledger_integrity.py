@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from tests.helpers import shanghai_today
 from tests.conftest import ApiClient, Factory
 from tests.test_ledger_race import assert_ledger_consistent, database_dsn
 
@@ -36,7 +37,7 @@ def busy_fund(api: ApiClient, make: Factory) -> dict[str, Any]:
         "fund_code": "TAMPER-1", "amount": "50.00", "payee": "某村", "purpose": "助学"}).json
     assert api.post(f"{API}/disbursements/{disbursement['id']}/approve", key=approver).status_code == 200
     assert api.post(f"{API}/disbursements/{disbursement['id']}/pay",
-                    json={"paid_on": "2026-09-01", "bank_reference": "B-1"}).status_code == 200
+                    json={"paid_on": shanghai_today(), "bank_reference": "B-1"}).status_code == 200
     return {"donations": donations, "disbursement": disbursement}
 
 
@@ -137,8 +138,8 @@ def test_the_database_refuses_an_unbalanced_entry(busy_fund, db):
     entry_id, _ = entry_of(db, "donation")
     fund_id = db.execute("SELECT id FROM donations.fund_ledger WHERE code = 'TAMPER-1'").fetchone()[0]
     with pytest.raises(psycopg.errors.CheckViolation, match="does not balance"):
-        db.execute("INSERT INTO donations.posting (entry_id, fund_id, account, amount_fen) "
-                   "VALUES (%s, %s, 'bank', 100), (%s, %s, 'restricted', -99)",
+        db.execute("INSERT INTO donations.posting (entry_id, line, fund_id, account, amount_fen) "
+                   "VALUES (%s, 3, %s, 'bank', 100), (%s, 4, %s, 'restricted', -99)",
                    (entry_id, fund_id, entry_id, fund_id))
 
 
@@ -216,7 +217,7 @@ class LedgerMachine(RuleBasedStateMachine):
         number = data.draw(st.sampled_from(sorted(self.approved)))
         if pay:
             response = self.api.post(f"{API}/disbursements/{number}/pay",
-                                     json={"paid_on": "2026-09-01", "bank_reference": f"B{number}"})
+                                     json={"paid_on": shanghai_today(), "bank_reference": f"B{number}"})
             self.balance -= self.approved[number]
             self.bank -= self.approved[number]
         else:

@@ -11,16 +11,19 @@ SERVICE = "donations"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from services.donations import internal, views, web
+    from services.donations import commands, funds_status, internal, views, web
     from services.donations.models import IdempotencyRecord
+    from services.donations.poster import DonationPoster
     from shared.app import create_service_app, mount_blueprints
+    from shared.contracts.funds import FundsClient
     from shared.idempotency import IdempotencyStore
-    from shared.peers import RemoteAuthority
 
     app = create_service_app(SERVICE, __name__, config)
     app.extensions["idempotency"] = IdempotencyStore(app.extensions["database"], IdempotencyRecord)
-    authority = RemoteAuthority(app.extensions["peers"], app.config["SETTINGS"].auth_cache_seconds)
-    mount_blueprints(app, authority, title="Donations service",
+    app.extensions["donation_poster"] = DonationPoster(app, commands.donation_created)
+    funds = FundsClient(app.extensions["peers"], app.config["SETTINGS"].auth_cache_seconds)
+    mount_blueprints(app, funds, title="Donations service",
                      description="The double-entry ledger: donations, disbursements, reversals, balances.",
                      api=(views.blp,), internal=(internal.bp,), web=(web.bp,))
+    funds_status.init_app(app)
     return app

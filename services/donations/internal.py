@@ -1,4 +1,9 @@
-"""The internal API the other services call (never part of the public API)."""
+"""The internal API the other services call (never part of the public API).
+
+Every call carries the internal token derived from the shared SECRET_KEY.
+The funds service tells the ledger of a fund's status changes here (see
+funds_status.py for the protocol) and asks for a fund's balance.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,15 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from services.donations import commands
-from shared.auth import FundInfo, require_internal
+from services.donations import ledger
+from services.donations.reads import fund_ledger_row
+from shared.auth import require_internal
+from shared.contracts.funds import FUND_STATUSES, FundInfo
+from shared.contracts.ledger import FUND_STATUS_CHANGE, FUND_STATUS_SETTLED
 from shared.db import db_session
-from shared.errors import NotFound, ValidationProblem
+from shared.errors import Problem
 from shared.money import Money
+from shared.shapes import Invalid
 
 bp = Blueprint("donations_internal", __name__, url_prefix="/internal/v1")
 
@@ -20,26 +29,39 @@ def _only_services() -> None:
     require_internal(current_app.config["SECRET_KEY"])
 
 
+def _body(shape: Any) -> dict[str, Any]:
+    try:
+        return shape.load(request.get_json(silent=True))  # type: ignore[no-any-return]
+    except Invalid as invalid:
+        raise Problem.invalid(invalid.errors) from None
+
+
 @bp.get("/funds/<code>/balance")
 def fund_balance(code: str) -> Any:
-    row = commands.fund_ledger_row(db_session(), code)
+    row = fund_ledger_row(db_session(), code)
     if row is None:
-        raise NotFound(f"The ledger has no entries for {code}.")
+        return jsonify({"fund_code": code, "balance": "0.00", "reserved": "0.00", "entries": 0, "status": None})
     return jsonify({"fund_code": code, "balance": str(Money(row.balance_fen)),
-                    "available": str(Money(row.available_fen)), "entries": row.entry_count, "closed": row.closed})
+                    "reserved": str(Money(row.reserved_fen)), "entries": row.entry_count, "status": row.status})
 
 
-@bp.post("/funds/<code>/close")
-def close_fund(code: str) -> Any:
-    """Close the fund in the ledger (409 unless it holds nothing): it then takes nothing."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationProblem.field("body", "Expected the fund as JSON.")
-    try:
-        info = FundInfo.from_json({**body, "code": code})
-    except (KeyError, TypeError):
-        raise ValidationProblem.field("body", "Expected the fund's code, name, organization_id, "
-                                      "restricted, status and purpose.") from None
-    balance = commands.close_fund(db_session(), info)
-    return jsonify({"fund_code": code, "balance": str(balance), "closed": True})
+@bp.post("/funds/<code>/status/prepare")
+def prepare_fund_status(code: str) -> Any:
+    """The funds service is about to commit this status: the ledger applies a restriction at once.
+    A close is refused (409 fund_not_empty) while the fund holds anything."""
+    body = _body(FUND_STATUS_CHANGE)
+    fund = FundInfo.from_json(body["fund"])
+    if fund.code != code:
+        raise Problem.field("fund.code", "not_one_of", choices=code)
+    ledger.prepare_fund_status(db_session(), fund, body["status"], body["version"])
+    return jsonify({"fund_code": code, "status": body["status"], "version": body["version"]})
 
+
+@bp.post("/funds/<code>/status/settle")
+def settle_fund_status(code: str) -> Any:
+    """The funds service committed this status (after a prepare, or alone for a change that frees the fund)."""
+    body = _body(FUND_STATUS_SETTLED)
+    if body["status"] not in FUND_STATUSES:
+        raise Problem.field("status", "not_one_of", choices=", ".join(FUND_STATUSES))
+    ledger.settle_fund_status(db_session(), code, body["status"], body["version"], final=False)
+    return jsonify({"fund_code": code, "status": body["status"], "version": body["version"]})

@@ -1,10 +1,13 @@
 """The ledger's tables, in the `donations` schema.
 
-Entries and postings are immutable: corrections are reversing entries. Each
-fund's balances live on its `fund_ledger` row, updated in the same
-transaction as the postings, so a balance is read in O(1); the database
-checks that they never go below zero and that every statement's postings
-balance (see the migration for the PostgreSQL triggers).
+The service reads these; it writes them only through the ledger's SQL
+functions (ledger.py, and the migration 0002_one_posting_path.sql): entries
+and postings are immutable, corrections are reversing entries. Each fund's
+balances live on its `fund_ledger` row and its balance changes by day on
+`fund_day`, both updated in the same transaction as the postings.
+
+CHECK constraints are built from the same rules the API checks (rules.py);
+a test holds them equal to what the migrations installed.
 """
 
 from __future__ import annotations
@@ -12,44 +15,30 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.donations.rules import (
+    ACCOUNTS, DISBURSEMENT, DISBURSEMENT_STATUSES, DONATION, DONATION_STATUSES, DONOR, ENTRY_KINDS,
+)
 from shared.audit import AuditLogMixin
-from shared.db import BigId, declarative_base, utcnow
+from shared.contracts.funds import FUND_STATUSES
+from shared.db import declarative_base, utcnow
 from shared.idempotency import IdempotencyRecordMixin
+from shared.shapes import Choice
 
 SCHEMA = "donations"
 Base = declarative_base(SCHEMA)
 
 GENESIS_HASH = "0" * 64
 
-# The accounts of each fund. Debits are positive, credits negative.
-BANK = "bank"                  # Assets:Bank:<code>, cash at the federation's bank
-IN_KIND = "in_kind"            # Assets:InKind:<code>, donated goods at declared value
-UNRESTRICTED = "unrestricted"  # Funds:<code>:Unrestricted, net assets without donor restrictions
-RESTRICTED = "restricted"      # Funds:<code>:Restricted, net assets with donor restrictions
-ACCOUNTS = (BANK, IN_KIND, UNRESTRICTED, RESTRICTED)
-ACCOUNT_NAMES = {
-    BANK: "Assets:Bank:{code}",
-    IN_KIND: "Assets:InKind:{code}",
-    UNRESTRICTED: "Funds:{code}:Unrestricted",
-    RESTRICTED: "Funds:{code}:Restricted",
-}
-
-DONOR_KINDS = ("individual", "enterprise", "organization")
-CHANNELS = ("bank", "cash", "wechat", "alipay", "in_kind")
-DONATION_STATUSES = ("recorded", "reversed")
-DISBURSEMENT_STATUSES = ("requested", "approved", "paid", "rejected")
-ENTRY_KINDS = ("donation", "reversal", "disbursement")
-
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+    return Choice(values).sql_check(column)
 
 
 class FundLedger(Base):
-    """A fund as the ledger knows it: its account balances and chain head."""
+    """A fund as the ledger knows it: its status, account balances and chain head."""
 
     __tablename__ = "fund_ledger"
     __table_args__ = (
@@ -62,21 +51,33 @@ class FundLedger(Base):
         # Payments leave the bank: it covers every approved payment; goods are never negative.
         CheckConstraint("bank_fen >= reserved_fen", name="bank_covers_reserved"),
         CheckConstraint("in_kind_fen >= 0", name="in_kind_not_negative"),
+        CheckConstraint(_one_of("status", FUND_STATUSES), name="status_known"),
+        CheckConstraint(_one_of("pending_status", FUND_STATUSES), name="pending_status_known"),
+        CheckConstraint("(pending_status IS NULL) = (pending_version IS NULL) "
+                        "AND (pending_status IS NULL) = (pending_since IS NULL)", name="pending_complete"),
+        CheckConstraint("status <> 'closed' OR (bank_fen = 0 AND in_kind_fen = 0 AND reserved_fen = 0)",
+                        name="closed_holds_nothing"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     organization_id: Mapped[int] = mapped_column(index=True)
     restricted: Mapped[bool]
-    closed: Mapped[bool] = mapped_column(default=False)
-    bank_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    in_kind_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    unrestricted_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    restricted_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The funds service's status for the fund, at its version; a restricting
+    # change being committed there applies here from the moment it is prepared.
+    status: Mapped[str] = mapped_column(String(16))
+    status_version: Mapped[int] = mapped_column(BigInteger)
+    pending_status: Mapped[str | None] = mapped_column(String(16))
+    pending_version: Mapped[int | None] = mapped_column(BigInteger)
+    pending_since: Mapped[dt.datetime | None]
+    bank_fen: Mapped[int] = mapped_column(BigInteger)
+    in_kind_fen: Mapped[int] = mapped_column(BigInteger)
+    unrestricted_fen: Mapped[int] = mapped_column(BigInteger)
+    restricted_fen: Mapped[int] = mapped_column(BigInteger)
     # Approved, unpaid disbursements: available = balance - reserved.
-    reserved_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    entry_count: Mapped[int] = mapped_column(default=0)
-    chain_head: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
+    reserved_fen: Mapped[int] = mapped_column(BigInteger)
+    entry_count: Mapped[int]
+    chain_head: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     @property
@@ -93,11 +94,24 @@ class FundLedger(Base):
         return self.bank_fen - self.reserved_fen
 
 
+class FundDay(Base):
+    """A fund's balance changes on one day (by effective date), signed as balances."""
+
+    __tablename__ = "fund_day"
+
+    fund_id: Mapped[int] = mapped_column(ForeignKey("fund_ledger.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    bank_fen: Mapped[int] = mapped_column(BigInteger)
+    in_kind_fen: Mapped[int] = mapped_column(BigInteger)
+    unrestricted_fen: Mapped[int] = mapped_column(BigInteger)
+    restricted_fen: Mapped[int] = mapped_column(BigInteger)
+
+
 class JournalEntry(Base):
     """One movement of money within a fund; its postings sum to zero.
 
     `hash` covers the entry, its postings, its source document and the
-    previous entry's hash in the same fund (`prev_hash`), see ledger/chain.py.
+    previous entry's hash in the same fund (`prev_hash`), see chain.py.
     """
 
     __tablename__ = "journal_entry"
@@ -105,10 +119,11 @@ class JournalEntry(Base):
         UniqueConstraint("fund_id", "seq"),
         CheckConstraint(_one_of("kind", ENTRY_KINDS), name="kind_known"),
         CheckConstraint("seq >= 1", name="seq_positive"),
+        Index("ix_journal_entry_fund_effective", "fund_id", "effective_on", "seq"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    fund_id: Mapped[int] = mapped_column(ForeignKey("fund_ledger.id"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    fund_id: Mapped[int]
     seq: Mapped[int]
     kind: Mapped[str] = mapped_column(String(16))
     effective_on: Mapped[dt.date]
@@ -124,11 +139,12 @@ class Posting(Base):
     __table_args__ = (
         CheckConstraint(_one_of("account", ACCOUNTS), name="account_known"),
         CheckConstraint("amount_fen <> 0", name="amount_not_zero"),
+        CheckConstraint("line >= 1", name="line_positive"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    entry_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("journal_entry.id"), index=True)
-    fund_id: Mapped[int] = mapped_column(ForeignKey("fund_ledger.id"))
+    entry_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    line: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    fund_id: Mapped[int]
     account: Mapped[str] = mapped_column(String(16))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
 
@@ -137,49 +153,53 @@ class Donation(Base):
     __tablename__ = "donation"
     __table_args__ = (
         UniqueConstraint("receipt_year", "receipt_seq"),
-        CheckConstraint("amount_fen BETWEEN 1 AND 100000000000", name="amount_in_range"),
-        CheckConstraint(_one_of("donor_kind", DONOR_KINDS), name="donor_kind_known"),
-        CheckConstraint(_one_of("channel", CHANNELS), name="channel_known"),
+        CheckConstraint(DONATION.fields["amount"].sql_check("amount_fen"), name="amount_in_range"),
+        CheckConstraint(DONOR.fields["kind"].sql_check("donor_kind"), name="donor_kind_known"),
+        CheckConstraint(DONATION.fields["channel"].sql_check("channel"), name="channel_known"),
         CheckConstraint(_one_of("status", DONATION_STATUSES), name="status_known"),
-        CheckConstraint("currency = 'CNY'", name="currency_cny"),
+        CheckConstraint(DONATION.fields["currency"].sql_check("currency"), name="currency_cny"),
         CheckConstraint("(status = 'reversed') = (reversal_entry_id IS NOT NULL)", name="reversed_iff_entry"),
         # A payer's own reference is recorded once per organisation.
         Index("uq_donation_organization_reference", "organization_id", "reference", unique=True,
-              postgresql_where=text("reference IS NOT NULL"), sqlite_where=text("reference IS NOT NULL")),
+              postgresql_where=text("reference IS NOT NULL")),
         Index("ix_donation_fund_received", "fund_id", "received_on"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    fund_id: Mapped[int] = mapped_column(ForeignKey("fund_ledger.id"))
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    fund_id: Mapped[int]
     fund_code: Mapped[str] = mapped_column(String(32))
     organization_id: Mapped[int]
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    currency: Mapped[str] = mapped_column(String(3))
     donor_name: Mapped[str] = mapped_column(String(200))
     donor_kind: Mapped[str] = mapped_column(String(16))
     donor_anonymous: Mapped[bool]
     received_on: Mapped[dt.date]
     channel: Mapped[str] = mapped_column(String(16))
-    purpose: Mapped[str] = mapped_column(Text, default="")
+    purpose: Mapped[str] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(100))
     receipt_year: Mapped[int]
     receipt_seq: Mapped[int]
-    status: Mapped[str] = mapped_column(String(16), default="recorded")
-    entry_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("journal_entry.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    entry_id: Mapped[int] = mapped_column(BigInteger)
     reversal_entry_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("journal_entry.id"))
     reversal_reason: Mapped[str | None] = mapped_column(Text)
     reversed_at: Mapped[dt.datetime | None]
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime]
     created_by: Mapped[str] = mapped_column(String(64))
 
     @property
     def receipt_no(self) -> str:
-        return f"{self.receipt_year}-{self.receipt_seq:06d}"
+        return receipt_no(self.receipt_year, self.receipt_seq)
 
     @property
     def donor(self) -> dict[str, Any]:
         """As recorded; outputs hide the name of an anonymous donor (schemas.py)."""
         return {"name": self.donor_name, "kind": self.donor_kind, "anonymous": self.donor_anonymous}
+
+
+def receipt_no(year: int, seq: int) -> str:
+    return f"{year}-{seq:06d}"
 
 
 class ReceiptCounter(Base):
@@ -188,20 +208,20 @@ class ReceiptCounter(Base):
     __tablename__ = "receipt_counter"
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    last_seq: Mapped[int] = mapped_column(default=0)
+    last_seq: Mapped[int]
 
 
 class Disbursement(Base):
     __tablename__ = "disbursement"
     __table_args__ = (
-        CheckConstraint("amount_fen BETWEEN 1 AND 100000000000", name="amount_in_range"),
+        CheckConstraint(DISBURSEMENT.fields["amount"].sql_check("amount_fen"), name="amount_in_range"),
         CheckConstraint(_one_of("status", DISBURSEMENT_STATUSES), name="status_known"),
         CheckConstraint("approved_by IS NULL OR approved_by <> requested_by", name="four_eyes"),
         CheckConstraint("(status = 'paid') = (entry_id IS NOT NULL)", name="paid_iff_entry"),
         Index("ix_disbursement_fund_status", "fund_id", "status"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     fund_id: Mapped[int] = mapped_column(ForeignKey("fund_ledger.id"))
     fund_code: Mapped[str] = mapped_column(String(32))
     organization_id: Mapped[int]
@@ -209,14 +229,14 @@ class Disbursement(Base):
     payee: Mapped[str] = mapped_column(String(200))
     purpose: Mapped[str] = mapped_column(Text)
     project: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), default="requested")
+    status: Mapped[str] = mapped_column(String(16))
     requested_by: Mapped[str] = mapped_column(String(64))
     requested_by_name: Mapped[str] = mapped_column(String(200))
     approved_by: Mapped[str | None] = mapped_column(String(64))
     approved_by_name: Mapped[str | None] = mapped_column(String(200))
     rejected_by: Mapped[str | None] = mapped_column(String(64))
     reject_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime]
     decided_at: Mapped[dt.datetime | None]
     paid_on: Mapped[dt.date | None]
     bank_reference: Mapped[str | None] = mapped_column(String(100))

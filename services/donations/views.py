@@ -7,14 +7,14 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
-from services.donations import batch, commands
+from services.donations import batch, commands, reads
 from services.donations.models import Disbursement, Donation
+from services.donations.rules import (
+    DISBURSEMENT, DISBURSEMENT_LIST, DONATION, DONATION_LIST, PAYMENT, REVERSAL, STATEMENT, TRIAL_BALANCE, VERIFY,
+)
 from services.donations.schemas import (
-    BalanceSchema, BatchResultSchema, ChainHeadsSchema, ChainReportSchema, ChainVerifyArgs,
-    DisbursementCreateSchema, DisbursementListArgs, DisbursementPageSchema, DisbursementSchema,
-    DonationCreateSchema, DonationListArgs, DonationPageSchema, DonationSchema, PaySchema, ReversalSchema,
-    ReverseSchema,
-    StatementArgs, StatementSchema, TrialBalanceArgs, TrialBalanceSchema,
+    BalanceSchema, BatchResultSchema, ChainHeadsSchema, ChainReportSchema, DisbursementPageSchema,
+    DisbursementSchema, DonationPageSchema, DonationSchema, ReversalSchema, StatementSchema, TrialBalanceSchema,
 )
 from shared.api import Blueprint, add_me_endpoint
 from shared.auth import principal_from_request, require_scope
@@ -25,24 +25,24 @@ from shared.schemas import paginate
 blp = Blueprint("donations_api", __name__, url_prefix="/api/v1",
                 description="Donations, disbursements, reversals and balances")
 add_me_endpoint(blp)
-QUERY = {"location": "query", "unknown": None}  # None: the schema's own RAISE
+QUERY = {"location": "query"}
 
 
 @blp.route("/donations")
 class Donations(MethodView):
     @require_scope("donations:read")
-    @blp.arguments(DonationListArgs, **QUERY)
+    @blp.arguments(DONATION_LIST.schema(), **QUERY)
     @blp.response(200, DonationPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Donations, newest first; filters fund_code, from, to (received_on) and donor"""
         query = commands.donation_query(principal_from_request(), fund_code=args.get("fund_code"),
-                                        date_from=args.get("from_"), date_to=args.get("to"),
+                                        date_from=args.get("from"), date_to=args.get("to"),
                                         donor=args.get("donor"))
         return paginate(db_session(), query, args, Donation)
 
     @idempotent
     @require_scope("donations:write")
-    @blp.arguments(DonationCreateSchema)
+    @blp.arguments(DONATION.schema())
     @blp.response(201, DonationSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Record a donation: posts it and issues the next receipt number"""
@@ -75,7 +75,7 @@ class DonationById(MethodView):
 class DonationReverse(MethodView):
     @idempotent
     @require_scope("donations:write")
-    @blp.arguments(ReverseSchema)
+    @blp.arguments(REVERSAL.schema())
     @blp.response(200, ReversalSchema)
     def post(self, data: dict[str, Any], donation_id: int) -> Any:
         """Reverse a donation with a reversing entry; the original stays, marked reversed"""
@@ -85,7 +85,7 @@ class DonationReverse(MethodView):
 @blp.route("/disbursements")
 class Disbursements(MethodView):
     @require_scope("donations:read")
-    @blp.arguments(DisbursementListArgs, **QUERY)
+    @blp.arguments(DISBURSEMENT_LIST.schema(), **QUERY)
     @blp.response(200, DisbursementPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Disbursements, newest first; filters fund_code and status"""
@@ -95,7 +95,7 @@ class Disbursements(MethodView):
 
     @idempotent
     @require_scope("donations:write")
-    @blp.arguments(DisbursementCreateSchema)
+    @blp.arguments(DISBURSEMENT.schema())
     @blp.response(201, DisbursementSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Request a disbursement; someone else approves it"""
@@ -125,7 +125,7 @@ class DisbursementApprove(MethodView):
 class DisbursementPay(MethodView):
     @idempotent
     @require_scope("donations:write")
-    @blp.arguments(PaySchema)
+    @blp.arguments(PAYMENT.schema())
     @blp.response(200, DisbursementSchema)
     def post(self, data: dict[str, Any], disbursement_id: int) -> Any:
         """Pay an approved disbursement: posts the reserved money out of the fund"""
@@ -137,7 +137,7 @@ class DisbursementPay(MethodView):
 class DisbursementReject(MethodView):
     @idempotent
     @require_scope("disbursements:approve")
-    @blp.arguments(ReverseSchema)
+    @blp.arguments(REVERSAL.schema())
     @blp.response(200, DisbursementSchema)
     def post(self, data: dict[str, Any], disbursement_id: int) -> Any:
         """Reject a requested or approved disbursement; an approval's reservation is released"""
@@ -151,27 +151,27 @@ class FundBalance(MethodView):
     @blp.response(200, BalanceSchema)
     def get(self, code: str) -> Any:
         """A fund's balance and what is available (balance less approved, unpaid disbursements)"""
-        return commands.fund_balance(db_session(), principal_from_request(), code)
+        return reads.fund_balance(db_session(), principal_from_request(), code)
 
 
 @blp.route("/funds/<code>/statement")
 class FundStatement(MethodView):
     @require_scope("donations:read")
-    @blp.arguments(StatementArgs, **QUERY)
+    @blp.arguments(STATEMENT.schema(), **QUERY)
     @blp.response(200, StatementSchema)
     def get(self, args: dict[str, Any], code: str) -> Any:
         """A fund's entries between two dates (inclusive), with opening and closing balances"""
-        return commands.statement(db_session(), principal_from_request(), code, args["from_"], args["to"])
+        return reads.statement(db_session(), principal_from_request(), code, args.get("from"), args.get("to"))
 
 
 @blp.route("/trial-balance")
 class TrialBalance(MethodView):
     @require_scope("donations:read")
-    @blp.arguments(TrialBalanceArgs, **QUERY)
+    @blp.arguments(TRIAL_BALANCE.schema(), **QUERY)
     @blp.response(200, TrialBalanceSchema)
     def get(self, args: dict[str, Any]) -> Any:
-        """Every account's debits and credits up to a date; the totals are equal"""
-        return commands.trial_balance(db_session(), principal_from_request(), args["as_of"])
+        """Every account's balance at the end of a day, as debits and credits; the totals are equal"""
+        return reads.trial_balance(db_session(), principal_from_request(), args.get("as_of"))
 
 
 @blp.route("/ledger/heads")
@@ -180,15 +180,15 @@ class ChainHeads(MethodView):
     @blp.response(200, ChainHeadsSchema)
     def get(self) -> Any:
         """The current head of each fund's hash chain"""
-        return {"items": commands.chain_heads(db_session(), principal_from_request()), "next_cursor": None}
+        return {"items": reads.chain_heads(db_session(), principal_from_request()), "next_cursor": None}
 
 
 @blp.route("/ledger/verify")
 class ChainVerify(MethodView):
     @require_scope("donations:read")
-    @blp.arguments(ChainVerifyArgs, **QUERY)
+    @blp.arguments(VERIFY.schema(), **QUERY)
     @blp.response(200, ChainReportSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Recompute each fund's hash chain and balances; a broken chain names its first altered entry"""
-        checks = commands.verify_ledger(db_session(), principal_from_request(), args.get("fund_code"))
+        checks = reads.verify_ledger(db_session(), principal_from_request(), args.get("fund_code"))
         return {"valid": all(check.valid for check in checks), "funds": checks}

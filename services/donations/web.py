@@ -1,15 +1,15 @@
 """The donations service's web pages for fund managers, approvers and auditors.
 
-Views are thin: they validate a form, call `commands` (or the batch import's
-own checks) and render. They never commit: a response below 400 commits the
-request's work, so a page re-rendered with errors answers 422, 409 or 403 and
-nothing is written. Successful posts redirect (Post/Redirect/Get) with a
-flash message; the CSV import shows its per-row results on the answer itself.
+Views are thin: a form checked by the API's own rules (forms.py), a command,
+a page. They never commit: a response below 400 commits the request's work,
+so a page shown again with a refusal answers 422, 409 or 403 and nothing is
+written. Refusals are shown in the reader's language (shared.i18n).
+Successful posts redirect (Post/Redirect/Get) with a flash message; the CSV
+import shows its per-row results on the answer itself.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,95 +18,47 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
-from services.donations import batch, commands
+from services.donations import batch, commands, reads
 from services.donations.forms import (
-    BATCH_STATUS_LABELS, CHANNEL_LABELS, COLUMN_LABELS, DISBURSEMENT_STATUS_LABELS,
-    DONATION_STATUS_LABELS, DONOR_KIND_LABELS, ENTRY_KIND_LABELS, DisbursementFilterForm,
-    DisbursementForm, DonationForm, ImportForm, PayForm, RejectForm, ReverseForm, SearchForm,
-    StatementForm, chinese,
+    BATCH_STATUS_LABELS, CHANNEL_LABELS, COLUMN_LABELS, DISBURSEMENT_STATUS_LABELS, DONATION_STATUS_LABELS,
+    DONOR_KIND_LABELS, ENTRY_KIND_LABELS, DisbursementFilterForm, DisbursementForm, DonationForm, ImportForm,
+    PayForm, RejectForm, ReverseForm, SearchForm, StatementForm,
 )
-from services.donations.models import Disbursement
-from services.donations.schemas import ANONYMOUS_NAME
+from services.donations.models import Disbursement, Donation
+from services.donations.rules import ANONYMOUS_NAME
+from shared import i18n
 from shared.auth import authority, login_required_for
 from shared.db import db_session
-from shared.errors import Conflict, Forbidden, Problem, ServiceUnavailable, ValidationProblem
+from shared.errors import Problem
 from shared.forms import submit
 from shared.idempotency import submitted_once
 from shared.money import Money
+from shared.refusals import Message
 
 bp = Blueprint("web", __name__)
 T = TypeVar("T")
 LIST_LIMIT = 200
 
-FUND_STATUS_WORDS = {"frozen": "已冻结", "closed": "已关闭", "active": "正常"}
-# The commands' refusals (English, for the API) as the pages say them.
-DETAILS: list[tuple[re.Pattern[str], str]] = [(re.compile(pattern + r"\Z"), text) for pattern, text in (
-    (r"Fund (\S+) is closed and takes no donations\.", "基金 {0} 已关闭，不再接收捐赠。"),
-    (r"Fund (\S+) is closed\.", "基金 {0} 已关闭。"),
-    (r"Donation (\S+) is already reversed\.", "收据 {0} 的捐赠已经冲销，不能再次冲销。"),
-    (r"Reversing (\S+) CNY would take fund (\S+) below zero: it has (\S+) CNY available\.",
-     "不能冲销：冲销 {0} 元会使基金 {1} 的余额为负，其可用余额只有 {2} 元。"),
-    (r"The requester cannot approve their own disbursement: someone else must\.",
-     "申请人不能审批自己提交的拨付申请，须由另一位审批人审批。"),
-    (r"Fund (\S+) has (\S+) CNY available, less than the (\S+) CNY to approve\.",
-     "不能批准：基金 {0} 的可用余额为 {1} 元，不足拨付金额 {2} 元。"),
-    (r"Disbursement (\d+) is (\w+), not requested\.", "拨付申请 #{0} 当前为“{1}”，无需再审批。"),
-    (r"Disbursement (\d+) is (\w+); only an approved one is paid\.",
-     "拨付 #{0} 当前为“{1}”，只有已批准的拨付才能登记支付。"),
-    (r"Disbursement (\d+) is (\w+); it can no longer be rejected\.", "拨付 #{0} 当前为“{1}”，已不能驳回。"),
-    (r"Fund (\S+) is (\w+): it pays nothing out, so it cannot .*",
-     "基金 {0} 当前为“{1}”状态，不能拨付。"),
-    (r"The CSV file is not UTF-8 \(byte (\d+)\)\.",
-     "文件不是 UTF-8 编码（第 {0} 字节）。请在 Excel 中“另存为 CSV UTF-8”后再导入。"),
-    (r"The CSV file contains NUL characters\.", "文件含有空字符（NUL），不是 CSV 文本文件。"),
-    (r"The CSV file is empty: it needs a header row\.", "文件为空：第一行须为表头。"),
-    (r"There are no rows\.", "文件中没有数据行。"),
-    (r"At most (\d+) rows a request; send the rest in another\.", "每次最多导入 {0} 行，其余请分批导入。"),
-    (r"Line (\d+): (.*)", "第 {0} 行格式有误：{1}"),
-    (r"The header row must be: (.*) \(the last two optional\)\.", "表头须为：{0}（最后两列可省略）。"),
-)]
-CSV_HEADER_ERRORS = {"Unknown column.": "未知的列", "Missing column.": "缺少此列", "A column appears twice.": "有重复的列"}
 
+def _refused(problem: Problem) -> Problem:
+    """A command said no: roll its work back now.
 
-def explain(detail: str) -> str:
-    """A command's refusal in Chinese; one not foreseen here is shown as it is."""
-    for pattern, text in DETAILS:
-        match = pattern.match(detail)
-        if match:
-            words = [DISBURSEMENT_STATUS_LABELS.get(g, FUND_STATUS_WORDS.get(g, g)) for g in match.groups()]
-            return text.format(*words)
-    return detail
-
-
-def _in_chinese(problem: Problem) -> Problem:
-    problem.detail = explain(problem.detail)
-    if problem.errors:
-        problem.errors = {name: [chinese(m) for m in messages] for name, messages in problem.errors.items()}
+    The answer is an error status, so the work would be rolled back anyway;
+    doing it at once matters on PostgreSQL, where a refused statement leaves
+    the transaction unusable, and the page still reads the database.
+    """
+    db_session().rollback()
     return problem
 
 
-def _refused(problem: Problem) -> Problem:
-    """A command said no: roll its work back now, and say why in Chinese.
-
-    The answer is an error status, so the work would be rolled back anyway;
-    doing it at once matters on PostgreSQL, where a refused statement (a
-    duplicate reference, say) leaves the transaction unusable, and the page
-    still reads the database to be shown again.
-    """
-    db_session().rollback()
-    return _in_chinese(problem)
-
-
-def _submit(form: FlaskForm, action: Callable[[], T],
-            problems: tuple[type[Problem], ...] = (ValidationProblem, Conflict)) -> tuple[T | None, int]:
-    """shared.forms.submit, with the commands' refusals rolled back and in Chinese."""
+def _submit(form: FlaskForm, action: Callable[[], T]) -> tuple[T | None, int]:
     def run() -> T:
         try:
             return action()
-        except problems as problem:
+        except Problem as problem:
             raise _refused(problem) from None
 
-    return submit(form, run, problems)
+    return submit(form, run)
 
 
 @bp.context_processor
@@ -114,13 +66,13 @@ def _labels() -> dict[str, Any]:
     return {"donor_kind_labels": DONOR_KIND_LABELS, "channel_labels": CHANNEL_LABELS,
             "donation_status_labels": DONATION_STATUS_LABELS,
             "disbursement_status_labels": DISBURSEMENT_STATUS_LABELS, "entry_kind_labels": ENTRY_KIND_LABELS,
-            "batch_status_labels": BATCH_STATUS_LABELS, "column_labels": COLUMN_LABELS, "chinese": chinese,
+            "batch_status_labels": BATCH_STATUS_LABELS, "column_labels": COLUMN_LABELS,
             "anonymous_name": ANONYMOUS_NAME}
 
 
 def _fund_codes(writable: bool = False) -> list[str]:
     """The funds with ledger entries the user sees (or may post to): the forms' suggestions."""
-    return [row.code for row in commands.chain_heads(db_session(), current_user)
+    return [row.code for row in reads.chain_heads(db_session(), current_user)
             if not writable or current_user.may_write(row.organization_id)]
 
 
@@ -128,7 +80,7 @@ def _fund_name(code: str) -> str | None:
     """The fund's name from the funds service, if it answers."""
     try:
         info = authority().fund(code)
-    except ServiceUnavailable:
+    except Problem:
         return None
     return info.name if info else None
 
@@ -155,7 +107,7 @@ def home() -> Any:
     if current_user.has("disbursements:approve"):
         requested = commands.disbursement_query(current_user, status="requested").order_by(None)
         pending = session.scalar(select(func.count()).select_from(requested.subquery()))
-    return render_template("donations/home.html", funds=commands.chain_heads(session, current_user),
+    return render_template("donations/home.html", funds=reads.chain_heads(session, current_user),
                            pending=pending)
 
 
@@ -166,11 +118,11 @@ def home() -> Any:
 @submitted_once
 def donation_new() -> Any:
     form = DonationForm()
-    donation, status = _submit(form, lambda: commands.record_donation(
-        db_session(), current_user, form.command_data()))
-    if donation:
-        flash(f"捐赠已登记，收据编号 {donation.receipt_no}。", "success")
-        return redirect(url_for("web.receipt", donation_id=donation.id))
+    answer, status = _submit(form, lambda: commands.record_donation(db_session(), current_user, form.values))
+    if answer is not None:
+        donation = answer.get_json()
+        flash(f"捐赠已登记，收据编号 {donation['receipt_no']}。", "success")
+        return redirect(url_for("web.receipt", donation_id=donation["id"]))
     return render_template("donations/donation_new.html", form=form,
                            fund_codes=_fund_codes(writable=True)), status
 
@@ -194,7 +146,7 @@ def receipt(donation_id: int) -> Any:
 def donation_reverse(donation_id: int) -> Any:
     form = ReverseForm()
     reversal, status = _submit(form, lambda: commands.reverse_donation(
-        db_session(), current_user, donation_id, form.reason.data or ""))
+        db_session(), current_user, donation_id, form.values["reason"]))
     if reversal:
         flash(f"收据 {reversal.donation.receipt_no} 的捐赠已冲销。", "success")
         return redirect(url_for("web.receipt", donation_id=donation_id))
@@ -204,44 +156,54 @@ def donation_reverse(donation_id: int) -> Any:
 @bp.get("/search")
 @login_required_for("donations:read")
 def donation_search() -> Any:
-    form = SearchForm(request.args)
-    donations = []
+    form = SearchForm()
+    donations: list[Donation] = []
     if form.validate():
+        values = form.values
         donations = list(db_session().scalars(commands.donation_query(
-            current_user, fund_code=form.fund_code.data or None, donor=form.donor.data or None,
-            date_from=form.date_from.data, date_to=form.date_to.data).limit(LIST_LIMIT)))
+            current_user, fund_code=values.get("fund_code"), donor=values.get("donor"),
+            date_from=values.get("from"), date_to=values.get("to")).limit(LIST_LIMIT)))
     return render_template("donations/search.html", form=form, donations=donations, limit=LIST_LIMIT,
                            fund_codes=_fund_codes()), 422 if form.errors else 200
 
 
 # -- CSV import ------------------------------------------------------------------
 
-def _file_errors(problem: ValidationProblem) -> list[str]:
-    """Why read_csv refused the whole file, in Chinese."""
-    errors = problem.errors or {}
-    if "body" in errors:
-        return [explain(message) for message in errors["body"]]
-    return [explain(problem.detail), *(
-        f"{name}：{'、'.join(CSV_HEADER_ERRORS.get(m, m) for m in messages)}" for name, messages in errors.items())]
-
-
 @bp.route("/import", methods=["GET", "POST"])
 @login_required_for("donations:write")
 def donation_import() -> Any:
     form = ImportForm()
-    results = None
+    results = rows = None
     if form.validate_on_submit():
+        upload = form.file.data
         try:
-            rows = batch.read_csv(form.file.data.read())
-        except ValidationProblem as problem:
+            if not upload:
+                raise Problem.field("file", "file_required")
+            rows = batch.read_csv(upload.read())
+        except Problem as problem:
             form.file.errors = [*form.file.errors, *_file_errors(problem)]
         else:
             # The API's batch, row by row: the same checks, statuses and duplicates.
-            results = batch.record_rows(db_session(), current_user, rows, is_json=False)
+            results = batch.record_rows(db_session(), current_user, rows)
     counts = {status: sum(1 for r in results or () if r["status"] == status) for status in BATCH_STATUS_LABELS}
+    row_errors = {row.number: _row_errors(row.errors) for row in rows or () if row.errors}
     return render_template("donations/import.html", form=form, results=results, counts=counts,
-                           columns=batch.CSV_COLUMNS, optional=batch.OPTIONAL_COLUMNS,
+                           row_errors=row_errors, columns=batch.CSV_COLUMNS, optional=batch.OPTIONAL_COLUMNS,
                            example=batch.CSV_EXAMPLE), 422 if form.errors else 200
+
+
+def _file_errors(problem: Problem) -> list[str]:
+    """Why the whole file was refused, in the reader's language."""
+    messages = []
+    for name, found in (problem.errors or {}).items():
+        shown = [i18n.render(m.code, m.params) for m in found]
+        messages.append(" ".join(shown) if name in ("body", "file") else f"{name}：{'、'.join(shown)}")
+    return messages or [problem.in_language()[0]]
+
+
+def _row_errors(errors: dict[str, list[Message]]) -> dict[str, list[str]]:
+    return {name: [i18n.render(m.code, {**m.params, "field": COLUMN_LABELS.get(name, name)}) for m in messages]
+            for name, messages in errors.items()}
 
 
 @bp.get("/import/template.csv")
@@ -261,7 +223,7 @@ def import_template() -> Response:
 def disbursement_new() -> Any:
     form = DisbursementForm()
     disbursement, status = _submit(form, lambda: commands.request_disbursement(
-        db_session(), current_user, form.command_data()))
+        db_session(), current_user, form.values))
     if disbursement:
         flash(f"拨付申请 #{disbursement.id}（{Money(disbursement.amount_fen)} 元）已提交，须由另一位审批人审批。",
               "success")
@@ -283,7 +245,7 @@ def _queue_page(status: int = 200, error: str | None = None,
     forms = {d.id: _row_form(RejectForm, d.id, "reject") for d in [*requested, *approved]}
     if rejected is not None and rejected[0] in forms:
         forms[rejected[0]] = _unique_ids(rejected[1], rejected[0], "reject")
-    ledgers = {code: commands.fund_ledger_row(session, code) for code in {d.fund_code for d in requested + approved}}
+    ledgers = {code: reads.fund_ledger_row(session, code) for code in {d.fund_code for d in requested + approved}}
     return render_template("donations/queue.html", requested=requested, approved=approved, forms=forms,
                            ledgers=ledgers, error=error, limit=LIST_LIMIT), status
 
@@ -299,8 +261,10 @@ def disbursement_queue() -> Any:
 def disbursement_approve(disbursement_id: int) -> Any:
     try:
         disbursement = commands.approve_disbursement(db_session(), current_user, disbursement_id)
-    except (Forbidden, Conflict) as problem:
-        return _queue_page(problem.status, _refused(problem).detail)
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        return _queue_page(problem.status, _refused(problem).in_language()[0])
     flash(f"拨付申请 #{disbursement.id} 已批准，金额已从基金 {disbursement.fund_code} 的可用余额中预留。", "success")
     return redirect(url_for("web.disbursement_queue"))
 
@@ -310,7 +274,7 @@ def disbursement_approve(disbursement_id: int) -> Any:
 def disbursement_reject(disbursement_id: int) -> Any:
     form = RejectForm()
     disbursement, status = _submit(form, lambda: commands.reject_disbursement(
-        db_session(), current_user, disbursement_id, form.reason.data or ""), problems=(Conflict, Forbidden))
+        db_session(), current_user, disbursement_id, form.values["reason"]))
     if disbursement:
         flash(f"拨付申请 #{disbursement.id} 已驳回。", "success")
         return redirect(url_for("web.disbursement_queue"))
@@ -318,11 +282,11 @@ def disbursement_reject(disbursement_id: int) -> Any:
 
 
 def _list_page(status: int = 200, error: str | None = None, paying: tuple[int, PayForm] | None = None) -> Any:
-    form = DisbursementFilterForm(request.args)
+    form = DisbursementFilterForm()
     disbursements: list[Disbursement] = []
     if form.validate():
         disbursements = list(db_session().scalars(commands.disbursement_query(
-            current_user, fund_code=form.fund_code.data or None, status=form.status.data or None,
+            current_user, fund_code=form.values.get("fund_code"), status=form.values.get("status"),
         ).limit(LIST_LIMIT)))
     may_pay = current_user.has("donations:write")
     forms = {d.id: _row_form(PayForm, d.id, "pay") for d in disbursements
@@ -346,11 +310,16 @@ def disbursement_list() -> Any:
 def disbursement_pay(disbursement_id: int) -> Any:
     form = PayForm()
     disbursement, status = _submit(form, lambda: commands.pay_disbursement(
-        db_session(), current_user, disbursement_id, form.paid_on.data, form.bank_reference.data or ""))
+        db_session(), current_user, disbursement_id, form.values["paid_on"], form.values["bank_reference"]))
     if disbursement:
         flash(f"拨付 #{disbursement.id} 已登记支付，基金 {disbursement.fund_code} 的余额已减少。", "success")
-        return redirect(url_for("web.disbursement_list", **request.args))
+        return redirect(url_for("web.disbursement_list", **_filters()))
     return _list_page(status, " ".join(form.form_errors) or None, (disbursement_id, form))
+
+
+def _filters() -> dict[str, str]:
+    """The list's filters, kept across a payment (only what the filter form knows)."""
+    return {name: value for name, value in request.args.items() if name in ("status", "fund_code") and value}
 
 
 # -- statements --------------------------------------------------------------------
@@ -360,10 +329,10 @@ def disbursement_pay(disbursement_id: int) -> Any:
 def fund_statement(code: str) -> Any:
     session = db_session()
     info = commands.visible_fund(current_user, code)
-    form = StatementForm(request.args)
+    form = StatementForm()
     statement = None
     if form.validate():
-        statement = commands.statement(session, current_user, code, form.date_from.data, form.date_to.data)
+        statement = reads.statement(session, current_user, code, form.values.get("from"), form.values.get("to"))
     return render_template("donations/statement.html", fund=info, form=form, statement=statement,
-                           balance=commands.fund_balance(session, current_user, code),
+                           balance=reads.fund_balance(session, current_user, code),
                            ), 422 if form.errors else 200

@@ -16,11 +16,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from services.funds.authority import LocalAuthority
     from services.funds.models import IdempotencyRecord
     from shared.app import create_service_app, mount_blueprints
+    from shared.contracts.ledger import LedgerClient
     from shared.idempotency import IdempotencyStore
 
     app = create_service_app(SERVICE, __name__, config)
     database = app.extensions["database"]
     app.extensions["idempotency"] = IdempotencyStore(database, IdempotencyRecord)
+    app.extensions["ledger"] = LedgerClient(app.extensions["peers"])
     mount_blueprints(app, LocalAuthority(database), title="Funds service",
                      description="Organisations, named charity funds, their lifecycle, and API keys.",
                      api=(views.blp,), internal=(internal.bp,), web=(web.bp,))

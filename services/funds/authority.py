@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from services.funds.commands import FUND_CODE, key_principal, user_principal
+from services.funds.commands import fund_info, key_principal, user_principal
 from services.funds.models import ApiKey, Fund, User
-from shared.auth import FundInfo, Principal, hash_api_key
+from shared.auth import Principal, hash_api_key
+from shared.contracts.funds import FUND_CODE, FundInfo
 from shared.db import Database
+from shared.shapes import Refusal
 
 
 class LocalAuthority:
@@ -32,10 +34,9 @@ class LocalAuthority:
         return user_principal(user)
 
     def fund(self, code: str) -> FundInfo | None:
-        if not FUND_CODE.fullmatch(code):
+        try:
+            FUND_CODE.check(code)
+        except Refusal:
             return None
         fund = self.database.session.scalar(select(Fund).where(Fund.code == code))
-        if fund is None:
-            return None
-        return FundInfo(code=fund.code, name=fund.name, organization_id=fund.organization_id,
-                        restricted=fund.restricted, status=fund.status, purpose=fund.purpose)
+        return None if fund is None else fund_info(fund)

@@ -1,16 +1,18 @@
-"""The funds service's operations: each checks who asks and what, then acts.
+"""The funds service's operations: each checks who asks, then acts.
 
-Views (API and web) call these and never touch the session's transaction:
-they flush here and the request commits once at its end.
+Inputs arrive checked by their shapes (rules.py), from the API and the
+pages alike; what is checked here is what only the database knows
+(uniqueness, what exists, who may see it). Views (API and web) call these and
+never touch the session's transaction: they flush here and the request
+commits once at its end.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -19,41 +21,39 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from services.funds.models import (
-    FUND_CODE_PATTERN, FUND_KINDS, ORGANIZATION_KINDS, ApiKey, AuditLog, Fund, Organization, User,
-)
+from services.funds.models import STATUS_VERSION, ApiKey, AuditLog, Fund, Organization, User
 from shared import audit
-from shared.auth import ROLE_SCOPES, ROLES, SCOPES, Principal, generate_api_key, hash_api_key
-from shared.db import MAX_ID, contains_pattern, utcnow
-from shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from shared.auth import ROLE_SCOPES, Principal, generate_api_key, hash_api_key
+from shared.contracts.funds import FUND_CODE, FundInfo
+from shared.contracts.ledger import RESTRICTING, LedgerClient
+from shared.db import MAX_ID, after_commit, contains_pattern, utcnow
+from shared.errors import Problem
+from shared.refusals import Message
+from shared.shapes import Refusal
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 T = TypeVar("T")
-FUND_CODE = re.compile(FUND_CODE_PATTERN)
 BOOTSTRAP_ORGANIZATION = "慈善总会"
-MIN_PASSWORD_LENGTH = 10
 
 
 def today_in_shanghai() -> dt.date:
     return dt.datetime.now(SHANGHAI).date()
 
 
+def _require(actor: Principal, scope: str) -> None:
+    if not actor.has(scope):
+        raise Problem("scope_missing", scope=scope)
+
+
 # -- organisations -----------------------------------------------------------
 
 def create_organization(session: Session, actor: Principal, name: str, kind: str) -> Organization:
-    if not actor.is_admin:
-        raise Forbidden("Only an admin may create organisations.")
-    name = name.strip()
-    if not name:
-        raise ValidationProblem.field("name", "Must not be empty.")
-    if kind not in ORGANIZATION_KINDS:
-        raise ValidationProblem.field("kind", f"Must be one of: {', '.join(ORGANIZATION_KINDS)}.")
+    _require(actor, "admin")
     if session.scalar(select(Organization.id).where(Organization.name == name)) is not None:
-        raise Conflict(f"An organisation named {name!r} exists already.",
-                       errors={"name": ["An organisation with this name exists already."]})
+        raise _taken("organization_name_taken", "name", name=name)
     organization = Organization(name=name, kind=kind, created_at=utcnow())
     session.add(organization)
-    _flush_unique(session, "name", "An organisation with this name exists already.")
+    _flush_unique(session, _taken("organization_name_taken", "name", name=name))
     audit.record(session, AuditLog, actor, "organization.create", f"organization:{organization.id}",
                  {"name": name, "kind": kind})
     return organization
@@ -74,7 +74,7 @@ def _by_id(session: Session, model: type[T], row_id: int, **kwargs: Any) -> T | 
 def get_organization(session: Session, actor: Principal, organization_id: int) -> Organization:
     organization = _by_id(session, Organization, organization_id)
     if organization is None or not actor.may_read(organization.id):
-        raise NotFound(f"No organisation {organization_id}.")
+        raise Problem("organization_not_found", id=organization_id)
     return organization
 
 
@@ -88,17 +88,8 @@ class IssuedKey:
 
 def issue_api_key(session: Session, actor: Principal, organization_id: int, name: str,
                   scopes: Sequence[str], secret: str | None = None) -> IssuedKey:
-    if not actor.is_admin:
-        raise Forbidden("Only an admin may issue API keys.")
+    _require(actor, "admin")
     organization = get_organization(session, actor, organization_id)
-    name = name.strip()
-    if not name:
-        raise ValidationProblem.field("name", "Must not be empty.")
-    unknown = [scope for scope in scopes if scope not in SCOPES]
-    if unknown or not scopes:
-        raise ValidationProblem.field(
-            "scopes", f"Must be a non-empty list of: {', '.join(SCOPES)}." +
-            (f" Unknown: {', '.join(unknown)}." if unknown else ""))
     secret = secret or generate_api_key()
     key = ApiKey(organization_id=organization.id, name=name, key_hash=hash_api_key(secret),
                  prefix=secret[:12], scopes=sorted(set(scopes)), created_at=utcnow(),
@@ -111,11 +102,10 @@ def issue_api_key(session: Session, actor: Principal, organization_id: int, name
 
 
 def revoke_api_key(session: Session, actor: Principal, organization_id: int, key_id: int) -> ApiKey:
-    if not actor.is_admin:
-        raise Forbidden("Only an admin may revoke API keys.")
+    _require(actor, "admin")
     key = _by_id(session, ApiKey, key_id, with_for_update=True)
     if key is None or key.organization_id != organization_id:
-        raise NotFound(f"No API key {key_id} in organisation {organization_id}.")
+        raise Problem("api_key_not_found", id=key_id, organization_id=organization_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
@@ -131,32 +121,24 @@ def organization_keys(session: Session, organization_id: int) -> list[ApiKey]:
 
 # -- users -------------------------------------------------------------------
 
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationProblem.field("password", f"Must be at least {MIN_PASSWORD_LENGTH} characters.")
+def _organization_exists(session: Session, organization_id: int) -> None:
+    if _by_id(session, Organization, organization_id) is None:
+        raise Problem.field("organization_id", "no_such_organization")
 
 
 def create_user(session: Session, actor: Principal | None, username: str, display_name: str,
                 password: str, role: str, organization_id: int) -> User:
-    if actor is not None and not actor.is_admin:
-        raise Forbidden("Only an admin may create users.")
-    username = username.strip()
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{2,64}", username):
-        raise ValidationProblem.field("username", "2-64 letters, digits, '_', '.' or '-'.")
-    if role not in ROLES:
-        raise ValidationProblem.field("role", f"Must be one of: {', '.join(ROLES)}.")
-    _check_password(password)
-    if session.get(Organization, organization_id) is None:
-        raise ValidationProblem.field("organization_id", "No such organisation.")
+    if actor is not None:
+        _require(actor, "admin")
+    _organization_exists(session, organization_id)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"The username {username!r} is taken.",
-                       errors={"username": ["This username is taken."]})
-    user = User(username=username, display_name=display_name.strip() or username,
+        raise _taken("username_taken", "username", username=username)
+    user = User(username=username, display_name=display_name or username,
                 password_hash=generate_password_hash(password), role=role,
                 organization_id=organization_id, active=True,
                 session_token=secrets.token_hex(16), created_at=utcnow())
     session.add(user)
-    _flush_unique(session, "username", "This username is taken.")
+    _flush_unique(session, _taken("username_taken", "username", username=username))
     audit.record(session, AuditLog, actor, "user.create", f"user:{user.id}",
                  {"username": username, "role": role, "organization_id": organization_id})
     return user
@@ -164,24 +146,19 @@ def create_user(session: Session, actor: Principal | None, username: str, displa
 
 def update_user(session: Session, actor: Principal, user: User, *, display_name: str, role: str,
                 organization_id: int, active: bool, password: str | None) -> User:
-    if not actor.is_admin:
-        raise Forbidden("Only an admin may change users.")
-    if role not in ROLES:
-        raise ValidationProblem.field("role", f"Must be one of: {', '.join(ROLES)}.")
-    if session.get(Organization, organization_id) is None:
-        raise ValidationProblem.field("organization_id", "No such organisation.")
+    _require(actor, "admin")
+    _organization_exists(session, organization_id)
     if actor.kind == "user" and actor.id == user.id and (not active or role != "admin"):
-        raise ValidationProblem.field("active", "You cannot demote or deactivate yourself.")
+        raise Problem.field("active", "self_demotion")
     changes: dict[str, Any] = {}
     ends_sessions = False
-    for attribute, value in (("display_name", display_name.strip() or user.username), ("role", role),
+    for attribute, value in (("display_name", display_name or user.username), ("role", role),
                              ("organization_id", organization_id), ("active", active)):
         if getattr(user, attribute) != value:
             changes[attribute] = value
             setattr(user, attribute, value)
             ends_sessions |= attribute != "display_name"
     if password:
-        _check_password(password)
         user.password_hash = generate_password_hash(password)
         changes["password"] = "changed"
         ends_sessions = True
@@ -190,6 +167,13 @@ def update_user(session: Session, actor: Principal, user: User, *, display_name:
     session.flush()
     if changes:
         audit.record(session, AuditLog, actor, "user.update", f"user:{user.id}", changes)
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = _by_id(session, User, user_id)
+    if user is None:
+        raise Problem("user_not_found", id=user_id)
     return user
 
 
@@ -220,36 +204,28 @@ def key_principal(key: ApiKey) -> Principal:
 
 # -- funds -------------------------------------------------------------------
 
-def validate_fund_code(code: str) -> str:
-    if not isinstance(code, str) or not FUND_CODE.fullmatch(code):
-        raise ValidationProblem.field("code", "3-32 characters of A-Z, 0-9 and '-', e.g. TL-HQ-001.")
-    return code
+def fund_info(fund: Fund) -> FundInfo:
+    return FundInfo(code=fund.code, name=fund.name, organization_id=fund.organization_id,
+                    restricted=fund.restricted, status=fund.status, purpose=fund.purpose,
+                    status_version=fund.status_version)
 
 
 def create_fund(session: Session, actor: Principal, *, code: str, name: str, kind: str,
                 organization_id: int, purpose: str, restricted: bool,
                 opened_on: dt.date | None = None) -> Fund:
-    if not actor.has("funds:write"):
-        raise Forbidden("Creating a fund needs the scope 'funds:write'.")
-    validate_fund_code(code)
-    name = name.strip()
-    if not name:
-        raise ValidationProblem.field("name", "Must not be empty.")
-    if kind not in FUND_KINDS:
-        raise ValidationProblem.field("kind", f"Must be one of: {', '.join(FUND_KINDS)}.")
+    _require(actor, "funds:write")
     organization = _by_id(session, Organization, organization_id)
     if organization is None or not actor.may_write(organization.id):
         # Another organisation is invisible, as if it did not exist.
-        raise ValidationProblem.field("organization_id", "No such organisation.")
+        raise Problem.field("organization_id", "no_such_organization")
     if session.scalar(select(Fund.id).where(Fund.code == code)) is not None:
-        raise Conflict(f"A fund with the code {code} exists already.",
-                       errors={"code": ["A fund with this code exists already."]})
+        raise _taken("fund_code_taken", "code", fund_code=code)
     now = utcnow()
-    fund = Fund(code=code, name=name, kind=kind, organization_id=organization.id,
-                purpose=purpose.strip(), restricted=restricted, status="active",
+    fund = Fund(code=code, name=name, kind=kind, organization_id=organization.id, purpose=purpose,
+                restricted=restricted, status="active", status_version=0,
                 opened_on=opened_on or today_in_shanghai(), created_at=now, updated_at=now)
     session.add(fund)
-    _flush_unique(session, "code", "A fund with this code exists already.")
+    _flush_unique(session, _taken("fund_code_taken", "code", fund_code=code))
     audit.record(session, AuditLog, actor, "fund.create", f"fund:{code}",
                  {"name": name, "kind": kind, "organization_id": organization.id,
                   "restricted": restricted, "purpose": fund.purpose})
@@ -257,23 +233,24 @@ def create_fund(session: Session, actor: Principal, *, code: str, name: str, kin
 
 
 def get_fund(session: Session, actor: Principal, code: str, *, for_update: bool = False) -> Fund:
-    if not FUND_CODE.fullmatch(code):  # e.g. a NUL from the URL, which the database refuses
-        raise NotFound(f"No fund {code}.")
+    try:
+        FUND_CODE.check(code)  # e.g. a NUL from the URL, which the database refuses
+    except Refusal:
+        raise Problem("fund_not_found", fund_code=code) from None
     query = select(Fund).where(Fund.code == code)
     if for_update:
         query = query.with_for_update()
     fund = session.scalar(query)
     if fund is None or not actor.may_read(fund.organization_id):
-        raise NotFound(f"No fund {code}.")
+        raise Problem("fund_not_found", fund_code=code)
     return fund
 
 
 def _fund_for_change(session: Session, actor: Principal, code: str) -> Fund:
-    if not actor.has("funds:write"):
-        raise Forbidden("Changing a fund needs the scope 'funds:write'.")
+    _require(actor, "funds:write")
     fund = get_fund(session, actor, code, for_update=True)
     if not actor.may_write(fund.organization_id):
-        raise NotFound(f"No fund {code}.")
+        raise Problem("fund_not_found", fund_code=code)
     return fund
 
 
@@ -281,18 +258,14 @@ def update_fund(session: Session, actor: Principal, code: str, *, name: str | No
                 purpose: str | None = None) -> Fund:
     fund = _fund_for_change(session, actor, code)
     if fund.status == "closed":
-        raise Conflict(f"Fund {code} is closed and can no longer be changed.")
+        raise Problem("fund_closed_unchangeable", fund_code=code)
     changes: dict[str, Any] = {}
-    if name is not None:
-        name = name.strip()
-        if not name:
-            raise ValidationProblem.field("name", "Must not be empty.")
-        if name != fund.name:
-            changes["name"] = {"from": fund.name, "to": name}
-            fund.name = name
-    if purpose is not None and purpose.strip() != fund.purpose:
-        changes["purpose"] = {"from": fund.purpose, "to": purpose.strip()}
-        fund.purpose = purpose.strip()
+    if name is not None and name != fund.name:
+        changes["name"] = {"from": fund.name, "to": name}
+        fund.name = name
+    if purpose is not None and purpose != fund.purpose:
+        changes["purpose"] = {"from": fund.purpose, "to": purpose}
+        fund.purpose = purpose
     if changes:
         fund.updated_at = utcnow()
         session.flush()
@@ -308,30 +281,44 @@ TRANSITIONS = {
 }
 
 
-def change_fund_status(session: Session, actor: Principal, code: str, action: str,
-                       close_in_ledger: Callable[[Fund], None] | None = None) -> Fund:
-    """Freeze, unfreeze or close.
+def change_fund_status(session: Session, actor: Principal, code: str, action: str, ledger: LedgerClient) -> Fund:
+    """Freeze, unfreeze or close, in step with the ledger, which moves the money.
 
-    Closing needs a zero balance: `close_in_ledger` asks the ledger to close
-    the fund, which it refuses (Conflict) while the fund holds anything.
+    A change that stops money is prepared in the ledger first (it applies
+    there at once; a close is refused unless the fund holds nothing), then
+    committed here; the ledger hears the commit afterwards. A change that
+    frees money reaches the ledger only after it commits here. So the ledger
+    is never freer than what this service has committed, whatever fails in
+    between (see services/donations/funds_status.py for the repair).
     """
     target, allowed_from = TRANSITIONS[action]
     fund = _fund_for_change(session, actor, code)
     if fund.status not in allowed_from:
-        raise Conflict(f"Fund {code} is {fund.status}; '{action}' is not possible.")
-    if action == "close":
-        assert close_in_ledger is not None, "closing needs the ledger"
-        close_in_ledger(fund)
+        raise Problem("fund_transition_invalid", fund_code=code, status=fund.status, target=target)
+    version = int(session.scalar(select(STATUS_VERSION.next_value())))
+    if target in RESTRICTING:
+        ledger.prepare_status(fund_info(fund), target, version)
     now = utcnow()
     previous = fund.status
     fund.status = target
+    fund.status_version = version
     fund.updated_at = now
     if target == "closed":
         fund.closed_at = now
     session.flush()
     audit.record(session, AuditLog, actor, f"fund.{action}", f"fund:{code}",
-                 {"from": previous, "to": target})
+                 {"from": previous, "to": target, "version": version})
+    after_commit(lambda: ledger.settle_status(code, target, version))
     return fund
+
+
+def settled_fund(session: Session, code: str) -> Fund | None:
+    """The fund as committed, once any change of its status in flight has committed or failed."""
+    try:
+        FUND_CODE.check(code)
+    except Refusal:
+        return None
+    return session.scalar(select(Fund).where(Fund.code == code).with_for_update(read=True))
 
 
 def fund_query(actor: Principal, *, organization_id: int | None = None, kind: str | None = None,
@@ -394,10 +381,15 @@ def bootstrap(session: Session, admin_api_key: str | None, admin_password: str |
     session.flush()
 
 
-def _flush_unique(session: Session, field: str, message: str) -> None:
-    """Flush; a unique violation from a racing twin becomes a 409 on `field`."""
+def _taken(code: str, field: str, **params: Any) -> Problem:
+    """`field`'s value is someone else's already (409, naming the field)."""
+    return Problem(code, errors={field: [Message(code, params)]}, **params)
+
+
+def _flush_unique(session: Session, problem: Problem) -> None:
+    """Flush; a unique violation from a racing twin is `problem`."""
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise Conflict(message, errors={field: [message]}) from None
+        raise problem from None

@@ -1,18 +1,20 @@
-"""Web forms of the funds service (Chinese labels)."""
+"""Web forms of the funds service (Chinese labels).
+
+Each form is checked by the shape the API uses for the same input (rules.py).
+"""
 
 from __future__ import annotations
 
 from wtforms import (
-    BooleanField, DateField, Form, PasswordField, SelectChoice, SelectField, SelectMultipleField,
-    StringField, TextAreaField,
+    BooleanField, PasswordField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from services.funds.commands import MIN_PASSWORD_LENGTH
-from services.funds.models import FUND_CODE_PATTERN
+from services.funds.rules import (
+    API_KEY, FUND, FUND_CLOSE, FUND_EDIT, FUND_LIST, LOGIN, MIN_PASSWORD_LENGTH, ORGANIZATION, USER, USER_CHANGE,
+)
 from shared.auth import ROLE_LABELS, SCOPES
-from shared.forms import ChineseMeta, WebForm
+from shared.forms import QueryForm, WebForm
 
 FUND_STATUS_LABELS = {"active": "正常", "frozen": "已冻结", "closed": "已关闭"}
 FUND_KIND_LABELS = {"township_named": "乡镇冠名基金", "chamber_named": "商会冠名基金",
@@ -23,106 +25,111 @@ SCOPE_LABELS = {"funds:read": "查看基金", "funds:write": "管理基金", "do
                 "donations:write": "登记捐赠与拨付", "disbursements:approve": "审批拨付",
                 "reports:read": "查看报表", "admin": "系统管理"}
 assert set(SCOPE_LABELS) == set(SCOPES)
+# The least power first: a new user gets it unless told otherwise.
+ROLE_ORDER = ("auditor", "approver", "fund_manager", "admin")
 
 
 def _choices(labels: dict[str, str]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in labels.items()]
 
 
+def _select(label: str, choices: list[SelectChoice], default: str | None = None) -> SelectField:
+    return SelectField(label, choices=choices, default=default, validate_choice=False)
+
+
 ALL = SelectChoice("", "全部")
 
 
 class LoginForm(WebForm):
-    username = StringField("用户名", validators=[InputRequired("请输入用户名。"), Length(max=64)])
-    password = PasswordField("密码", validators=[InputRequired("请输入密码。"), Length(max=256)])
+    shape = LOGIN
+
+    username = StringField("用户名")
+    password = PasswordField("密码")
+
+
+def _id_or_none(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[call-overload, no-any-return]
+    except (TypeError, ValueError):
+        return None  # the shape says why
 
 
 def _organization_field() -> SelectField:
     """Its choices are set per request: only organisations the user may use."""
-    return SelectField("所属机构", coerce=int, validators=[InputRequired("请选择机构。")])
+    return SelectField("所属机构", choices=[], coerce=_id_or_none, validate_choice=False)
 
 
-class FundFilterForm(Form):
-    """The fund list's search (GET, no CSRF)."""
+class FundFilterForm(QueryForm):
+    """The fund list's search."""
 
-    class Meta(ChineseMeta):
-        pass
+    shape = FUND_LIST
 
-    q = StringField("关键词", validators=[Optional(), Length(max=200)],
-                    render_kw={"placeholder": "名称或编号"})
-    status = SelectField("状态", choices=[ALL, *_choices(FUND_STATUS_LABELS)], default="")
-    kind = SelectField("类型", choices=[ALL, *_choices(FUND_KIND_LABELS)], default="")
-    organization_id = SelectField("机构", choices=[ALL], default="")
-
-
-def _fund_name() -> StringField:
-    return StringField("基金名称", validators=[InputRequired("请输入基金名称。"), Length(max=200)])
-
-
-def _purpose() -> TextAreaField:
-    return TextAreaField("用途说明", validators=[Length(max=2000)])
+    q = StringField("关键词", render_kw={"placeholder": "名称或编号"})
+    status = _select("状态", [ALL, *_choices(FUND_STATUS_LABELS)], "")
+    kind = _select("类型", [ALL, *_choices(FUND_KIND_LABELS)], "")
+    organization_id = _select("机构", [ALL], "")
 
 
 class FundCreateForm(WebForm):
-    code = StringField("基金编号", validators=[
-        InputRequired("请输入基金编号。"),
-        Regexp(rf"(?:{FUND_CODE_PATTERN})\Z",
-               message="编号须为 3–32 位大写字母、数字或“-”，例如 TL-HQ-001。")])
-    name = _fund_name()
-    kind = SelectField("基金类型", choices=_choices(FUND_KIND_LABELS))
+    shape = FUND
+
+    code = StringField("基金编号", render_kw={"placeholder": "例如 TL-HQ-001"})
+    name = StringField("基金名称")
+    kind = _select("基金类型", _choices(FUND_KIND_LABELS))
     organization_id = _organization_field()
-    purpose = _purpose()
+    purpose = TextAreaField("用途说明")
     restricted = BooleanField("限定用途")
-    opened_on = DateField("设立日期", validators=[Optional()])
+    opened_on = StringField("设立日期", render_kw={"type": "date"})
 
 
 class FundEditForm(WebForm):
-    name = _fund_name()
-    purpose = _purpose()
+    shape = FUND_EDIT
+
+    name = StringField("基金名称")
+    purpose = TextAreaField("用途说明")
 
 
 class CloseFundForm(WebForm):
-    confirm = BooleanField("我确认关闭此基金（关闭后不可恢复）",
-                           validators=[InputRequired("请勾选确认后再关闭。")])
+    shape = FUND_CLOSE
+
+    confirm = BooleanField("我确认关闭此基金（关闭后不可恢复）")
 
 
 class OrganizationForm(WebForm):
-    name = StringField("机构名称", validators=[InputRequired("请输入机构名称。"), Length(max=200)])
-    kind = SelectField("机构类型", choices=_choices(ORGANIZATION_KIND_LABELS))
+    shape = ORGANIZATION
+
+    name = StringField("机构名称")
+    kind = _select("机构类型", _choices(ORGANIZATION_KIND_LABELS))
 
 
 class ApiKeyForm(WebForm):
-    name = StringField("密钥名称", validators=[InputRequired("请输入密钥名称。"), Length(max=200)])
+    shape = API_KEY
+
+    name = StringField("密钥名称")
     scopes = SelectMultipleField(
         "权限范围", choices=_choices({scope: f"{label}（{scope}）" for scope, label in SCOPE_LABELS.items()}),
-        validators=[InputRequired("请至少选择一项权限。")],
-        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
-
-
-def _display_name() -> StringField:
-    return StringField("显示名称", validators=[Length(max=200)])
+        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), validate_choice=False)
 
 
 def _role() -> SelectField:
-    return SelectField("角色", choices=_choices(ROLE_LABELS))
-
-
-def _password(label: str, *required: object) -> PasswordField:
-    return PasswordField(label, validators=[
-        *required, Length(min=MIN_PASSWORD_LENGTH, max=256, message=f"密码至少 {MIN_PASSWORD_LENGTH} 位。")])
+    return _select("角色", _choices({role: ROLE_LABELS[role] for role in ROLE_ORDER}), ROLE_ORDER[0])
 
 
 class UserCreateForm(WebForm):
-    username = StringField("用户名", validators=[InputRequired("请输入用户名。"), Length(max=64)])
-    display_name = _display_name()
-    password = _password("密码", InputRequired("请输入密码。"))
+    shape = USER
+
+    username = StringField("用户名")
+    display_name = StringField("显示名称")
+    password = PasswordField("密码", description=f"至少 {MIN_PASSWORD_LENGTH} 位")
     role = _role()
     organization_id = _organization_field()
 
 
 class UserEditForm(WebForm):
-    display_name = _display_name()
+    shape = USER_CHANGE
+
+    display_name = StringField("显示名称")
     role = _role()
     organization_id = _organization_field()
     active = BooleanField("账户启用")
-    password = _password("新密码（不修改请留空）", Optional())
+    password = PasswordField("新密码（不修改请留空）")

@@ -4,31 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Sequence, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from services.funds.rules import FUND, ORGANIZATION, USER
 from shared.audit import AuditLogMixin
-from shared.auth import ROLES
+from shared.contracts.funds import FUND_CODE, FUND_STATUSES
 from shared.db import declarative_base, utcnow
 from shared.idempotency import IdempotencyRecordMixin
+from shared.shapes import Choice
 
 SCHEMA = "funds"
 Base = declarative_base(SCHEMA)
 
-ORGANIZATION_KINDS = ("township", "chamber_of_commerce", "federation", "other")
-FUND_KINDS = ("township_named", "chamber_named", "general")
-FUND_STATUSES = ("active", "frozen", "closed")
-FUND_CODE_PATTERN = r"[A-Z0-9-]{3,32}"
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+# Every status change of every fund takes the next number: the ledger keeps the newest it hears.
+STATUS_VERSION = Sequence("fund_status_version_seq", metadata=Base.metadata)
 
 
 class Organization(Base):
     __tablename__ = "organization"
     __table_args__ = (
-        CheckConstraint(_one_of("kind", ORGANIZATION_KINDS), name="kind_known"),
+        CheckConstraint(ORGANIZATION.fields["kind"].sql_check("kind"), name="kind_known"),
         CheckConstraint("length(name) > 0", name="name_not_empty"),
     )
 
@@ -43,7 +39,7 @@ class Organization(Base):
 class User(Base):
     __tablename__ = "user_account"
     __table_args__ = (
-        CheckConstraint(_one_of("role", ROLES), name="role_known"),
+        CheckConstraint(USER.fields["role"].sql_check("role"), name="role_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,9 +80,9 @@ class ApiKey(Base):
 class Fund(Base):
     __tablename__ = "fund"
     __table_args__ = (
-        CheckConstraint(_one_of("kind", FUND_KINDS), name="kind_known"),
-        CheckConstraint(_one_of("status", FUND_STATUSES), name="status_known"),
-        CheckConstraint("length(code) BETWEEN 3 AND 32", name="code_length"),
+        CheckConstraint(FUND.fields["kind"].sql_check("kind"), name="kind_known"),
+        CheckConstraint(Choice(FUND_STATUSES).sql_check("status"), name="status_known"),
+        CheckConstraint(FUND_CODE.sql_check("code"), name="code_format"),
         CheckConstraint("length(name) > 0", name="name_not_empty"),
         CheckConstraint("(status = 'closed') = (closed_at IS NOT NULL)", name="closed_at_iff_closed"),
     )
@@ -99,6 +95,7 @@ class Fund(Base):
     purpose: Mapped[str] = mapped_column(Text, default="")
     restricted: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    status_version: Mapped[int] = mapped_column(BigInteger, default=0)
     opened_on: Mapped[dt.date]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 
 from services.funds import commands
-from services.funds.ledger import close_in_ledger
 from services.funds.models import Fund, Organization
+from services.funds.rules import API_KEY, FUND, FUND_CHANGE, FUND_LIST, LIST, ORGANIZATION
 from services.funds.schemas import (
-    ApiKeyCreateSchema, ApiKeyIssuedSchema, ApiKeyPageSchema, FundCreateSchema, FundListArgs,
-    FundPageSchema, FundPatchSchema, FundSchema, OrganizationCreateSchema, OrganizationPageSchema,
-    OrganizationSchema,
+    ApiKeyIssuedSchema, ApiKeyPageSchema, FundPageSchema, FundSchema, OrganizationPageSchema, OrganizationSchema,
 )
 from shared.api import Blueprint, add_me_endpoint
 from shared.auth import principal_from_request, require_scope
 from shared.db import db_session
 from shared.idempotency import idempotent
-from shared.schemas import ListArgs, paginate
+from shared.schemas import paginate
 
 blp = Blueprint("funds_api", __name__, url_prefix="/api/v1",
                 description="Organisations, named funds and API keys")
@@ -28,7 +27,7 @@ add_me_endpoint(blp)
 @blp.route("/organizations")
 class Organizations(MethodView):
     @require_scope("funds:read")
-    @blp.arguments(ListArgs, location="query", unknown=None)  # None: the schema's RAISE
+    @blp.arguments(LIST.schema(), location="query")
     @blp.response(200, OrganizationPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Organisations this key may see"""
@@ -36,7 +35,7 @@ class Organizations(MethodView):
 
     @idempotent
     @require_scope("admin")
-    @blp.arguments(OrganizationCreateSchema)
+    @blp.arguments(ORGANIZATION.schema())
     @blp.response(201, OrganizationSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Create an organisation (admin)"""
@@ -64,7 +63,7 @@ class ApiKeys(MethodView):
 
     @idempotent(keep_answer=False)  # the answer holds the secret, which is never stored
     @require_scope("admin")
-    @blp.arguments(ApiKeyCreateSchema)
+    @blp.arguments(API_KEY.schema())
     @blp.response(201, ApiKeyIssuedSchema)
     def post(self, data: dict[str, Any], organization_id: int) -> Any:
         """Issue a key; its secret is in this answer only (admin)"""
@@ -88,7 +87,7 @@ class ApiKeyById(MethodView):
 @blp.route("/funds")
 class Funds(MethodView):
     @require_scope("funds:read")
-    @blp.arguments(FundListArgs, location="query", unknown=None)  # None: the schema's RAISE
+    @blp.arguments(FUND_LIST.schema(), location="query")
     @blp.response(200, FundPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Funds, filtered by organisation, kind, status or a text in name or code"""
@@ -98,7 +97,7 @@ class Funds(MethodView):
 
     @idempotent
     @require_scope("funds:write")
-    @blp.arguments(FundCreateSchema)
+    @blp.arguments(FUND.schema())
     @blp.response(201, FundSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Create a fund"""
@@ -114,7 +113,7 @@ class FundByCode(MethodView):
         return commands.get_fund(db_session(), principal_from_request(), code)
 
     @require_scope("funds:write")
-    @blp.arguments(FundPatchSchema)
+    @blp.arguments(FUND_CHANGE.schema())
     @blp.response(200, FundSchema)
     def patch(self, data: dict[str, Any], code: str) -> Any:
         """Change a fund's name or purpose"""
@@ -128,7 +127,7 @@ def _status_view(action: str, summary: str) -> None:
         @blp.response(200, FundSchema)
         def post(self, code: str) -> Any:
             return commands.change_fund_status(db_session(), principal_from_request(), code, action,
-                                               close_in_ledger=close_in_ledger)
+                                               current_app.extensions["ledger"])
 
     StatusChange.post.__doc__ = summary
     StatusChange.__name__ = f"Fund{action.title()}"

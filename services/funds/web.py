@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -22,12 +22,13 @@ from services.funds.forms import (
     CloseFundForm, FundCreateForm, FundEditForm, FundFilterForm, LoginForm, OrganizationForm,
     UserCreateForm, UserEditForm,
 )
-from services.funds.ledger import close_in_ledger, fund_balance
-from services.funds.models import FUND_CODE_PATTERN, Organization, User
+from services.funds.models import Organization, User
 from shared.auth import login_required_for
+from shared.contracts.funds import FUND_CODE_PATTERN
 from shared.db import db_session
-from shared.errors import Conflict
-from shared.forms import safe_next, submit
+from shared.errors import Problem
+from shared.forms import problem_onto_form, safe_next, submit
+from shared.refusals import Message
 
 bp = Blueprint("web", __name__)
 
@@ -70,9 +71,9 @@ def _organization_choices(writable: bool = False) -> list[SelectChoice]:
 def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
-        user = commands.authenticate(db_session(), form.username.data or "", form.password.data or "")
+        user = commands.authenticate(db_session(), form.values["username"], form.values["password"])
         if user is None:
-            form.password.errors.append("用户名或密码不正确，或账户已停用。")
+            problem_onto_form(form, Problem.invalid({"password": [Message("login_failed")]}))
         else:
             login_user(commands.user_principal(user))
             return redirect(safe_next(request.args.get("next")) or url_for("web.fund_list"))
@@ -97,10 +98,10 @@ def fund_list() -> Any:
     form.organization_id.choices = [ALL, *(SelectChoice(str(o.id), o.name) for o in organizations)]
     funds = []
     if form.validate():
+        values = form.values
         funds = list(db_session().scalars(commands.fund_query(
-            current_user, q=(form.q.data or "").strip() or None, status=form.status.data or None,
-            kind=form.kind.data or None,
-            organization_id=int(form.organization_id.data) if form.organization_id.data else None,
+            current_user, q=values.get("q"), status=values.get("status"), kind=values.get("kind"),
+            organization_id=values.get("organization_id"),
         ).limit(200)))
     return render_template("funds/fund_list.html", form=form, funds=funds,
                            organization_names={o.id: o.name for o in organizations},
@@ -112,10 +113,7 @@ def fund_list() -> Any:
 def fund_new() -> Any:
     form = FundCreateForm()
     form.organization_id.choices = _organization_choices(writable=True)
-    fund, status = submit(form, lambda: commands.create_fund(
-        db_session(), current_user, code=form.code.data, name=form.name.data, kind=form.kind.data,
-        organization_id=form.organization_id.data, purpose=form.purpose.data or "",
-        restricted=form.restricted.data, opened_on=form.opened_on.data))
+    fund, status = submit(form, lambda: commands.create_fund(db_session(), current_user, **form.values))
     if fund:
         flash(f"基金“{fund.name}”已创建。", "success")
         return redirect(url_for("web.fund_detail", code=fund.code))
@@ -142,8 +140,7 @@ def fund_detail(code: str) -> Any:
 def fund_edit(code: str) -> Any:
     fund = commands.get_fund(db_session(), current_user, code)
     form = FundEditForm(obj=fund)
-    saved, status = submit(form, lambda: commands.update_fund(
-        db_session(), current_user, code, name=form.name.data, purpose=form.purpose.data or ""))
+    saved, status = submit(form, lambda: commands.update_fund(db_session(), current_user, code, **form.values))
     if saved:
         flash("基金信息已保存。", "success")
         return redirect(url_for("web.fund_detail", code=code))
@@ -155,9 +152,12 @@ def fund_edit(code: str) -> Any:
 @login_required_for("funds:write")
 def fund_status(code: str, action: str) -> Any:
     try:
-        commands.change_fund_status(db_session(), current_user, code, action)
-    except Conflict as problem:
-        return _fund_page(code, problem.status, problem.detail)
+        commands.change_fund_status(db_session(), current_user, code, action, current_app.extensions["ledger"])
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        db_session().rollback()
+        return _fund_page(code, problem.status, problem.in_language()[0])
     flash("基金已冻结。" if action == "freeze" else "基金已解冻。", "success")
     return redirect(url_for("web.fund_detail", code=code))
 
@@ -168,13 +168,21 @@ def fund_close(code: str) -> Any:
     session = db_session()
     fund = commands.get_fund(session, current_user, code)
     form = CloseFundForm()
-    closed, status = submit(form, lambda: commands.change_fund_status(
-        session, current_user, code, "close", close_in_ledger=close_in_ledger))
+    ledger = current_app.extensions["ledger"]
+
+    def close() -> Any:
+        if not form.values["confirm"]:
+            raise Problem.field("confirm", "confirm_required")
+        return commands.change_fund_status(session, current_user, code, "close", ledger)
+
+    closed, status = submit(form, close)
     if closed:
         flash(f"基金“{fund.name}”已关闭。", "success")
         return redirect(url_for("web.fund_detail", code=code))
+    if status >= 400:
+        session.rollback()
     return render_template("funds/fund_close.html", fund=fund, form=form,
-                           balance=fund_balance(code)), status
+                           balance=ledger.balance(code).balance), status
 
 
 # -- organisations and API keys ------------------------------------------------
@@ -184,7 +192,7 @@ def fund_close(code: str) -> Any:
 def organization_list() -> Any:
     form = OrganizationForm()
     organization, status = submit(form, lambda: commands.create_organization(
-        db_session(), current_user, form.name.data, form.kind.data))
+        db_session(), current_user, **form.values))
     if organization:
         flash(f"机构“{organization.name}”已创建。", "success")
         return redirect(url_for("web.organization_detail", organization_id=organization.id))
@@ -200,7 +208,7 @@ def organization_detail(organization_id: int) -> Any:
     organization = commands.get_organization(session, current_user, organization_id)
     form = ApiKeyForm()
     issued, status = submit(form, lambda: commands.issue_api_key(
-        session, current_user, organization_id, form.name.data, form.scopes.data or []))
+        session, current_user, organization_id, form.values["name"], form.values["scopes"]))
     if issued:
         status, form = 201, ApiKeyForm(formdata=None)
     return render_template("funds/organization.html", organization=organization, form=form,
@@ -230,9 +238,7 @@ def user_list() -> Any:
 def user_new() -> Any:
     form = UserCreateForm()
     form.organization_id.choices = _organization_choices()
-    user, status = submit(form, lambda: commands.create_user(
-        db_session(), current_user, form.username.data, form.display_name.data or "",
-        form.password.data, form.role.data, form.organization_id.data))
+    user, status = submit(form, lambda: commands.create_user(db_session(), current_user, **form.values))
     if user:
         flash(f"用户“{user.username}”已创建。", "success")
         return redirect(url_for("web.user_list"))
@@ -243,13 +249,11 @@ def user_new() -> Any:
 @login_required_for("admin")
 def user_edit(user_id: int) -> Any:
     session = db_session()
-    user = session.get(User, user_id) or abort(404)
+    user = commands.get_user(session, user_id)
     form = UserEditForm(obj=user)
     form.organization_id.choices = _organization_choices()
     saved, status = submit(form, lambda: commands.update_user(
-        session, current_user, user, display_name=form.display_name.data or "",
-        role=form.role.data, organization_id=form.organization_id.data, active=form.active.data,
-        password=form.password.data or None))
+        session, current_user, user, **{"password": None, **form.values}))
     if saved:
         flash(f"用户“{user.username}”已保存。", "success")
         return redirect(url_for("web.user_list"))

@@ -13,10 +13,10 @@ SERVICE = "reports"
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from services.reports import views, web
     from shared.app import create_service_app, mount_blueprints
-    from shared.peers import RemoteAuthority
+    from shared.contracts.funds import FundsClient
 
     app = create_service_app(SERVICE, __name__, config)
-    authority = RemoteAuthority(app.extensions["peers"], app.config["SETTINGS"].auth_cache_seconds)
+    authority = FundsClient(app.extensions["peers"], app.config["SETTINGS"].auth_cache_seconds)
     mount_blueprints(app, authority, title="Reports service",
                      description="Periodic audit reports, their files, subscriptions and ledger exports.",
                      api=(views.blp,), web=(web.bp,))

@@ -1,4 +1,5 @@
--- What the donations service's own role may do.
+-- What the donations service's own role may do: read the ledger, and post to
+-- it only through its functions.
 --
 -- Applied by shared/migrate.py as the database's owner after every upgrade to
 -- head, with :"role" and :"schema" replaced by quoted identifiers. Before it,
@@ -9,25 +10,23 @@
 
 GRANT USAGE ON SCHEMA :"schema" TO :"role";
 
--- ---------------------------------------------------------------------------
--- PROVISIONAL: what the current ledger code needs to run. The ledger's rewrite
--- replaces this section with the narrower privileges of its own code.
--- ---------------------------------------------------------------------------
+-- Everything the ledger holds may be read.
+GRANT SELECT ON ALL TABLES IN SCHEMA :"schema" TO :"role";
 
--- Read, add and change rows; delete none.
-GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA :"schema" TO :"role";
+-- Nothing of the ledger is written but by these functions, which run as their
+-- owner (SECURITY DEFINER) and hold every rule: entries, postings, balances,
+-- donations, disbursements, the chain and the audit log move only through them.
+GRANT EXECUTE ON FUNCTION
+    :"schema".record_donations(jsonb, jsonb),
+    :"schema".reverse_donation(bigint, jsonb, text, jsonb),
+    :"schema".request_disbursement(jsonb, bigint, text, text, text, jsonb),
+    :"schema".approve_disbursement(bigint, jsonb, jsonb),
+    :"schema".pay_disbursement(bigint, jsonb, date, text, jsonb),
+    :"schema".reject_disbursement(bigint, jsonb, text, jsonb),
+    :"schema".prepare_fund_status(jsonb, text, bigint),
+    :"schema".settle_fund_status(text, text, bigint, boolean)
+TO :"role";
 
--- Journal entries, postings and the audit log are append-only.
-REVOKE UPDATE ON :"schema".journal_entry, :"schema".posting, :"schema".audit_log FROM :"role";
-
--- Expired idempotency records are deleted.
-GRANT DELETE ON :"schema".idempotency_key TO :"role";
-
--- Ids of new rows (also taken by donations.record_donation).
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA :"schema" TO :"role";
-
--- donations.record_donation (the hot path) and donations.entry_hash, which it
--- calls. The trigger functions need no EXECUTE to fire.
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA :"schema" TO :"role";
-
--- --------------------------------------------------------------- end PROVISIONAL
+-- The service's own bookkeeping: the answers kept for Idempotency-Keys.
+GRANT INSERT, UPDATE, DELETE ON :"schema".idempotency_key TO :"role";
+GRANT USAGE ON SEQUENCE :"schema".idempotency_key_id_seq TO :"role";

@@ -1,0 +1,237 @@
+"""What the ledger says: balances, statements, the trial balance, the chains.
+
+Reads only (a request that reads runs in a read-only transaction). Balances
+at a date come from `fund_day`, a fund's balance changes by day, so they
+cost a row per day, not per entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, cast, func, select
+from sqlalchemy.orm import Session
+
+from services.donations import chain
+from services.donations.commands import visible_fund
+from services.donations.dates import today
+from services.donations.models import (
+    GENESIS_HASH, Disbursement, Donation, FundDay, FundLedger, JournalEntry, Posting, receipt_no,
+)
+from services.donations.rules import ACCOUNT_NAMES, NET_ASSETS
+from shared.auth import Principal
+from shared.db import utcnow
+
+# The balance columns of fund_ledger and fund_day, by account; net assets are credits.
+BALANCE_COLUMNS = {"bank": "bank_fen", "in_kind": "in_kind_fen", "unrestricted": "unrestricted_fen",
+                   "restricted": "restricted_fen"}
+CREDIT_ACCOUNTS = frozenset(NET_ASSETS)
+
+
+def fund_ledger_row(session: Session, code: str) -> FundLedger | None:
+    return session.scalar(select(FundLedger).where(FundLedger.code == code))
+
+
+def fund_balance(session: Session, actor: Principal, code: str) -> dict[str, Any]:
+    info = visible_fund(actor, code)
+    row = fund_ledger_row(session, code)
+    status = info.status
+    if row is not None:
+        status = row.status if row.status_version >= info.status_version else info.status
+        if row.pending_status is not None and row.status == "active":
+            status = row.pending_status if row.pending_status != "active" else row.status
+    return {"fund_code": code, "balance_fen": row.balance_fen if row else 0,
+            "available_fen": row.available_fen if row else 0, "cash_fen": row.bank_fen if row else 0,
+            "goods_fen": row.in_kind_fen if row else 0, "status": status, "as_of": utcnow()}
+
+
+def _net_assets_before(session: Session, fund_id: int, day: dt.date) -> int:
+    """The fund's balance (its net assets) at the end of the day before `day`."""
+    total = session.scalar(select(func.coalesce(cast(func.sum(FundDay.unrestricted_fen + FundDay.restricted_fen),
+                                                     BigInteger), 0))
+                           .where(FundDay.fund_id == fund_id, FundDay.day < day))
+    return int(total or 0)
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    entry_id: int
+    seq: int
+    date: dt.date
+    kind: str
+    source_id: int
+    amount_fen: int          # always positive
+    direction: str           # "in" or "out" of the fund
+    balance_after_fen: int
+    posted_at: dt.datetime
+
+
+def statement(session: Session, actor: Principal, code: str, date_from: dt.date | None,
+              date_to: dt.date | None) -> dict[str, Any]:
+    visible_fund(actor, code)
+    row = fund_ledger_row(session, code)
+    lines: list[StatementLine] = []
+    opening = running = 0
+    if row is not None:
+        opening = running = _net_assets_before(session, row.id, date_from) if date_from else 0
+        change = -cast(func.sum(Posting.amount_fen), BigInteger)
+        query = (select(JournalEntry, change.label("change"))
+                 .join(Posting, Posting.entry_id == JournalEntry.id)
+                 .where(JournalEntry.fund_id == row.id, Posting.account.in_(NET_ASSETS))
+                 .group_by(JournalEntry.id).order_by(JournalEntry.effective_on, JournalEntry.seq))
+        if date_from:
+            query = query.where(JournalEntry.effective_on >= date_from)
+        if date_to:
+            query = query.where(JournalEntry.effective_on <= date_to)
+        for entry, delta in session.execute(query):
+            running += delta
+            lines.append(StatementLine(entry.id, entry.seq, entry.effective_on, entry.kind, entry.source_id,
+                                       abs(delta), "in" if delta >= 0 else "out", running, entry.posted_at))
+    return {"fund_code": code, "from": date_from, "to": date_to, "opening_fen": opening, "entries": lines,
+            "closing_fen": running}
+
+
+def trial_balance(session: Session, actor: Principal, as_of: dt.date | None) -> dict[str, Any]:
+    """Every account's balance at the end of `as_of`, as a debit or a credit."""
+    as_of = as_of or today()
+    sums = [cast(func.sum(getattr(FundDay, column)), BigInteger).label(account)
+            for account, column in BALANCE_COLUMNS.items()]
+    moved = [func.bool_or(getattr(FundDay, column) != 0).label(f"{account}_moved")
+             for account, column in BALANCE_COLUMNS.items()]
+    query = (select(FundLedger.code, *sums, *moved).join(FundLedger, FundLedger.id == FundDay.fund_id)
+             .where(FundDay.day <= as_of).group_by(FundLedger.code).order_by(FundLedger.code))
+    if not actor.sees_all_organizations:
+        query = query.where(FundLedger.organization_id == actor.organization_id)
+    accounts = []
+    debits = credits = 0
+    for row in session.execute(query).mappings():
+        for account in sorted(BALANCE_COLUMNS):
+            balance = row[account] or 0
+            if not row[f"{account}_moved"]:
+                continue  # an account nothing moved is not listed
+            # A balance is a debit on an asset, a credit on net assets (the other side if negative).
+            on_debit_side = (account not in CREDIT_ACCOUNTS) == (balance > 0)
+            debit, credit = (abs(balance), 0) if on_debit_side else (0, abs(balance))
+            debits += debit
+            credits += credit
+            accounts.append({"account": ACCOUNT_NAMES[account].format(code=row["code"]),
+                             "debit_fen": debit, "credit_fen": credit})
+    return {"as_of": as_of, "accounts": accounts, "total_debits_fen": debits, "total_credits_fen": credits}
+
+
+def chain_heads(session: Session, actor: Principal) -> list[FundLedger]:
+    query = select(FundLedger).order_by(FundLedger.code)
+    if not actor.sees_all_organizations:
+        query = query.where(FundLedger.organization_id == actor.organization_id)
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class FundCheck:
+    """A fund's hash chain verdict, and whether its balances are its postings' sums."""
+
+    chain: chain.ChainVerdict
+    balances_match: bool
+
+    @property
+    def valid(self) -> bool:
+        return self.chain.valid and self.balances_match
+
+
+def verify_ledger(session: Session, actor: Principal, code: str | None = None) -> list[FundCheck]:
+    """Recompute every entry's hash and every balance; a broken chain names its first bad entry.
+
+    One snapshot for the heads and the entries (the request's read-only
+    transaction is REPEATABLE READ): a donation committed meanwhile must not
+    look like an inserted entry.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    funds = chain_heads(session, actor)
+    if code is not None:
+        funds = [f for f in funds if f.code == code]
+        if not funds:
+            visible_fund(actor, code)
+    return [FundCheck(verify_fund_chain(session, fund), balances_match_postings(session, fund)) for fund in funds]
+
+
+def balances_match_postings(session: Session, fund: FundLedger) -> bool:
+    """The fund's balances, and its balances by day, are the sums of its postings."""
+    sums = dict(session.execute(select(Posting.account, cast(func.sum(Posting.amount_fen), BigInteger))
+                                .where(Posting.fund_id == fund.id).group_by(Posting.account)).all())
+    signed = {account: (-1 if account in CREDIT_ACCOUNTS else 1) * sums.get(account, 0)
+              for account in BALANCE_COLUMNS}
+    if any(getattr(fund, column) != signed[account] for account, column in BALANCE_COLUMNS.items()):
+        return False
+    by_day = (select(JournalEntry.effective_on, Posting.account, cast(func.sum(Posting.amount_fen), BigInteger))
+              .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+              .where(Posting.fund_id == fund.id).group_by(JournalEntry.effective_on, Posting.account))
+    expected: dict[dt.date, dict[str, int]] = {}
+    for day, account, total in session.execute(by_day):
+        expected.setdefault(day, dict.fromkeys(BALANCE_COLUMNS, 0))[account] = \
+            (-1 if account in CREDIT_ACCOUNTS else 1) * total
+    recorded = {row.day: {account: getattr(row, column) for account, column in BALANCE_COLUMNS.items()}
+                for row in session.scalars(select(FundDay).where(FundDay.fund_id == fund.id))}
+    recorded = {day: values for day, values in recorded.items() if any(values.values()) or day in expected}
+    return recorded == expected
+
+
+def verify_fund_chain(session: Session, fund: FundLedger) -> chain.ChainVerdict:
+    def entries() -> Iterator[chain.ChainEntry]:
+        rows = session.execute(select(JournalEntry).where(JournalEntry.fund_id == fund.id)
+                               .order_by(JournalEntry.seq).execution_options(yield_per=2000)).scalars()
+        batch: list[JournalEntry] = []
+        for entry in rows:
+            batch.append(entry)
+            if len(batch) == 2000:
+                yield from _chain_entries(session, batch)
+                batch = []
+        yield from _chain_entries(session, batch)
+
+    return chain.verify_fund(fund.code, fund.chain_head, fund.entry_count, GENESIS_HASH, entries())
+
+
+def _chain_entries(session: Session, entries: Sequence[JournalEntry]) -> Iterator[chain.ChainEntry]:
+    if not entries:
+        return
+    ids = [e.id for e in entries]
+    postings: dict[int, list[tuple[str, int]]] = {i: [] for i in ids}
+    for entry_id, account, amount in session.execute(
+            select(Posting.entry_id, Posting.account, Posting.amount_fen).where(Posting.entry_id.in_(ids))):
+        postings[entry_id].append((account, amount))
+    donations = {d.entry_id: d for d in session.scalars(select(Donation).where(Donation.entry_id.in_(ids)))}
+    source_ids = [e.source_id for e in entries if e.kind == "reversal"]
+    reversed_ = {d.id: d for d in session.scalars(select(Donation).where(Donation.id.in_(source_ids)))} \
+        if source_ids else {}
+    disbursements = {d.entry_id: d for d in session.scalars(
+        select(Disbursement).where(Disbursement.entry_id.in_(ids)))}
+    for entry in entries:
+        yield chain.ChainEntry(entry.id, entry.seq, entry.kind, entry.effective_on, entry.posted_at,
+                               entry.source_id, entry.actor, entry.prev_hash, entry.hash,
+                               _document(entry, donations, reversed_, disbursements), postings[entry.id])
+
+
+def _document(entry: JournalEntry, donations: dict[int, Donation], reversed_: dict[int, Donation],
+              disbursements: dict[int, Disbursement]) -> str:
+    """The source document's text as it was hashed; a missing source reads as empty."""
+    if entry.kind == "donation" and entry.id in donations:
+        d = donations[entry.id]
+        return chain.donation_document(receipt_no=receipt_no(d.receipt_year, d.receipt_seq), amount_fen=d.amount_fen,
+                                       donor_name=d.donor_name, donor_kind=d.donor_kind,
+                                       donor_anonymous=d.donor_anonymous, received_on=d.received_on,
+                                       channel=d.channel, purpose=d.purpose, reference=d.reference)
+    if entry.kind == "reversal" and entry.source_id in reversed_:
+        d = reversed_[entry.source_id]
+        return chain.reversal_document(donation_id=d.id, receipt_no=receipt_no(d.receipt_year, d.receipt_seq),
+                                       reason=d.reversal_reason or "")
+    if entry.kind == "disbursement" and entry.id in disbursements:
+        b = disbursements[entry.id]
+        return chain.disbursement_document(
+            disbursement_id=b.id, amount_fen=b.amount_fen, payee=b.payee, purpose=b.purpose, project=b.project,
+            paid_on=b.paid_on or entry.effective_on, bank_reference=b.bank_reference or "",
+            requested_by=b.requested_by, approved_by=b.approved_by or "")
+    return ""
+

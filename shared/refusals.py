@@ -1,0 +1,238 @@
+"""Every refusal the system gives, once: a stable code, an HTTP status, a message.
+
+A refusal of a whole request is a `Refused` problem (shared.errors); a field's
+refusal is a `Message`. Both carry a code and its parameters, never a
+sentence: the sentence comes from the catalogue below, in English for the
+API's `detail` and in the reader's language on the pages (the English texts
+are the msgids of shared/translations/<language>/LC_MESSAGES/messages.po).
+
+The database refuses with the same codes: a ledger function raises with
+`CONSTRAINT = '<code>'` (see services/donations/migrations); a CHECK
+constraint that refuses is `ledger_rule`, naming the constraint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext marker pybabel extracts
+    """Marks a msgid for extraction; translated when rendered (shared.i18n)."""
+    return message
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A refusal's code: its HTTP status, its title and its message template."""
+
+    code: str
+    status: int
+    title: str
+    message: str  # %(name)s placeholders, filled from the refusal's parameters
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def _kind(code: str, status: int, title: str, message: str) -> str:
+    if code in KINDS:
+        raise ValueError(f"refusal code {code} defined twice")
+    KINDS[code] = Kind(code, status, title, message)
+    return code
+
+
+# Titles, one per status.
+BAD_REQUEST = N_("Bad request")
+UNAUTHORIZED = N_("Unauthorized")
+FORBIDDEN = N_("Forbidden")
+NOT_FOUND = N_("Not found")
+CONFLICT = N_("Conflict")
+INVALID = N_("Validation failed")
+UNAVAILABLE = N_("Service unavailable")
+
+# -- requests as a whole ---------------------------------------------------------
+_kind("malformed_json", 400, BAD_REQUEST, N_("The body is not valid JSON."))
+_kind("malformed_request", 400, BAD_REQUEST, N_("The request is malformed."))
+_kind("csrf_failed", 400, BAD_REQUEST,
+      N_("The form has expired or did not come from this site; reload the page and try again."))
+_kind("api_key_missing", 401, UNAUTHORIZED, N_("An API key is required: send 'Authorization: Bearer <key>'."))
+_kind("api_key_invalid", 401, UNAUTHORIZED, N_("The API key is unknown or has been revoked."))
+_kind("internal_token_invalid", 401, UNAUTHORIZED, N_("Internal API: missing or wrong internal token."))
+_kind("scope_missing", 403, FORBIDDEN, N_("This needs the scope '%(scope)s', which the caller lacks."))
+_kind("role_forbidden", 403, FORBIDDEN, N_("Your role may not do this."))
+_kind("not_found", 404, NOT_FOUND, N_("There is nothing at this address."))
+_kind("method_not_allowed", 405, N_("Method not allowed"), N_("This address does not take %(method)s."))
+_kind("payload_too_large", 413, N_("Payload too large"), N_("The request body is too large."))
+_kind("unsupported_media_type", 415, N_("Unsupported media type"),
+      N_("Send %(expected)s, not %(received)s."))
+_kind("validation", 422, INVALID, N_("Some fields are not valid."))
+_kind("internal_error", 500, N_("Internal server error"),
+      N_("The server failed to answer this request; it has been logged."))
+_kind("service_unavailable", 503, UNAVAILABLE, N_("The %(service)s service cannot be reached; try again shortly."))
+_kind("http_error", 400, BAD_REQUEST, N_("The request could not be answered (HTTP %(status)s)."))
+
+# -- idempotency -------------------------------------------------------------------
+_kind("idempotency_in_progress", 409, CONFLICT, N_("A request with this key is still being processed."))
+_kind("idempotency_secret_not_kept", 409, CONFLICT,
+      N_("A request with this key succeeded already; its answer held a secret, which is shown only once "
+         "and was not kept."))
+
+# -- things that are not there (or not the caller's) --------------------------------
+_kind("fund_not_found", 404, NOT_FOUND, N_("No fund %(fund_code)s."))
+_kind("organization_not_found", 404, NOT_FOUND, N_("No organisation %(id)s."))
+_kind("api_key_not_found", 404, NOT_FOUND, N_("No API key %(id)s in organisation %(organization_id)s."))
+_kind("user_not_found", 404, NOT_FOUND, N_("No user %(id)s."))
+_kind("donation_not_found", 404, NOT_FOUND, N_("No donation %(id)s."))
+_kind("disbursement_not_found", 404, NOT_FOUND, N_("No disbursement %(id)s."))
+
+# -- funds, organisations, users -----------------------------------------------------
+_kind("organization_name_taken", 409, CONFLICT, N_("An organisation named %(name)s exists already."))
+_kind("username_taken", 409, CONFLICT, N_("The username %(username)s is taken."))
+_kind("fund_code_taken", 409, CONFLICT, N_("A fund with the code %(fund_code)s exists already."))
+_kind("fund_closed_unchangeable", 409, CONFLICT, N_("Fund %(fund_code)s is closed and can no longer be changed."))
+_kind("fund_transition_invalid", 409, CONFLICT,
+      N_("Fund %(fund_code)s is %(status)s, so it cannot be %(target)s."))
+_kind("fund_not_empty", 409, CONFLICT,
+      N_("Fund %(fund_code)s still holds %(balance)s CNY (%(reserved)s CNY of it promised to approved "
+         "payments); only a fund holding nothing can be closed."))
+_kind("self_demotion", 422, INVALID, N_("You cannot demote or deactivate yourself."))
+_kind("login_failed", 422, INVALID, N_("Wrong username or password, or the account is disabled."))
+
+# -- the ledger -------------------------------------------------------------------------
+_kind("fund_closed", 409, CONFLICT, N_("Fund %(fund_code)s is closed: it takes nothing and pays nothing."))
+_kind("fund_frozen", 409, CONFLICT,
+      N_("Fund %(fund_code)s is frozen: it takes donations but pays nothing out, and no donation to it "
+         "can be reversed."))
+_kind("fund_status_changing", 409, CONFLICT,
+      N_("Fund %(fund_code)s is changing its status at this moment; try again shortly."))
+_kind("duplicate_reference", 409, CONFLICT,
+      N_("A donation with the reference %(reference)s is already recorded for this organisation."))
+_kind("already_reversed", 409, CONFLICT, N_("Donation %(receipt_no)s is already reversed."))
+_kind("reversal_exceeds_available", 409, CONFLICT,
+      N_("Reversing %(amount)s CNY would take fund %(fund_code)s below zero: it has %(available)s CNY "
+         "available."))
+_kind("reversal_exceeds_goods", 409, CONFLICT,
+      N_("Reversing %(amount)s CNY of goods would take fund %(fund_code)s's goods below zero: it holds "
+         "%(goods)s CNY of goods."))
+_kind("reversal_exceeds_cash", 409, CONFLICT,
+      N_("Reversing %(amount)s CNY would leave fund %(fund_code)s too little cash for its approved "
+         "payments: %(cash)s CNY of cash is available."))
+_kind("own_disbursement", 403, FORBIDDEN,
+      N_("The requester cannot approve their own disbursement: someone else must."))
+_kind("disbursement_not_requested", 409, CONFLICT,
+      N_("Disbursement %(id)s is %(status)s; only a requested one can be approved."))
+_kind("disbursement_not_approved", 409, CONFLICT,
+      N_("Disbursement %(id)s is %(status)s; only an approved one is paid."))
+_kind("disbursement_not_rejectable", 409, CONFLICT,
+      N_("Disbursement %(id)s is %(status)s; it can no longer be rejected."))
+_kind("insufficient_available", 409, CONFLICT,
+      N_("Fund %(fund_code)s has %(available)s CNY available, less than the %(amount)s CNY to approve."))
+_kind("insufficient_cash", 409, CONFLICT,
+      N_("Fund %(fund_code)s has %(cash)s CNY of cash available, less than the %(amount)s CNY to approve "
+         "(the rest is donated goods, which are not paid out)."))
+_kind("balance_below_zero", 409, CONFLICT,
+      N_("This would take fund %(fund_code)s's %(account)s below zero on %(date)s."))
+_kind("ledger_rule", 409, CONFLICT, N_("The ledger refused this change (rule %(rule)s)."))
+
+# -- fields (a Message each; the problem is `validation`) -------------------------------------
+_kind("required", 422, INVALID, N_("Missing data for required field."))
+_kind("null", 422, INVALID, N_("Field may not be null."))
+_kind("unknown_field", 422, INVALID, N_("Unknown field."))
+_kind("not_a_string", 422, INVALID, N_("Not a valid string."))
+_kind("not_an_object", 422, INVALID, N_("Must be an object."))
+_kind("not_a_list", 422, INVALID, N_("Must be a list."))
+_kind("not_a_boolean", 422, INVALID, N_("Not a valid boolean."))
+_kind("not_an_integer", 422, INVALID, N_("Not a valid integer."))
+_kind("out_of_range", 422, INVALID, N_("Must be between %(min)s and %(max)s."))
+_kind("blank", 422, INVALID, N_("Must not be empty."))
+_kind("too_long", 422, INVALID, N_("Longer than maximum length %(max)s."))
+_kind("too_short", 422, INVALID, N_("Shorter than minimum length %(min)s."))
+_kind("too_few", 422, INVALID, N_("Must hold at least %(min)s."))
+_kind("nul_character", 422, INVALID, N_("Must not contain NUL characters."))
+_kind("lone_surrogate", 422, INVALID, N_("Must be valid Unicode text (no lone surrogates)."))
+_kind("not_one_of", 422, INVALID, N_("Must be one of: %(choices)s."))
+_kind("fund_code_format", 422, INVALID, N_("3-32 characters of A-Z, 0-9 and '-', such as TL-HQ-001."))
+_kind("username_format", 422, INVALID, N_("2-64 letters, digits, '_', '.' or '-'."))
+_kind("amount_not_a_string", 422, INVALID,
+      N_("Must be a string with two decimals, such as \"1280.00\", not a number."))
+_kind("amount_format", 422, INVALID, N_("Must be an amount with exactly two decimals, such as \"1280.00\"."))
+_kind("amount_out_of_range", 422, INVALID, N_("Must be between %(min)s and %(max)s."))
+_kind("date_format", 422, INVALID, N_("Not a valid date (YYYY-MM-DD)."))
+_kind("date_too_early", 422, INVALID, N_("Must not be before %(earliest)s."))
+_kind("date_in_future", 422, INVALID, N_("Must not be in the future."))
+_kind("date_after_to", 422, INVALID, N_("Must not be after 'to'."))
+_kind("paid_before_approval", 422, INVALID, N_("Must not be before the approval, on %(approved_on)s."))
+_kind("cursor_invalid", 422, INVALID, N_("Not a cursor returned by this API."))
+_kind("boolean_text", 422, INVALID, N_("Must be true or false."))
+_kind("idempotency_key_reused", 422, INVALID, N_("This key was already used with a different request."))
+_kind("no_such_fund", 422, INVALID, N_("No such fund."))
+_kind("no_such_organization", 422, INVALID, N_("No such organisation."))
+_kind("file_required", 422, INVALID, N_("Choose a file to upload."))
+_kind("confirm_required", 422, INVALID, N_("Tick the box to confirm."))
+# What a batch row or an uploaded file can be refused for besides its fields.
+_kind("row_not_an_object", 422, INVALID, N_("Must be an object."))
+_kind("row_width", 422, INVALID, N_("Has %(fields)s fields; the header has %(expected)s."))
+_kind("csv_column_unknown", 422, INVALID, N_("Unknown column."))
+_kind("csv_column_missing", 422, INVALID, N_("Missing column."))
+_kind("csv_column_repeated", 422, INVALID, N_("A column appears twice."))
+_kind("csv_header", 422, INVALID, N_("The header row must be: %(columns)s (the last two optional)."))
+_kind("csv_not_utf8", 422, INVALID,
+      N_("The CSV file is not UTF-8 (byte %(byte)s); save it from Excel as \"CSV UTF-8\"."))
+_kind("csv_nul", 422, INVALID, N_("The CSV file contains NUL characters."))
+_kind("csv_empty", 422, INVALID, N_("The CSV file is empty: it needs a header row."))
+_kind("csv_syntax", 422, INVALID, N_("Line %(line)s cannot be read as CSV."))
+_kind("batch_not_a_list", 422, INVALID, N_("Must be a JSON list of donations."))
+_kind("batch_empty", 422, INVALID, N_("There are no rows."))
+_kind("batch_too_long", 422, INVALID, N_("At most %(max)s rows a request; send the rest in another."))
+
+# What a field's refusal on a page calls it when the page gives no label.
+THIS_FIELD = N_("this field")
+
+# What a value named in a message reads as (a fund's or a disbursement's status, ...).
+LABELS: dict[str, str] = {
+    "active": N_("active"),
+    "frozen": N_("frozen"),
+    "closed": N_("closed"),
+    "requested": N_("requested"),
+    "approved": N_("approved"),
+    "paid": N_("paid"),
+    "rejected": N_("rejected"),
+    "recorded": N_("recorded"),
+    "reversed": N_("reversed"),
+    "bank": N_("bank account"),
+    "in_kind": N_("donated goods"),
+    "unrestricted": N_("unrestricted net assets"),
+    "restricted": N_("restricted net assets"),
+}
+
+class Label(str):
+    """A parameter value that is itself translated when shown (a status, an account)."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True)
+class Message:
+    """One refusal of a field: a code with its parameters, rendered per language."""
+
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in KINDS:
+            raise KeyError(f"unknown refusal code {self.code}")
+
+    def __str__(self) -> str:
+        return english(self.code, self.params)
+
+
+def fill(template: str, params: Mapping[str, Any]) -> str:
+    """The template with its %(name)s placeholders filled; extra parameters are ignored."""
+    return template % {name: str(value) for name, value in params.items()} if params else template % {}
+
+
+def english(code: str, params: Mapping[str, Any] | None = None) -> str:
+    """The message in English: the API's `detail` and field errors."""
+    return fill(KINDS[code].message, params or {})
