@@ -237,7 +237,7 @@ def gunicorn_command(config: Config, port: int, env: dict[str, str]) -> list[str
     saved = {name: os.environ.get(name) for name in ("WEB_CONCURRENCY", "WEB_THREADS")}
     os.environ["WEB_CONCURRENCY"], os.environ["WEB_THREADS"] = str(config.workers), str(config.threads)
     try:
-        command = serve.gunicorn_command(settings, LOOPBACK, port)
+        command = serve.gunicorn_command(LOOPBACK, port)
     finally:
         for name, value in saved.items():
             if value is None:
