@@ -234,5 +234,7 @@ def fill(template: str, params: Mapping[str, Any]) -> str:
 
 
 def english(code: str, params: Mapping[str, Any] | None = None) -> str:
-    """The message in English: the API's `detail` and field errors."""
-    return fill(KINDS[code].message, params or {})
+    """The message in English: the API's `detail` and field errors (labels in their English words)."""
+    shown = {name: LABELS.get(value, value) if isinstance(value, Label) else value
+             for name, value in (params or {}).items()}
+    return fill(KINDS[code].message, shown)

@@ -1,0 +1,109 @@
+"""Refusals are codes; their words come from one catalogue per language.
+
+Every code renders in Chinese and in English; the API answers with the code
+(in `type`, `code` and `codes`) and English words; a page answers in its
+reader's language, Chinese unless asked otherwise."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from shared import i18n
+from shared.refusals import KINDS, LABELS, THIS_FIELD, Label
+from tests.conftest import ApiClient, Browser, Factory
+from tests.helpers import assert_problem, field_errors, text
+
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def sample_params(code: str) -> dict[str, Any]:
+    names = set(PLACEHOLDER.findall(KINDS[code].message))
+    names |= set(PLACEHOLDER.findall(i18n.catalogue("zh").gettext(KINDS[code].message)))
+    return {name: Label("frozen") if name in ("status", "target") else Label("bank") if name == "account"
+            else f"<{name}>" for name in names}
+
+
+@pytest.mark.parametrize("code", sorted(KINDS))
+def test_every_refusal_has_its_words_in_chinese_and_english(code: str) -> None:
+    params = sample_params(code)
+    english = i18n.render(code, params, "en")
+    chinese = i18n.render(code, params, "zh")
+    assert english == KINDS[code].message % {k: LABELS[v] if isinstance(v, Label) else v for k, v in params.items()}
+    assert chinese != english and HAN.search(chinese), f"{code} has no Chinese words"
+    for text_ in (english, chinese):
+        assert "%(" not in text_ and text_.strip()
+    # Every parameter the English names is shown in Chinese too (a label translated).
+    for name, value in params.items():
+        if name in PLACEHOLDER.findall(KINDS[code].message) and name != "field":
+            shown = i18n.label(value, "zh") if isinstance(value, Label) else value
+            assert shown in chinese, (code, name)
+    assert i18n.title(code, "en") == KINDS[code].title
+    assert HAN.search(i18n.title(code, "zh"))
+
+
+@pytest.mark.parametrize("value", sorted(LABELS))
+def test_every_value_a_message_names_is_translated(value: str) -> None:
+    assert i18n.label(value, "en") == LABELS[value]
+    assert HAN.search(i18n.label(value, "zh"))
+
+
+def test_the_catalogues_hold_nothing_else_and_nothing_untranslated() -> None:
+    wanted = {kind.message for kind in KINDS.values()} | {kind.title for kind in KINDS.values()}
+    wanted |= set(LABELS.values()) | {THIS_FIELD}
+    for language in i18n.LANGUAGES:
+        catalogue = i18n.catalogue(language)
+        held = {message for message in catalogue._catalog if message}  # type: ignore[attr-defined]
+        assert held == wanted, (language, held ^ wanted)
+        for message in wanted:
+            assert catalogue.gettext(message), (language, message)
+
+
+def test_the_api_answers_a_refusal_with_its_code_in_english(api: ApiClient, make: Factory) -> None:
+    organization = make.organization()
+    fund = make.fund(organization["id"], "LANG-001")
+    refused = assert_problem(api.post("/donations/api/v1/disbursements", json={
+        "fund_code": fund["code"], "amount": "1.5", "payee": "", "purpose": "x"},
+        headers={"Accept-Language": "zh-CN"}), 422, "amount")
+    assert refused["code"] == "validation" and refused["type"].endswith("/validation")
+    assert refused["codes"] == {"amount": ["amount_format"], "payee": ["blank"]}
+    assert refused["errors"]["amount"] == ['Must be an amount with exactly two decimals, such as "1280.00".']
+    assert not HAN.search(refused["detail"])
+    missing = assert_problem(api.get("/donations/api/v1/funds/NO-SUCH/balance"), 404)
+    assert missing["code"] == "fund_not_found" and missing["detail"] == "No fund NO-SUCH."
+
+
+@pytest.fixture
+def manager(admin: Browser, make: Factory) -> Browser:
+    organization = make.organization()
+    make.fund(organization["id"], "LANG-002")
+    return admin
+
+
+def test_a_page_shows_refusals_in_chinese_and_in_english_when_asked(manager: Browser) -> None:
+    form = {"fund_code": "LANG-002", "amount": "12.5", "currency": "CNY", "donor_name": "", "donor_kind": "individual",
+            "received_on": "2000-01-01", "channel": "bank"}
+    chinese = manager.submit("/donations/new", form)
+    assert chinese.status_code == 422
+    assert "两位小数" in field_errors(chinese, "amount") and "请输入捐赠人名称" in field_errors(chinese, "donor_name")
+
+    english = manager.submit("/donations/new?lang=en", form, action="/donations/new?lang=en")
+    assert english.status_code == 422
+    assert "exactly two decimals" in field_errors(english, "amount")
+    assert "Missing data for required field" in field_errors(english, "donor_name")
+    # The choice is remembered.
+    again = manager.submit("/donations/new", form)
+    assert "exactly two decimals" in field_errors(again, "amount")
+    back = manager.submit("/donations/new?lang=zh", form, action="/donations/new?lang=zh")
+    assert "两位小数" in field_errors(back, "amount")
+
+
+def test_an_error_page_speaks_the_browsers_language(browser: Browser) -> None:
+    chinese = browser.http.get("/donations/api-not-here", headers={"Accept": "text/html"})
+    assert chinese.status_code == 404 and "此地址没有内容" in text(chinese)
+    english = browser.http.get("/donations/api-not-here",
+                               headers={"Accept": "text/html", "Accept-Language": "en-GB,en;q=0.9"})
+    assert english.status_code == 404 and "There is nothing at this address." in text(english)
