@@ -16,6 +16,12 @@
 -- Locks are taken in one order everywhere: organisations (advisory, for
 -- references), funds' ledger rows by code, the disbursement or donation,
 -- the year's receipt counter last.
+--
+-- The entry points run with plan_cache_mode = force_generic_plan: their
+-- statements' plans do not depend on the arguments' values, and planning
+-- them anew on every call (PostgreSQL's default for the first calls with
+-- parameters, and whenever a custom plan looks cheaper) costs more than
+-- running them.
 
 -- ---------------------------------------------------------------------------
 -- Refusals
@@ -237,7 +243,8 @@ END $$;
 -- Restrictions apply here at once; a close needs a fund holding nothing.
 CREATE FUNCTION donations.prepare_fund_status(p_fund jsonb, p_status text, p_version bigint)
 RETURNS donations.fund_ledger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     fund donations.fund_ledger := donations.lock_fund(p_fund);
 BEGIN
@@ -256,7 +263,8 @@ END $$;
 -- The funds service's committed status of a fund (p_final: see settle_locked).
 CREATE FUNCTION donations.settle_fund_status(p_code text, p_status text, p_version bigint, p_final boolean)
 RETURNS donations.fund_ledger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     fund donations.fund_ledger;
 BEGIN
@@ -298,46 +306,55 @@ RETURNS TABLE (entry_id bigint, fund_id integer, seq integer, prev_hash text, ha
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
-    v_ids bigint[];
-    v_funds integer[];
-    v_seqs integer[];
-    v_prevs text[];
-    v_hashes text[];
+    v_ords integer[] := '{}';
+    v_ids bigint[] := '{}';
+    v_funds integer[] := '{}';
+    v_seqs integer[] := '{}';
+    v_prevs text[] := '{}';
+    v_hashes text[] := '{}';
+    v_fund_ids integer[];
+    v_codes text[];
+    v_heads text[];
+    v_counts integer[];
+    v_at integer;
+    v_entry donations.entry_input;
     v_low record;
     v_today date := donations.shanghai_day(p_posted_at);
 BEGIN
-    WITH input AS (
-        SELECT e.*, f.code, f.chain_head,
-               (f.entry_count + row_number() OVER (PARTITION BY e.fund_id ORDER BY e.ord))::integer AS next_seq,
-               coalesce(e.entry_id, nextval('donations.journal_entry_id_seq')) AS id
-        FROM unnest(p_entries) e JOIN donations.fund_ledger f ON f.id = e.fund_id
-    ), hashed AS (
-        SELECT i.*, donations.chain(i.chain_head, donations.entry_content(i.code, i.next_seq, i.kind,
-                   i.effective_on, p_posted_at, i.source_id, i.actor, i.document,
-                   donations.postings_text(i.accounts, i.amounts)))
-                   OVER (PARTITION BY i.fund_id ORDER BY i.ord ROWS UNBOUNDED PRECEDING) AS entry_hash
-        FROM input i
-    ), linked AS (
-        SELECT h.*, coalesce(lag(h.entry_hash) OVER (PARTITION BY h.fund_id ORDER BY h.ord), h.chain_head) AS prev
-        FROM hashed h
+    -- The funds' chains as they stand (their rows are locked by the caller).
+    SELECT array_agg(f.id), array_agg(f.code), array_agg(f.chain_head), array_agg(f.entry_count)
+    INTO v_fund_ids, v_codes, v_heads, v_counts
+    FROM donations.fund_ledger f WHERE f.id = ANY (SELECT DISTINCT e.fund_id FROM unnest(p_entries) e);
+
+    -- Each entry takes its fund's next seq and links to the hash before it, in `ord` order.
+    FOR v_entry IN SELECT * FROM unnest(p_entries) e ORDER BY e.ord LOOP
+        v_at := array_position(v_fund_ids, v_entry.fund_id);
+        v_counts[v_at] := v_counts[v_at] + 1;
+        v_ords := v_ords || v_entry.ord;
+        v_ids := v_ids || coalesce(v_entry.entry_id, nextval('donations.journal_entry_id_seq'));
+        v_funds := v_funds || v_entry.fund_id;
+        v_seqs := v_seqs || v_counts[v_at];
+        v_prevs := v_prevs || v_heads[v_at];
+        v_heads[v_at] := donations.link(v_heads[v_at], donations.entry_content(v_codes[v_at], v_counts[v_at],
+            v_entry.kind, v_entry.effective_on, p_posted_at, v_entry.source_id, v_entry.actor, v_entry.document,
+            donations.postings_text(v_entry.accounts, v_entry.amounts)));
+        v_hashes := v_hashes || v_heads[v_at];
+    END LOOP;
+
+    WITH linked AS (
+        SELECT x.*, e.kind, e.effective_on, e.source_id, e.actor, e.accounts, e.amounts
+        FROM unnest(v_ords, v_ids, v_funds, v_seqs, v_prevs, v_hashes) AS x(ord, id, fund_id, seq, prev, hash)
+        JOIN unnest(p_entries) e ON e.ord = x.ord
     ), entries AS (
         INSERT INTO donations.journal_entry (id, fund_id, seq, kind, effective_on, posted_at, source_id, actor,
                                             prev_hash, hash)
-        SELECT l.id, l.fund_id, l.next_seq, l.kind, l.effective_on, p_posted_at, l.source_id, l.actor, l.prev,
-               l.entry_hash
+        SELECT l.id, l.fund_id, l.seq, l.kind, l.effective_on, p_posted_at, l.source_id, l.actor, l.prev, l.hash
         FROM linked l ORDER BY l.ord
-        RETURNING id, fund_id, seq, prev_hash, hash
-    ), postings AS (
-        INSERT INTO donations.posting (entry_id, line, fund_id, account, amount_fen)
-        SELECT l.id, p.line, l.fund_id, p.account, p.amount
-        FROM linked l, unnest(l.accounts, l.amounts) WITH ORDINALITY AS p(account, amount, line)
-        ORDER BY l.ord, p.line
     )
-    SELECT array_agg(e.id ORDER BY e.fund_id, e.seq), array_agg(e.fund_id ORDER BY e.fund_id, e.seq),
-           array_agg(e.seq ORDER BY e.fund_id, e.seq), array_agg(e.prev_hash ORDER BY e.fund_id, e.seq),
-           array_agg(e.hash ORDER BY e.fund_id, e.seq)
-    INTO v_ids, v_funds, v_seqs, v_prevs, v_hashes
-    FROM entries e;
+    INSERT INTO donations.posting (entry_id, line, fund_id, account, amount_fen)
+    SELECT l.id, p.line, l.fund_id, p.account, p.amount
+    FROM linked l, unnest(l.accounts, l.amounts) WITH ORDINALITY AS p(account, amount, line)
+    ORDER BY l.ord, p.line;
 
     -- Balances are signed as balances: assets are debits, net assets credits.
     WITH moves AS (
@@ -354,9 +371,7 @@ BEGIN
         SELECT e.fund_id, sum(coalesce(e.reserved_delta, 0)) AS reserved
         FROM unnest(p_entries) e GROUP BY e.fund_id
     ), heads AS (
-        SELECT DISTINCT ON (h.fund_id) h.fund_id, h.seq, h.hash
-        FROM unnest(v_funds, v_seqs, v_hashes) AS h(fund_id, seq, hash)
-        ORDER BY h.fund_id, h.seq DESC
+        SELECT h.fund_id, h.seq, h.hash FROM unnest(v_fund_ids, v_counts, v_heads) AS h(fund_id, seq, hash)
     )
     UPDATE donations.fund_ledger f SET
         bank_fen = f.bank_fen + b.bank,
@@ -441,7 +456,8 @@ END $$;
 CREATE FUNCTION donations.record_donations(p_rows jsonb, p_requests jsonb)
 RETURNS TABLE (n integer, outcome text, id bigint, receipt_year integer, receipt_seq integer,
                entry_id bigint, created_at timestamptz)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET work_mem = '64MB' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan SET work_mem = '64MB' AS $$
 #variable_conflict use_column
 DECLARE
     v_posted_at timestamptz := now();
@@ -562,7 +578,8 @@ END $$;
 -- donation stays, marked reversed. Returns the reversing entry's id.
 CREATE FUNCTION donations.reverse_donation(p_id bigint, p_fund jsonb, p_reason text, p_actor jsonb)
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     fund donations.fund_ledger := donations.lock_fund(p_fund);
     gift donations.donation;
@@ -619,7 +636,8 @@ END $$;
 CREATE FUNCTION donations.request_disbursement(p_fund jsonb, p_amount_fen bigint, p_payee text, p_purpose text,
                                                p_project text, p_actor jsonb)
 RETURNS donations.disbursement
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     fund donations.fund_ledger := donations.lock_fund(p_fund);
     request donations.disbursement;
@@ -649,7 +667,8 @@ END $$;
 
 CREATE FUNCTION donations.approve_disbursement(p_id bigint, p_fund jsonb, p_actor jsonb)
 RETURNS donations.disbursement
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     locked record := donations.lock_disbursement(p_id, p_fund);
     fund donations.fund_ledger := locked.fund;
@@ -686,7 +705,8 @@ END $$;
 CREATE FUNCTION donations.pay_disbursement(p_id bigint, p_fund jsonb, p_paid_on date, p_bank_reference text,
                                            p_actor jsonb)
 RETURNS donations.disbursement
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     locked record := donations.lock_disbursement(p_id, p_fund);
     fund donations.fund_ledger := locked.fund;
@@ -732,7 +752,8 @@ END $$;
 
 CREATE FUNCTION donations.reject_disbursement(p_id bigint, p_fund jsonb, p_reason text, p_actor jsonb)
 RETURNS donations.disbursement
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     locked record := donations.lock_disbursement(p_id, p_fund);
     fund donations.fund_ledger := locked.fund;
@@ -767,7 +788,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     bad record;
 BEGIN
-    -- By index, entry by entry: a join would read the whole posting table.
+    -- By index, row by row (a LATERAL ... LIMIT 1 here and below): the planner knows
+    -- nothing of a transition table, and a join or a hashed subplan would read the
+    -- whole table for every statement.
     SELECT e.id INTO bad FROM new_entries e
         LEFT JOIN donations.fund_ledger f ON f.id = e.fund_id
         CROSS JOIN LATERAL (SELECT count(*) AS lines, coalesce(sum(p.amount_fen), 0) AS total,
@@ -790,10 +813,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
     unbalanced bigint;
 BEGIN
-    SELECT p.entry_id INTO unbalanced FROM new_postings p
-    GROUP BY p.entry_id
-    HAVING sum(p.amount_fen) <> 0
-        OR NOT EXISTS (SELECT FROM donations.journal_entry e WHERE e.id = p.entry_id)
+    SELECT p.entry_id INTO unbalanced
+    FROM (SELECT n.entry_id, sum(n.amount_fen) AS total FROM new_postings n GROUP BY n.entry_id) p
+    LEFT JOIN LATERAL (SELECT true AS found FROM donations.journal_entry e WHERE e.id = p.entry_id LIMIT 1) e ON true
+    WHERE p.total <> 0 OR e.found IS NULL
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'journal entry % does not balance, or does not exist', unbalanced
@@ -809,9 +832,10 @@ DECLARE
     bad record;
 BEGIN
     SELECT d.id INTO bad FROM new_donations d
-    WHERE d.status <> 'recorded'
-       OR NOT EXISTS (SELECT FROM donations.journal_entry e WHERE e.id = d.entry_id AND e.kind = 'donation'
-                      AND e.source_id = d.id AND e.fund_id = d.fund_id)
+    LEFT JOIN LATERAL (SELECT true AS found FROM donations.journal_entry e
+                       WHERE e.id = d.entry_id AND e.kind = 'donation' AND e.source_id = d.id
+                         AND e.fund_id = d.fund_id LIMIT 1) e ON true
+    WHERE d.status <> 'recorded' OR e.found IS NULL
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'donation % does not match its journal entry', bad.id
