@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 from typing import Any
 
 CURRENCY = "CNY"
@@ -115,8 +115,9 @@ def _group_text(group: int) -> str:
     return text
 
 
+@lru_cache(maxsize=65536)
 def chinese_capitals(fen: int) -> str:
-    """Chinese financial capitals (大写金额) for an amount in fen."""
+    """Chinese financial capitals (大写金额) for an amount in fen (a batch repeats amounts)."""
     if fen < 0:
         return "负" + chinese_capitals(-fen)
     yuan, cents = divmod(fen, 100)

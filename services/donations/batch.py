@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from flask import Request, Response
 from sqlalchemy.orm import Session
 
@@ -137,8 +138,7 @@ def _check_size(count: int) -> None:
 
 def record_batch(session: Session, actor: Principal, request: Request) -> Response:
     results = record_rows(session, actor, read_rows(request))
-    body = json.dumps({"results": results}, ensure_ascii=False, separators=(",", ":"))
-    return Response(body, status=200, mimetype="application/json")
+    return Response(orjson.dumps({"results": results}), status=200, mimetype="application/json")
 
 
 def record_rows(session: Session, actor: Principal, rows: list[Row]) -> list[dict[str, Any]]:

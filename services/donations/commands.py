@@ -13,7 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, g, json
+import orjson
+from flask import Response, current_app, g
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -67,29 +68,35 @@ def new_donation(fund: FundInfo, data: dict[str, Any]) -> NewDonation:
                        purpose=data.get("purpose") or "", reference=data.get("reference"))
 
 
-@dataclass(frozen=True)
 class RecordedDonation:
-    """A donation just recorded, as donation_json reads it."""
+    """A donation just recorded, with what donation_json reads of a Donation row."""
 
-    donation: NewDonation
-    outcome: Outcome
-    status: str = "recorded"
-    reversed_at: None = None
-    reversal_reason: None = None
-    reversal_entry_id: None = None
+    __slots__ = ("id", "fund_code", "amount_fen", "donor_name", "donor_kind", "donor_anonymous", "received_on",
+                 "channel", "purpose", "reference", "receipt_year", "receipt_seq", "status", "created_at",
+                 "reversed_at", "reversal_reason", "reversal_entry_id")
 
-    def __getattr__(self, name: str) -> Any:
-        if name in ("id", "receipt_year", "receipt_seq", "created_at"):
-            return getattr(self.outcome, name)
-        if name == "fund_code":
-            return self.donation.fund.code
-        return getattr(self.donation, name)
+    def __init__(self, donation: NewDonation, outcome: Outcome) -> None:
+        self.id = outcome.id
+        self.fund_code = donation.fund.code
+        self.amount_fen = donation.amount_fen
+        self.donor_name = donation.donor_name
+        self.donor_kind = donation.donor_kind
+        self.donor_anonymous = donation.donor_anonymous
+        self.received_on = donation.received_on
+        self.channel = donation.channel
+        self.purpose = donation.purpose
+        self.reference = donation.reference
+        self.receipt_year = outcome.receipt_year
+        self.receipt_seq = outcome.receipt_seq
+        self.status = "recorded"
+        self.created_at = outcome.created_at
+        self.reversed_at = self.reversal_reason = self.reversal_entry_id = None
 
 
 def donation_created(donation: NewDonation, outcome: Outcome) -> Response:
     """The answer to a donation: 201 with it, or the refusal of its outcome."""
     if outcome.outcome == "recorded":
-        body = json.dumps(donation_json(RecordedDonation(donation, outcome)), ensure_ascii=False)
+        body = orjson.dumps(donation_json(RecordedDonation(donation, outcome)))
         return Response(body, status=201, mimetype="application/json")
     if outcome.outcome == "duplicate":
         raise Problem("duplicate_reference", reference=donation.reference,

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import psycopg
 from flask import g, has_request_context
 from sqlalchemy import Connection, text
@@ -77,13 +78,8 @@ def fund_json(fund: FundInfo) -> dict[str, Any]:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_default)
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} in a ledger call")
+    """Arguments as JSON text (dates as YYYY-MM-DD); a batch passes ten thousand rows."""
+    return orjson.dumps(value).decode()
 
 
 # -- donations ---------------------------------------------------------------------
