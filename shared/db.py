@@ -94,6 +94,7 @@ class Database:
         self.engine: Engine | None = None
         self.session_factory: sessionmaker[Session] | None = None
         self.read_session_factory: sessionmaker[Session] | None = None
+        self.read_engine: Engine | None = None
         if app is not None:
             self.init_app(app)
 
@@ -106,10 +107,14 @@ class Database:
             raise NoDatabase(NO_DATABASE)
         self.engine = make_engine(settings.service_database_url(service))
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        # A request that only reads (GET, HEAD) runs in a read-only transaction: a write
-        # added to one later fails at once instead of committing unseen.
-        self.read_session_factory = sessionmaker(
-            self.engine.execution_options(postgresql_readonly=True), expire_on_commit=False)
+        # A request that only reads (GET, HEAD) reads through connections whose every
+        # transaction is read-only: a write added to one later fails at once instead of
+        # committing unseen. A statement is its own transaction (one round trip); a read
+        # that must see one moment across statements asks for a snapshot (below).
+        self.read_engine = make_engine(settings.service_database_url(service), pool_size=5, max_overflow=10,
+                                       isolation_level="AUTOCOMMIT",
+                                       connect_args={"options": "-c default_transaction_read_only=on"})
+        self.read_session_factory = sessionmaker(self.read_engine, expire_on_commit=False)
         app.extensions["database"] = self
         app.after_request(self._commit_or_roll_back)
         app.teardown_appcontext(self._close)
@@ -155,8 +160,17 @@ class Database:
             yield session
 
     def dispose(self) -> None:
-        if self.engine is not None:
-            self.engine.dispose()
+        for engine in (self.engine, self.read_engine):
+            if engine is not None:
+                engine.dispose()
+
+
+def snapshot(session: Session) -> None:
+    """Make the session's next statements read one moment of the database (a
+    REPEATABLE READ transaction): a statement's opening balance and its entries,
+    a chain's head and its entries. Call it before the session's first query."""
+    if not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def after_commit(callback: Callable[[], Any]) -> None:

@@ -23,7 +23,7 @@ from services.donations.models import (
 )
 from services.donations.rules import ACCOUNT_NAMES, NET_ASSETS
 from shared.auth import Principal
-from shared.db import utcnow
+from shared.db import snapshot, utcnow
 
 # The balance columns of fund_ledger and fund_day, by account; net assets are credits.
 BALANCE_COLUMNS = {"bank": "bank_fen", "in_kind": "in_kind_fen", "unrestricted": "unrestricted_fen",
@@ -72,6 +72,7 @@ class StatementLine:
 def statement(session: Session, actor: Principal, code: str, date_from: dt.date | None,
               date_to: dt.date | None) -> dict[str, Any]:
     visible_fund(actor, code)
+    snapshot(session)  # the opening balance and the entries of one moment
     row = fund_ledger_row(session, code)
     lines: list[StatementLine] = []
     opening = running = 0
@@ -144,12 +145,10 @@ class FundCheck:
 def verify_ledger(session: Session, actor: Principal, code: str | None = None) -> list[FundCheck]:
     """Recompute every entry's hash and every balance; a broken chain names its first bad entry.
 
-    One snapshot for the heads and the entries (the request's read-only
-    transaction is REPEATABLE READ): a donation committed meanwhile must not
-    look like an inserted entry.
+    One snapshot for the heads and the entries: a donation committed meanwhile
+    must not look like an inserted entry.
     """
-    if not session.in_transaction():
-        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    snapshot(session)
     funds = chain_heads(session, actor)
     if code is not None:
         funds = [f for f in funds if f.code == code]
