@@ -43,7 +43,9 @@ class Settings:
     # gateway wires the peers directly) or, standalone, the default gateway.
     peer_urls: Mapping[str, str] = field(default_factory=dict)
     # How long another service may trust what the funds service said about a
-    # key, a login or a fund. Revocation and freezing take effect within it.
+    # key, a login or a fund: a revoked key or a disabled user is refused
+    # within it. (A fund's status does not wait for it where money moves: the
+    # ledger hears of a freeze before it commits.)
     auth_cache_seconds: float = 2.0
     public_url: str = "http://127.0.0.1:8000"
 
@@ -54,31 +56,6 @@ class Settings:
         if self.database_url is None:
             raise NoDatabase(NO_DATABASE)
         return service_database_url(self.database_url, service, self.secret_key, self.database_role_prefix)
-
-    def celery_config(self) -> dict[str, Any]:
-        """Celery settings; the default transport needs no server."""
-        if self.celery_broker_url.startswith("filesystem://"):
-            queue = self.var_dir / "celery" / "queue"
-            control = self.var_dir / "celery" / "control"
-            results = self.var_dir / "celery" / "results"
-            for folder in (queue, control, results):
-                folder.mkdir(parents=True, exist_ok=True)
-            return {
-                "broker_url": "filesystem://",
-                "broker_transport_options": {
-                    "data_folder_in": str(queue),
-                    "data_folder_out": str(queue),
-                    "control_folder": str(control),
-                    "polling_interval": 0.1,
-                },
-                "result_backend": f"file://{results}",
-            }
-        return {
-            "broker_url": self.celery_broker_url,
-            "result_backend": self.celery_broker_url,
-            # A worker killed mid-task gets its task back within this time.
-            "broker_transport_options": {"visibility_timeout": 300},
-        }
 
 
 def _secret_key(var_dir: Path) -> str:
