@@ -10,6 +10,7 @@ in a cookie), else the browser's Accept-Language, else Chinese.
 from __future__ import annotations
 
 import io
+from urllib.parse import urlencode
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -70,10 +71,17 @@ def language() -> str:
     return locale.language if locale else DEFAULT_LANGUAGE
 
 
+def language_url(code: str) -> str:
+    """This page in another language: its path and query, with `lang` set."""
+    query = [(name, value) for name, value in request.args.items(multi=True) if name != "lang"]
+    return f"{request.script_root}{request.path}?{urlencode([*query, ('lang', code)])}"
+
+
 def init_i18n(app: Flask) -> None:
     babel = Babel(app, locale_selector=_chosen_language, default_locale=DEFAULT_LANGUAGE)
     babel.domain_instance = CatalogueDomain()
-    app.jinja_env.globals.update(language=language, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES)
+    app.jinja_env.globals.update(language=language, language_url=language_url, LANGUAGES=LANGUAGES,
+                                 LANGUAGE_NAMES=LANGUAGE_NAMES)
 
     @app.after_request
     def _remember_language(response: Response) -> Response:

@@ -107,3 +107,14 @@ def test_an_error_page_speaks_the_browsers_language(browser: Browser) -> None:
     english = browser.http.get("/donations/api-not-here",
                                headers={"Accept": "text/html", "Accept-Language": "en-GB,en;q=0.9"})
     assert english.status_code == 404 and "There is nothing at this address." in text(english)
+
+
+def test_the_language_switch_keeps_the_page_and_its_query(manager: Browser) -> None:
+    page = manager.get("/donations/search?fund_code=LANG-002&donor=%E5%BC%A0&lang=zh")
+    assert page.status_code == 200
+    links = dict(re.findall(r'<a href="([^"]+)" hreflang="(\w+)">', page.get_data(as_text=True)))
+    assert {language: href for href, language in links.items()} == {
+        "en": "/donations/search?fund_code=LANG-002&amp;donor=%E5%BC%A0&amp;lang=en"}
+    english = manager.get("/donations/search?fund_code=LANG-002&donor=%E5%BC%A0&lang=en")
+    assert '<html lang="en">' in english.get_data(as_text=True)
+    assert "<strong>English</strong>" in english.get_data(as_text=True)

@@ -16,6 +16,7 @@ from services.donations.rules import (
     REVERSAL, STATEMENT,
 )
 from shared.forms import OnceForm, QueryForm, WebForm
+from shared.money import CURRENCY
 
 DONOR_KIND_LABELS = {"individual": "个人", "enterprise": "企业", "organization": "社会组织"}
 CHANNEL_LABELS = {"bank": "银行转账", "cash": "现金", "wechat": "微信", "alipay": "支付宝",
@@ -67,7 +68,7 @@ class DonationForm(OnceForm):
 
     fund_code = _fund_code()
     amount = _amount()
-    currency = StringField("币种", default="CNY", render_kw={"readonly": True})
+    currency = StringField("币种", default=CURRENCY, render_kw={"readonly": True})
     donor_name = StringField("捐赠人名称")
     donor_kind = _select("捐赠人类型", DONOR_KIND_LABELS, "individual")
     donor_anonymous = BooleanField("匿名捐赠（收据与查询中不显示捐赠人名称）")
