@@ -21,6 +21,7 @@ depends_on = None
 # What PostgreSQL enforces whoever writes, and the hot path of one donation.
 RULES = Path(__file__).with_suffix(".sql")
 RECORD_DONATION = Path(__file__).with_name("0001_ledger_record_donation.sql")
+POSTINGS_BALANCE = Path(__file__).with_name("0001_ledger_postings_balance.sql")
 
 
 def upgrade() -> None:
@@ -190,6 +191,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_posting_entry_id'), 'posting', ['entry_id'], unique=False, schema='donations')
     # ### end Alembic commands ###
 
+    op.execute(POSTINGS_BALANCE.read_text())
     op.execute(RULES.read_text())
     op.execute(RECORD_DONATION.read_text())
 

@@ -26,22 +26,7 @@ CREATE TRIGGER posting_no_truncate BEFORE TRUNCATE ON donations.posting
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON donations.audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION donations.forbid_change();
 
--- Debits equal credits: the postings each statement adds to an entry sum to
--- zero. As postings can be neither changed nor deleted, every entry balances.
--- (A statement-level check over the transition table costs one aggregate per
--- statement, also for a COPY of a million rows.)
-CREATE FUNCTION donations.check_postings_balance() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    unbalanced bigint;
-BEGIN
-    SELECT entry_id INTO unbalanced FROM new_postings
-        GROUP BY entry_id HAVING sum(amount_fen) <> 0 LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'journal entry % does not balance: its postings do not sum to zero', unbalanced
-            USING ERRCODE = 'check_violation', CONSTRAINT = 'postings_balance';
-    END IF;
-    RETURN NULL;
-END $$;
+-- Debits equal credits: check_postings_balance() (0001_ledger_postings_balance.sql).
 CREATE TRIGGER postings_balance AFTER INSERT ON donations.posting
     REFERENCING NEW TABLE AS new_postings
     FOR EACH STATEMENT EXECUTE FUNCTION donations.check_postings_balance();

@@ -122,8 +122,7 @@ def downgrade() -> None:
                      "audit(jsonb, text, text, jsonb, timestamptz)", "check_new_entries()", "check_new_donations()",
                      "guard_disbursement()", "refuse(text, jsonb)"):
         op.execute(f"DROP FUNCTION donations.{function} CASCADE")
-    op.execute("DROP AGGREGATE donations.chain(text, text)")
-    for function in ("chain_step(text, text, text)", "link(text, text)",
+    for function in ("link(text, text)",
                      "entry_content(text, integer, text, date, timestamptz, bigint, text, text, text)",
                      "postings_text(text[], bigint[])",
                      "donation_document(text, bigint, text, text, boolean, date, text, text, text)",
@@ -135,20 +134,7 @@ def downgrade() -> None:
     for trigger, table in (("fund_ledger_no_truncate", "fund_ledger"), ("donation_no_truncate", "donation"),
                            ("disbursement_no_truncate", "disbursement")):
         op.execute(f"DROP TRIGGER {trigger} ON donations.{table}")
-    op.execute("""
-        CREATE OR REPLACE FUNCTION donations.check_postings_balance() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE
-            unbalanced bigint;
-        BEGIN
-            SELECT entry_id INTO unbalanced FROM new_postings
-                GROUP BY entry_id HAVING sum(amount_fen) <> 0 LIMIT 1;
-            IF FOUND THEN
-                RAISE EXCEPTION 'journal entry % does not balance: its postings do not sum to zero', unbalanced
-                    USING ERRCODE = 'check_violation', CONSTRAINT = 'postings_balance';
-            END IF;
-            RETURN NULL;
-        END $$;
-    """)
+    op.execute(Path(__file__).with_name("0001_ledger_postings_balance.sql").read_text())
 
     op.drop_index("ix_journal_entry_fund_effective", table_name="journal_entry", schema=SCHEMA)
     for table, column, referred in (("posting", "entry_id", "journal_entry"), ("posting", "fund_id", "fund_ledger"),

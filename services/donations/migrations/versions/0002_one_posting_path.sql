@@ -101,16 +101,6 @@ CREATE FUNCTION donations.link(prev_hash text, content text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN encode(sha256(convert_to('2:v1' || donations.field(prev_hash) || content, 'UTF8')), 'hex');
 
--- chain(head, content) OVER (PARTITION BY fund ORDER BY seq ROWS UNBOUNDED PRECEDING):
--- each entry's hash, the first linked to the fund's head before the statement.
-CREATE FUNCTION donations.chain_step(state text, head text, content text) RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
-BEGIN
-    RETURN donations.link(coalesce(state, head), content);
-END $$;
-
-CREATE AGGREGATE donations.chain(text, text) (SFUNC = donations.chain_step, STYPE = text);
-
 -- The source documents as hashed.
 CREATE FUNCTION donations.donation_document(
     receipt_no text, amount_fen bigint, donor_name text, donor_kind text, donor_anonymous boolean,
@@ -357,16 +347,28 @@ BEGIN
     ORDER BY l.ord, p.line;
 
     -- Balances are signed as balances: assets are debits, net assets credits.
-    WITH moves AS (
-        SELECT e.fund_id, p.account, p.amount
+    -- What each fund's accounts moved by on each day goes into fund_day, and summed
+    -- by fund, into the fund's row, with its reservation and its chain's head.
+    WITH days AS (
+        SELECT e.fund_id, e.effective_on AS day,
+               coalesce(sum(p.amount) FILTER (WHERE p.account = 'bank'), 0) AS bank_fen,
+               coalesce(sum(p.amount) FILTER (WHERE p.account = 'in_kind'), 0) AS in_kind_fen,
+               coalesce(-sum(p.amount) FILTER (WHERE p.account = 'unrestricted'), 0) AS unrestricted_fen,
+               coalesce(-sum(p.amount) FILTER (WHERE p.account = 'restricted'), 0) AS restricted_fen
         FROM unnest(p_entries) e, unnest(e.accounts, e.amounts) AS p(account, amount)
+        GROUP BY e.fund_id, e.effective_on
+    ), recorded_days AS (
+        INSERT INTO donations.fund_day AS d (fund_id, day, bank_fen, in_kind_fen, unrestricted_fen, restricted_fen)
+        SELECT * FROM days
+        ON CONFLICT (fund_id, day) DO UPDATE SET
+            bank_fen = d.bank_fen + excluded.bank_fen,
+            in_kind_fen = d.in_kind_fen + excluded.in_kind_fen,
+            unrestricted_fen = d.unrestricted_fen + excluded.unrestricted_fen,
+            restricted_fen = d.restricted_fen + excluded.restricted_fen
     ), by_fund AS (
-        SELECT m.fund_id,
-               coalesce(sum(m.amount) FILTER (WHERE m.account = 'bank'), 0) AS bank,
-               coalesce(sum(m.amount) FILTER (WHERE m.account = 'in_kind'), 0) AS goods,
-               coalesce(-sum(m.amount) FILTER (WHERE m.account = 'unrestricted'), 0) AS unrestricted,
-               coalesce(-sum(m.amount) FILTER (WHERE m.account = 'restricted'), 0) AS restricted
-        FROM moves m GROUP BY m.fund_id
+        SELECT m.fund_id, sum(m.bank_fen) AS bank, sum(m.in_kind_fen) AS goods,
+               sum(m.unrestricted_fen) AS unrestricted, sum(m.restricted_fen) AS restricted
+        FROM days m GROUP BY m.fund_id
     ), reservations AS (
         SELECT e.fund_id, sum(coalesce(e.reserved_delta, 0)) AS reserved
         FROM unnest(p_entries) e GROUP BY e.fund_id
@@ -384,20 +386,6 @@ BEGIN
         updated_at = p_posted_at
     FROM by_fund b JOIN reservations r ON r.fund_id = b.fund_id JOIN heads h ON h.fund_id = b.fund_id
     WHERE f.id = b.fund_id;
-
-    INSERT INTO donations.fund_day AS d (fund_id, day, bank_fen, in_kind_fen, unrestricted_fen, restricted_fen)
-    SELECT e.fund_id, e.effective_on,
-           coalesce(sum(p.amount) FILTER (WHERE p.account = 'bank'), 0),
-           coalesce(sum(p.amount) FILTER (WHERE p.account = 'in_kind'), 0),
-           coalesce(-sum(p.amount) FILTER (WHERE p.account = 'unrestricted'), 0),
-           coalesce(-sum(p.amount) FILTER (WHERE p.account = 'restricted'), 0)
-    FROM unnest(p_entries) e, unnest(e.accounts, e.amounts) AS p(account, amount)
-    GROUP BY e.fund_id, e.effective_on
-    ON CONFLICT (fund_id, day) DO UPDATE SET
-        bank_fen = d.bank_fen + excluded.bank_fen,
-        in_kind_fen = d.in_kind_fen + excluded.in_kind_fen,
-        unrestricted_fen = d.unrestricted_fen + excluded.unrestricted_fen,
-        restricted_fen = d.restricted_fen + excluded.restricted_fen;
 
     -- An account lowered on a past day must stay at or above zero from that day on.
     FOR v_low IN
@@ -583,7 +571,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 DECLARE
     fund donations.fund_ledger := donations.lock_fund(p_fund);
     gift donations.donation;
-    class_balance bigint;
+    available bigint;
     reversal_id bigint;
     posted_at timestamptz := now();
 BEGIN
@@ -596,11 +584,12 @@ BEGIN
             jsonb_build_object('receipt_no', donations.receipt_no(gift.receipt_year, gift.receipt_seq)));
     END IF;
     PERFORM donations.require_outflow(fund);
-    class_balance := CASE WHEN fund.restricted THEN fund.restricted_fen ELSE fund.unrestricted_fen END;
-    IF gift.amount_fen > least(fund.unrestricted_fen + fund.restricted_fen - fund.reserved_fen, class_balance) THEN
+    -- What is not reserved, and no more than the donation's class (restricted or not) holds.
+    available := least(fund.unrestricted_fen + fund.restricted_fen - fund.reserved_fen,
+                       CASE WHEN fund.restricted THEN fund.restricted_fen ELSE fund.unrestricted_fen END);
+    IF gift.amount_fen > available THEN
         PERFORM donations.refuse('reversal_exceeds_available', jsonb_build_object('fund_code', fund.code,
-            'amount_fen', gift.amount_fen,
-            'available_fen', least(fund.unrestricted_fen + fund.restricted_fen - fund.reserved_fen, class_balance)));
+            'amount_fen', gift.amount_fen, 'available_fen', available));
     END IF;
     -- The money goes back out of the asset it came into: goods cannot be
     -- returned twice, and the bank must still cover approved payments.
