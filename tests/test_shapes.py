@@ -194,3 +194,10 @@ def test_the_databases_check_constraints_are_the_rules_the_models_build(database
                 connection.execute(f'DROP TABLE "{scratch}"')
                 assert installed.get(name) == derived, (name, installed.get(name), derived)
     assert checked >= 8
+
+
+@pytest.mark.parametrize("limit", ["--5", "-", "+5", "5.0", "١٢"])
+def test_a_query_integer_that_is_not_one_is_refused_by_name(clerk: ApiClient, limit: str) -> None:
+    response = clerk.get(f"{API}/donations", query_string={"limit": limit})
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.json["codes"] == {"limit": ["not_an_integer"]}
