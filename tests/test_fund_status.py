@@ -83,12 +83,14 @@ class LosesAnswers(httpx.BaseTransport):
         raise httpx.ReadError("the connection dropped after the peer had answered")
 
 
-def lose_answers(gateway: Any, path_end: str, *, delivered: bool = True) -> LosesAnswers:
-    """From now on the funds service's calls to the ledger ending in `path_end` fail."""
-    peers = gateway.apps["funds"].extensions["peers"]
-    client = peers.client("donations")
+def lose_answers(gateway: Any, path_end: str, *, delivered: bool = True, caller: str = "funds",
+                 peer: str = "donations") -> LosesAnswers:
+    """From now on the caller's calls to its peer (by default, the funds service's to the
+    ledger) ending in `path_end` fail."""
+    peers = gateway.apps[caller].extensions["peers"]
+    client = peers.client(peer)
     transport = LosesAnswers(client._transport, path_end, delivered=delivered)
-    peers._clients["donations"] = httpx.Client(transport=transport, base_url=client.base_url,
+    peers._clients[peer] = httpx.Client(transport=transport, base_url=client.base_url,
                                                headers=client.headers)
     return transport
 
@@ -152,3 +154,16 @@ def test_a_late_or_repeated_status_message_changes_nothing(api: ApiClient, org: 
     with gateway.apps["funds"].app_context():
         ledger.settle_status(org.fund, "frozen", 1)
     assert ledger_row(database_url, org.fund) == ("active", None)
+
+
+def test_a_funds_service_out_of_reach_is_a_503_not_a_missing_fund(api: ApiClient, make: Factory,
+                                                                  gateway: Any) -> None:
+    unheard = make_org(api, make, code="ST-DARK")
+    assert unheard.clerk.get(f"{API}/donations").status_code == 200  # the key is known; the fund not yet
+    lose_answers(gateway, f"/funds/{unheard.fund}", delivered=False, caller="donations", peer="funds")
+    single = assert_problem(unheard.clerk.post(f"{API}/donations", json=donation_body(unheard.fund)), 503)
+    assert single["code"] == "service_unavailable"
+    batch = assert_problem(unheard.clerk.post(f"{API}/donations/batch", json=[donation_body(unheard.fund)]), 503)
+    assert batch["code"] == "service_unavailable"
+    assert_problem(unheard.clerk.post(f"{API}/disbursements", json={
+        "fund_code": unheard.fund, "amount": "1.00", "payee": "某村", "purpose": "修路"}), 503)

@@ -166,9 +166,8 @@ def record_rows(session: Session, actor: Principal, rows: list[Row]) -> list[dic
     accepted: list[tuple[int, NewDonation]] = []
     for index, values in checked:
         fund = funds.get(values["fund_code"])
-        if fund is None or fund.status == "closed":
-            rows[index].errors = {"fund_code": [Message("no_such_fund" if fund is None else "fund_closed",
-                                                        {"fund_code": values["fund_code"]})]}
+        if fund is None:
+            rows[index].errors = {"fund_code": [Message("no_such_fund", {"fund_code": values["fund_code"]})]}
             results[index] = invalid_result(rows[index])
         else:
             accepted.append((index, commands.new_donation(fund, values)))
@@ -198,10 +197,12 @@ def invalid_result(row: Row) -> dict[str, Any]:
 
 
 def _writable_funds(actor: Principal, codes: Iterable[str]) -> dict[str, FundInfo]:
+    """The funds among `codes` the caller may post to (a funds service that fails is a 503 still)."""
     funds = {}
     for code in codes:
         try:
-            funds[code] = commands.writable_fund(actor, code)
-        except Problem:
-            continue
+            funds[code] = commands.visible_fund(actor, code, write=True)
+        except Problem as problem:
+            if problem.code != "fund_not_found":
+                raise
     return funds

@@ -48,12 +48,14 @@ def visible_fund(actor: Principal, code: str, *, write: bool = False) -> FundInf
     return info
 
 
-def writable_fund(actor: Principal, code: str, *, field: str = "fund_code") -> FundInfo:
-    """A fund the caller may post to; a body field naming another's fund is a 422."""
+def writable_fund(actor: Principal, code: str) -> FundInfo:
+    """A fund the caller may post to; a fund_code naming another's fund is a 422."""
     try:
         return visible_fund(actor, code, write=True)
-    except Problem:
-        raise Problem.field(field, "no_such_fund") from None
+    except Problem as problem:
+        if problem.code != "fund_not_found":
+            raise
+        raise Problem.field("fund_code", "no_such_fund") from None
 
 
 # -- donations -----------------------------------------------------------------
@@ -108,8 +110,6 @@ def record_donation(session: Session, actor: Principal, data: dict[str, Any]) ->
     """One donation: in this request's transaction when it holds an Idempotency-Key (whose
     record must commit with it), else posted together with other requests' (poster.py)."""
     fund = writable_fund(actor, data["fund_code"])
-    if fund.status == "closed":
-        raise Problem("fund_closed", fund_code=fund.code)
     donation = new_donation(fund, data)
     if g.get("idempotency_claimed"):
         outcome = ledger.record_donations(session, [donation], [ledger.actor_json(actor)])[0]
@@ -186,8 +186,6 @@ def reverse_donation(session: Session, actor: Principal, donation_id: int, reaso
 
 def request_disbursement(session: Session, actor: Principal, data: dict[str, Any]) -> Disbursement:
     fund = writable_fund(actor, data["fund_code"])
-    if fund.status == "closed":
-        raise Problem("fund_closed", fund_code=fund.code)
     return ledger.request_disbursement(session, actor, fund, data["amount"].fen, data["payee"], data["purpose"],
                                        data.get("project"))
 
