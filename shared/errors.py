@@ -112,6 +112,12 @@ def describe(errors: FieldErrors) -> str:
     return "; ".join(f"{field}: {' '.join(str(m) for m in messages)}" for field, messages in errors.items())
 
 
+def errors_json(errors: FieldErrors) -> dict[str, Any]:
+    """Refused fields as the API writes them: English messages in `errors`, their codes in `codes`."""
+    return {"errors": {field: [str(m) for m in messages] for field, messages in errors.items()},
+            "codes": {field: [m.code for m in messages] for field, messages in errors.items()}}
+
+
 def problem_response(problem: Problem) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + problem.code,
@@ -124,8 +130,7 @@ def problem_response(problem: Problem) -> Response:
     if shown:
         body["params"] = {name: str(value) if isinstance(value, Label) else value for name, value in shown.items()}
     if problem.errors:
-        body["errors"] = {field: [str(m) for m in messages] for field, messages in problem.errors.items()}
-        body["codes"] = {field: [m.code for m in messages] for field, messages in problem.errors.items()}
+        body.update(errors_json(problem.errors))
     if _wants_html():
         detail, errors = problem.in_language()
         page = {"status": problem.status, "title": i18n.title(problem.code), "detail": detail, "errors": errors}

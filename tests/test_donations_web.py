@@ -252,6 +252,8 @@ def test_csv_import_records_the_good_rows_and_shows_each_lines_result(
         assert re.search(rf'id="line-{line}">\s*<td class="num">{line}</td>\s*<td class="status">{label}</td>', page)
     line_3 = page.split('id="line-3"')[1].split("</tr>")[0]
     assert "金额" in line_3 and "两位小数" in line_3
+    line_4 = page.split('id="line-4"')[1].split("</tr>")[0]
+    assert "参考号 R-1 已在本机构登记过" in line_4 and "already" not in line_4
     line_6 = page.split('id="line-6"')[1].split("</tr>")[0]
     assert "基金编号" in line_6 and "没有此基金" in line_6
     line_8 = page.split('id="line-8"')[1].split("</tr>")[0]

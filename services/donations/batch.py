@@ -27,7 +27,7 @@ from services.donations.rules import DONATION
 from services.donations.schemas import donation_json
 from shared.auth import Principal
 from shared.contracts.funds import FundInfo
-from shared.errors import Problem
+from shared.errors import Problem, errors_json
 from shared.refusals import Message
 from shared.shapes import Invalid
 
@@ -179,21 +179,17 @@ def record_rows(session: Session, actor: Principal, rows: list[Row]) -> list[dic
             results[index] = {"row": row.number, "status": "recorded",
                               "donation": donation_json(commands.RecordedDonation(donation, outcome))}
         elif outcome.outcome == "duplicate":
-            results[index] = {"row": row.number, "status": "duplicate",
-                              "errors": {"reference": [str(Message("duplicate_reference",
-                                                                   {"reference": donation.reference}))]},
-                              "codes": {"reference": ["duplicate_reference"]}}
+            row.errors = {"reference": [Message("duplicate_reference", {"reference": donation.reference})]}
+            results[index] = invalid_result(row, "duplicate")
         else:  # the ledger has the fund closed, or closing
             row.errors = {"fund_code": [Message(outcome.outcome, {"fund_code": donation.fund.code})]}
             results[index] = invalid_result(row)
     return results  # type: ignore[return-value]  # every row has its result by now
 
 
-def invalid_result(row: Row) -> dict[str, Any]:
-    errors = row.errors or {}
-    return {"row": row.number, "status": "invalid",
-            "errors": {field: [str(m) for m in messages] for field, messages in errors.items()},
-            "codes": {field: [m.code for m in messages] for field, messages in errors.items()}}
+def invalid_result(row: Row, status: str = "invalid") -> dict[str, Any]:
+    """A refused row's result: invalid, or a duplicate of a recorded reference."""
+    return {"row": row.number, "status": status, **errors_json(row.errors or {})}
 
 
 def _writable_funds(actor: Principal, codes: Iterable[str]) -> dict[str, FundInfo]:
