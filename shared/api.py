@@ -7,12 +7,13 @@ import json
 from typing import Any
 
 import flask_smorest
-from flask import Flask, Request, Response, send_from_directory
+from flask import Flask, Request, Response, request, send_from_directory
 from flask_smorest import Api
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-from shared.errors import http_exception_response
+from shared.errors import Problem, http_exception_response
+from shared.shapes import Invalid, Shape
 
 SWAGGER_ASSETS = "swagger-ui-assets"
 
@@ -44,6 +45,15 @@ class Blueprint(flask_smorest.Blueprint):
         # webargs makes a new schema (and its nested ones) for every request
         # when given a class; one instance serves them all.
         return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+
+
+def json_body(shape: Shape) -> dict[str, Any]:
+    """The request's JSON body as `shape` loads it, for a route outside flask-smorest (the
+    internal API); a 422 naming the refused fields otherwise."""
+    try:
+        return shape.load(request.get_json(silent=True))
+    except Invalid as invalid:
+        raise Problem.invalid(invalid.errors) from None
 
 
 def api_config(title: str, description: str) -> dict[str, Any]:

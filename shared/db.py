@@ -58,6 +58,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 # The largest id of a PostgreSQL `integer` primary key: a larger id names no row,
 # and must be answered as such rather than sent to the database (an error there).
 MAX_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1  # a bigint column's
 
 
 def utcnow() -> dt.datetime:

@@ -74,11 +74,14 @@ class Problem(Exception):
         return cls.invalid({field: [Message(code, normalise(params))]})
 
     @classmethod
-    def relayed(cls, body: Mapping[str, Any]) -> Problem:
-        """A peer service's problem+json answer, raised again as it was given."""
-        problem = cls(body["code"])
-        problem.params = dict(body.get("params") or {})
-        return problem
+    def relayed(cls, service: str, body: Any) -> Problem:
+        """A peer service's refusal (its problem+json), raised again by its code and parameters.
+        An answer that names no refusal of ours is the peer failing (503)."""
+        code = body.get("code") if isinstance(body, Mapping) else None
+        params = body.get("params") if isinstance(body, Mapping) else None
+        if code not in KINDS or code == "validation" or not isinstance(params or {}, Mapping):
+            return cls.of(service)
+        return cls(code, **(params or {}))
 
     @classmethod
     def of(cls, service: str) -> Problem:

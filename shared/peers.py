@@ -58,6 +58,18 @@ class Peers:
             raise Problem.of(service)
         return response
 
+    def answer(self, service: str, method: str, path: str, **kwargs: Any) -> Any:
+        """The peer's answer (200) as JSON, or None if it has no such thing (404). A refusal
+        of the peer's (409) is raised again as it gave it; anything else is the peer failing."""
+        response = self.request(service, method, path, **kwargs)
+        if response.status_code == 200:
+            return response.json()
+        if response.status_code == 404:
+            return None
+        if response.status_code == 409:
+            raise Problem.relayed(service, response.json())
+        raise Problem.of(service)
+
     def close(self) -> None:
         for client in self._clients.values():
             client.close()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from shared import i18n
+from shared.errors import Problem
 from shared.refusals import KINDS, LABELS, THIS_FIELD, Label
 from tests.conftest import ApiClient, Browser, Factory
 from tests.helpers import assert_problem, field_errors, text
@@ -118,3 +119,14 @@ def test_the_language_switch_keeps_the_page_and_its_query(manager: Browser) -> N
     english = manager.get("/donations/search?fund_code=LANG-002&donor=%E5%BC%A0&lang=en")
     assert '<html lang="en">' in english.get_data(as_text=True)
     assert "<strong>English</strong>" in english.get_data(as_text=True)
+
+
+def test_a_peers_refusal_is_raised_again_by_its_code_and_a_garbled_one_is_the_peer_failing() -> None:
+    relayed = Problem.relayed("donations", {"code": "disbursement_not_requested",
+                                            "params": {"id": 7, "status": "paid"}})
+    assert (relayed.code, relayed.status) == ("disbursement_not_requested", 409)
+    assert "已支付" in i18n.render(relayed.code, relayed.params, "zh")  # the status shown as a label
+    for garbled in ({"code": "no-such-code"}, {"title": "Conflict"}, ["x"], {"code": "fund_closed", "params": 3},
+                    {"code": "validation", "errors": {}}):
+        failed = Problem.relayed("donations", garbled)
+        assert (failed.code, failed.status) == ("service_unavailable", 503), garbled

@@ -21,24 +21,20 @@ from sqlalchemy.orm import Session
 from services.donations import funds_status, ledger
 from services.donations.ledger import NewDonation, Outcome
 from services.donations.models import Disbursement, Donation, JournalEntry, Posting
-from services.donations.rules import BIG_ID
 from services.donations.schemas import donation_json, named_postings
 from shared.auth import Principal, authority
-from shared.contracts.funds import FUND_CODE, FundInfo
-from shared.db import contains_pattern
+from shared.contracts.funds import FundInfo, is_fund_code
+from shared.db import MAX_BIG_ID, contains_pattern
 from shared.errors import Problem
 from shared.refusals import Message
-from shared.shapes import Refusal
 
 # -- funds -------------------------------------------------------------------
 
 
 def visible_fund(actor: Principal, code: str, *, write: bool = False) -> FundInfo:
     """The fund as the funds service knows it; 404 if there is none, or it is not the caller's."""
-    try:
-        FUND_CODE.check(code)
-    except Refusal:
-        raise Problem("fund_not_found", fund_code=code) from None
+    if not is_fund_code(code):
+        raise Problem("fund_not_found", fund_code=code)
     info = authority().fund(code)
     allowed = info is not None and (actor.may_write(info.organization_id) if write
                                     else actor.may_read(info.organization_id))
@@ -120,7 +116,7 @@ def record_donation(session: Session, actor: Principal, data: dict[str, Any]) ->
 
 
 def get_donation(session: Session, actor: Principal, donation_id: int) -> Donation:
-    donation = session.get(Donation, donation_id) if 0 < donation_id <= BIG_ID else None
+    donation = session.get(Donation, donation_id) if 0 < donation_id <= MAX_BIG_ID else None
     if donation is None or not actor.may_read(donation.organization_id):
         raise Problem("donation_not_found", id=donation_id)
     return donation
@@ -191,7 +187,7 @@ def request_disbursement(session: Session, actor: Principal, data: dict[str, Any
 
 
 def get_disbursement(session: Session, actor: Principal, disbursement_id: int) -> Disbursement:
-    disbursement = session.get(Disbursement, disbursement_id) if 0 < disbursement_id <= BIG_ID else None
+    disbursement = session.get(Disbursement, disbursement_id) if 0 < disbursement_id <= MAX_BIG_ID else None
     if disbursement is None or not actor.may_read(disbursement.organization_id):
         raise Problem("disbursement_not_found", id=disbursement_id)
     return disbursement

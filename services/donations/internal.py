@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from services.donations import ledger
 from services.donations.reads import fund_ledger_row
+from shared.api import json_body
 from shared.auth import require_internal
-from shared.contracts.funds import FUND_STATUSES, FundInfo
+from shared.contracts.funds import FundInfo
 from shared.contracts.ledger import FUND_STATUS_CHANGE, FUND_STATUS_SETTLED
 from shared.db import db_session
 from shared.errors import Problem
 from shared.money import Money
-from shared.shapes import Invalid
 
 bp = Blueprint("donations_internal", __name__, url_prefix="/internal/v1")
 
@@ -27,13 +27,6 @@ bp = Blueprint("donations_internal", __name__, url_prefix="/internal/v1")
 @bp.before_request
 def _only_services() -> None:
     require_internal(current_app.config["SECRET_KEY"])
-
-
-def _body(shape: Any) -> dict[str, Any]:
-    try:
-        return shape.load(request.get_json(silent=True))  # type: ignore[no-any-return]
-    except Invalid as invalid:
-        raise Problem.invalid(invalid.errors) from None
 
 
 @bp.get("/funds/<code>/balance")
@@ -49,7 +42,7 @@ def fund_balance(code: str) -> Any:
 def prepare_fund_status(code: str) -> Any:
     """The funds service is about to commit this status: the ledger applies a restriction at once.
     A close is refused (409 fund_not_empty) while the fund holds anything."""
-    body = _body(FUND_STATUS_CHANGE)
+    body = json_body(FUND_STATUS_CHANGE)
     fund = FundInfo.from_json(body["fund"])
     if fund.code != code:
         raise Problem.field("fund.code", "not_one_of", choices=code)
@@ -60,8 +53,6 @@ def prepare_fund_status(code: str) -> Any:
 @bp.post("/funds/<code>/status/settle")
 def settle_fund_status(code: str) -> Any:
     """The funds service committed this status (after a prepare, or alone for a change that frees the fund)."""
-    body = _body(FUND_STATUS_SETTLED)
-    if body["status"] not in FUND_STATUSES:
-        raise Problem.field("status", "not_one_of", choices=", ".join(FUND_STATUSES))
+    body = json_body(FUND_STATUS_SETTLED)
     ledger.settle_fund_status(db_session(), code, body["status"], body["version"], final=False)
     return jsonify({"fund_code": code, "status": body["status"], "version": body["version"]})

@@ -11,6 +11,7 @@ from typing import Any
 
 from services.donations.dates import today
 from shared.contracts.funds import fund_code
+from shared.db import MAX_BIG_ID
 from shared.money import CURRENCY
 from shared.shapes import Amount, Choice, Day, Flag, Nested, Shape, Text, list_fields, refuse_field
 
@@ -35,7 +36,6 @@ ACCOUNT_NAMES = {
 
 ANONYMOUS_NAME = "匿名"
 EARLIEST_DATE = dt.date(2000, 1, 1)
-BIG_ID = 2**63 - 1  # donations, disbursements and entries have 64-bit ids
 
 
 def business_date(**kwargs: Any) -> Day:
@@ -88,14 +88,14 @@ def _period_fields() -> dict[str, Any]:
 
 
 DONATION_LIST = Shape("DonationListArgs", {
-    **list_fields(max_id=BIG_ID),
+    **list_fields(max_id=MAX_BIG_ID),
     "fund_code": fund_code(required=False),
     **_period_fields(),
     "donor": Text(max_length=200, required=False, description="Part of a donor's name (anonymous donors never match)."),
 }, after=_ordered_period)
 
 DISBURSEMENT_LIST = Shape("DisbursementListArgs", {
-    **list_fields(max_id=BIG_ID),
+    **list_fields(max_id=MAX_BIG_ID),
     "fund_code": fund_code(required=False),
     "status": Choice(DISBURSEMENT_STATUSES, required=False),
 })

@@ -7,9 +7,8 @@ from sqlalchemy import select
 from services.funds.commands import fund_info, key_principal, user_principal
 from services.funds.models import ApiKey, Fund, User
 from shared.auth import Principal, hash_api_key
-from shared.contracts.funds import FUND_CODE, FundInfo
+from shared.contracts.funds import FundInfo, is_fund_code
 from shared.db import Database
-from shared.shapes import Refusal
 
 
 class LocalAuthority:
@@ -34,9 +33,7 @@ class LocalAuthority:
         return user_principal(user)
 
     def fund(self, code: str) -> FundInfo | None:
-        try:
-            FUND_CODE.check(code)
-        except Refusal:
+        if not is_fund_code(code):
             return None
         fund = self.database.session.scalar(select(Fund).where(Fund.code == code))
         return None if fund is None else fund_info(fund)

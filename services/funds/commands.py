@@ -24,12 +24,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from services.funds.models import STATUS_VERSION, ApiKey, AuditLog, Fund, Organization, User
 from shared import audit
 from shared.auth import ROLE_SCOPES, Principal, generate_api_key, hash_api_key
-from shared.contracts.funds import FUND_CODE, FundInfo
+from shared.contracts.funds import FundInfo, is_fund_code
 from shared.contracts.ledger import RESTRICTING, LedgerClient
 from shared.db import MAX_ID, after_commit, contains_pattern, utcnow
 from shared.errors import Problem
 from shared.refusals import Message
-from shared.shapes import Refusal
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 T = TypeVar("T")
@@ -233,10 +232,8 @@ def create_fund(session: Session, actor: Principal, *, code: str, name: str, kin
 
 
 def get_fund(session: Session, actor: Principal, code: str, *, for_update: bool = False) -> Fund:
-    try:
-        FUND_CODE.check(code)  # e.g. a NUL from the URL, which the database refuses
-    except Refusal:
-        raise Problem("fund_not_found", fund_code=code) from None
+    if not is_fund_code(code):
+        raise Problem("fund_not_found", fund_code=code)
     query = select(Fund).where(Fund.code == code)
     if for_update:
         query = query.with_for_update()
@@ -314,9 +311,7 @@ def change_fund_status(session: Session, actor: Principal, code: str, action: st
 
 def settled_fund(session: Session, code: str) -> Fund | None:
     """The fund as committed, once any change of its status in flight has committed or failed."""
-    try:
-        FUND_CODE.check(code)
-    except Refusal:
+    if not is_fund_code(code):
         return None
     return session.scalar(select(Fund).where(Fund.code == code).with_for_update(read=True))
 

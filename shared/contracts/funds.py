@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
 from shared.auth import Principal, TTLCache, hash_api_key
-from shared.errors import Problem
+from shared.db import MAX_BIG_ID, MAX_ID
 from shared.peers import Peers
-from shared.shapes import Choice, Flag, Integer, Shape, Text
+from shared.shapes import Choice, Flag, Integer, Refusal, Shape, Text
 
 # A fund's code: its name in every service, in URLs, files and receipts.
 FUND_CODE_PATTERN = r"[A-Z0-9-]{3,32}"
@@ -23,17 +23,26 @@ def fund_code(**kwargs: Any) -> Text:
 
 
 FUND_CODE = fund_code()
-BIG = 2**63 - 1
+
+
+def is_fund_code(value: Any) -> bool:
+    """Whether `value` could name a fund: a code from a URL may hold anything (a NUL, which
+    the database refuses, even), and one that could not names no fund."""
+    try:
+        FUND_CODE.check(value)
+    except Refusal:
+        return False
+    return True
 
 # A fund as the funds service describes it on its internal API (FundInfo.to_json).
 FUND_INFO = Shape("FundInfo", {
     "code": fund_code(),
     "name": Text(max_length=200),
-    "organization_id": Integer(minimum=1, maximum=2**31 - 1),
+    "organization_id": Integer(minimum=1, maximum=MAX_ID),
     "restricted": Flag(),
     "status": Choice(FUND_STATUSES),
     "purpose": Text(max_length=2000, min_length=0),
-    "status_version": Integer(minimum=0, maximum=BIG),
+    "status_version": Integer(minimum=0, maximum=MAX_BIG_ID),
 })
 
 
@@ -54,15 +63,11 @@ class FundInfo:
     status_version: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "name": self.name, "organization_id": self.organization_id,
-                "restricted": self.restricted, "status": self.status, "purpose": self.purpose,
-                "status_version": self.status_version}
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FundInfo:
-        return cls(code=data["code"], name=data["name"], organization_id=data["organization_id"],
-                   restricted=data["restricted"], status=data["status"], purpose=data["purpose"],
-                   status_version=data.get("status_version", 0))
+        return cls(**{name: data[name] for name in FUND_INFO.fields if name in data})
 
 
 class FundsClient:
@@ -78,12 +83,7 @@ class FundsClient:
         self.cache = TTLCache(ttl)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
-        response = self.peers.request("funds", method, path, **kwargs)
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise Problem.of("funds")
-        return response.json()  # type: ignore[no-any-return]
+        return self.peers.answer("funds", method, path, **kwargs)  # type: ignore[no-any-return]
 
     def principal_for_key(self, secret: str) -> Principal | None:
         key_hash = hash_api_key(secret)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from shared.contracts.funds import BIG, FUND_INFO, FUND_STATUSES, FundInfo
+from shared.contracts.funds import FUND_INFO, FUND_STATUSES, FundInfo
+from shared.db import MAX_BIG_ID
 from shared.errors import Problem
 from shared.money import Money
 from shared.peers import Peers
@@ -21,9 +22,9 @@ from shared.shapes import Choice, Integer, Nested, Shape
 
 # The bodies of the ledger's internal status calls.
 FUND_STATUS_CHANGE = Shape("FundStatusChange", {
-    "fund": Nested(FUND_INFO), "status": Choice(FUND_STATUSES), "version": Integer(minimum=1, maximum=BIG)})
+    "fund": Nested(FUND_INFO), "status": Choice(FUND_STATUSES), "version": Integer(minimum=1, maximum=MAX_BIG_ID)})
 FUND_STATUS_SETTLED = Shape("FundStatusSettled", {
-    "status": Choice(FUND_STATUSES), "version": Integer(minimum=1, maximum=BIG)})
+    "status": Choice(FUND_STATUSES), "version": Integer(minimum=1, maximum=MAX_BIG_ID)})
 
 # The statuses that stop money, prepared in the ledger before the funds service commits them.
 RESTRICTING = frozenset({"frozen", "closed"})
@@ -46,24 +47,17 @@ class LedgerClient:
 
     def balance(self, code: str) -> LedgerBalance:
         """What the ledger holds for the fund (nothing, for a fund without entries)."""
-        response = self.peers.request("donations", "GET", self._path(code, "balance"))
-        if response.status_code != 200:
+        body = self.peers.answer("donations", "GET", self._path(code, "balance"))
+        if body is None:
             raise Problem.of("donations")
-        body = response.json()
         return LedgerBalance(Money.parse(body["balance"]), Money.parse(body["reserved"]))
 
     def prepare_status(self, fund: FundInfo, status: str, version: int) -> None:
         """Before the funds service commits `status`: the ledger stops money at once (or refuses)."""
-        response = self.peers.request("donations", "POST", self._path(fund.code, "status/prepare"),
-                                      json={"fund": fund.to_json(), "status": status, "version": version})
-        if response.status_code == 409:
-            raise Problem.relayed(response.json())
-        if response.status_code != 200:
-            raise Problem.of("donations")
+        self.peers.answer("donations", "POST", self._path(fund.code, "status/prepare"),
+                          json={"fund": fund.to_json(), "status": status, "version": version})
 
     def settle_status(self, code: str, status: str, version: int) -> None:
         """After the funds service committed `status`."""
-        response = self.peers.request("donations", "POST", self._path(code, "status/settle"),
-                                      json={"status": status, "version": version})
-        if response.status_code != 200:
-            raise Problem.of("donations")
+        self.peers.answer("donations", "POST", self._path(code, "status/settle"),
+                          json={"status": status, "version": version})
