@@ -80,7 +80,7 @@ def language_url(code: str) -> str:
 def init_i18n(app: Flask) -> None:
     babel = Babel(app, locale_selector=_chosen_language, default_locale=DEFAULT_LANGUAGE)
     babel.domain_instance = CatalogueDomain()
-    app.jinja_env.globals.update(language=language, language_url=language_url, LANGUAGES=LANGUAGES,
+    app.jinja_env.globals.update(language=language, language_url=language_url, label=label, LANGUAGES=LANGUAGES,
                                  LANGUAGE_NAMES=LANGUAGE_NAMES)
 
     @app.after_request
@@ -109,6 +109,6 @@ def title(code: str, lang: str | None = None) -> str:
 
 
 def label(value: str, lang: str | None = None) -> str:
-    """A status, channel or account name in the reader's language."""
+    """A status or an account (LABELS) in the reader's language."""
     return translate(LABELS[value], lang) if value in LABELS else value
 

@@ -16,14 +16,14 @@ from services.donations.rules import (
     REVERSAL, STATEMENT,
 )
 from shared.forms import OnceForm, QueryForm, WebForm
+from shared.i18n import label
 from shared.money import CURRENCY
 
 DONOR_KIND_LABELS = {"individual": "个人", "enterprise": "企业", "organization": "社会组织"}
 CHANNEL_LABELS = {"bank": "银行转账", "cash": "现金", "wechat": "微信", "alipay": "支付宝",
                   "in_kind": "实物捐赠"}
-DONATION_STATUS_LABELS = {"recorded": "有效", "reversed": "已冲销"}
-DISBURSEMENT_STATUS_LABELS = {"requested": "待审批", "approved": "已批准（待支付）", "paid": "已支付",
-                              "rejected": "已驳回"}
+# A status reads as the catalogue says (shared/translations); the pages are Chinese for now.
+DISBURSEMENT_STATUS_LABELS = {status: label(status, "zh") for status in DISBURSEMENT_STATUSES}
 ENTRY_KIND_LABELS = {"donation": "捐赠", "reversal": "冲销", "disbursement": "拨付"}
 BATCH_STATUS_LABELS = {"recorded": "已记录", "duplicate": "重复", "invalid": "无效"}
 # The CSV columns (and a batch row's error keys) as the page names them.
@@ -31,7 +31,6 @@ COLUMN_LABELS = {"fund_code": "基金编号", "amount": "金额", "currency": "�
                  "donor_kind": "捐赠人类型", "donor_anonymous": "是否匿名", "received_on": "收款日期",
                  "channel": "收款方式", "purpose": "用途", "reference": "参考号", "_row": "整行"}
 assert set(DONOR_KIND_LABELS) == set(DONOR_KINDS) and set(CHANNEL_LABELS) == set(CHANNELS)
-assert set(DISBURSEMENT_STATUS_LABELS) == set(DISBURSEMENT_STATUSES)
 
 
 def _choices(labels: dict[str, str]) -> list[SelectChoice]:

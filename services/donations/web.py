@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from services.donations import batch, commands, reads
 from services.donations.forms import (
-    BATCH_STATUS_LABELS, CHANNEL_LABELS, COLUMN_LABELS, DISBURSEMENT_STATUS_LABELS, DONATION_STATUS_LABELS,
+    BATCH_STATUS_LABELS, CHANNEL_LABELS, COLUMN_LABELS, 
     DONOR_KIND_LABELS, ENTRY_KIND_LABELS, DisbursementFilterForm, DisbursementForm, DonationForm, ImportForm,
     PayForm, RejectForm, ReverseForm, SearchForm, StatementForm,
 )
@@ -64,8 +64,7 @@ def _submit(form: FlaskForm, action: Callable[[], T]) -> tuple[T | None, int]:
 @bp.context_processor
 def _labels() -> dict[str, Any]:
     return {"donor_kind_labels": DONOR_KIND_LABELS, "channel_labels": CHANNEL_LABELS,
-            "donation_status_labels": DONATION_STATUS_LABELS,
-            "disbursement_status_labels": DISBURSEMENT_STATUS_LABELS, "entry_kind_labels": ENTRY_KIND_LABELS,
+            "entry_kind_labels": ENTRY_KIND_LABELS,
             "batch_status_labels": BATCH_STATUS_LABELS, "column_labels": COLUMN_LABELS,
             "anonymous_name": ANONYMOUS_NAME}
 

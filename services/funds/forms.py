@@ -14,9 +14,12 @@ from services.funds.rules import (
     API_KEY, FUND, FUND_CLOSE, FUND_EDIT, FUND_LIST, LOGIN, MIN_PASSWORD_LENGTH, ORGANIZATION, USER, USER_CHANGE,
 )
 from shared.auth import ROLE_LABELS, SCOPES
+from shared.contracts.funds import FUND_STATUSES
 from shared.forms import QueryForm, WebForm
+from shared.i18n import label
 
-FUND_STATUS_LABELS = {"active": "正常", "frozen": "已冻结", "closed": "已关闭"}
+# A status reads as the catalogue says (shared/translations); the pages are Chinese for now.
+FUND_STATUS_LABELS = {status: label(status, "zh") for status in FUND_STATUSES}
 FUND_KIND_LABELS = {"township_named": "乡镇冠名基金", "chamber_named": "商会冠名基金",
                     "general": "综合基金"}
 ORGANIZATION_KIND_LABELS = {"township": "乡镇", "chamber_of_commerce": "商会",

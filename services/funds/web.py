@@ -18,7 +18,7 @@ from wtforms import SelectChoice
 
 from services.funds import commands
 from services.funds.forms import (
-    ALL, FUND_KIND_LABELS, FUND_STATUS_LABELS, ORGANIZATION_KIND_LABELS, SCOPE_LABELS, ApiKeyForm,
+    ALL, FUND_KIND_LABELS, ORGANIZATION_KIND_LABELS, SCOPE_LABELS, ApiKeyForm,
     CloseFundForm, FundCreateForm, FundEditForm, FundFilterForm, LoginForm, OrganizationForm,
     UserCreateForm, UserEditForm,
 )
@@ -45,7 +45,7 @@ bp.record_once(lambda state: state.app.url_map.converters.setdefault("fund", Fun
 
 @bp.context_processor
 def _labels() -> dict[str, Any]:
-    return {"status_labels": FUND_STATUS_LABELS, "fund_kind_labels": FUND_KIND_LABELS,
+    return {"fund_kind_labels": FUND_KIND_LABELS,
             "organization_kind_labels": ORGANIZATION_KIND_LABELS, "scope_labels": SCOPE_LABELS}
 
 
