@@ -21,6 +21,7 @@ from wtforms import Form, HiddenField
 from wtforms.meta import DefaultMeta
 
 from shared import i18n
+from shared.db import db_session
 from shared.errors import Problem
 from shared.refusals import Message
 from shared.shapes import Invalid, Many, Shape, Text
@@ -163,9 +164,21 @@ def submit(form: FlaskForm, action: Callable[[], T]) -> tuple[T | None, int]:
     try:
         return action(), 200
     except Problem as problem:
-        if problem.status >= 500 or problem.status == 401:
-            raise
-        return None, problem_onto_form(form, problem)
+        return None, problem_onto_form(form, shown_refusal(problem))
+
+
+def shown_refusal(problem: Problem) -> Problem:
+    """A command's refusal, which its page is about to show; raised again if it is no refusal
+    of the user's (5xx, 401: those are pages of their own).
+
+    The command's work is rolled back at once: the answer is an error, so it
+    would be anyway, but on PostgreSQL a refused statement leaves the
+    transaction unusable, and the page still reads the database.
+    """
+    if problem.status >= 500 or problem.status == 401:
+        raise problem
+    db_session().rollback()
+    return problem
 
 
 def safe_next(target: str | None) -> str | None:

@@ -10,8 +10,7 @@ import shows its per-row results on the answer itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -30,35 +29,13 @@ from shared import i18n
 from shared.auth import authority, login_required_for
 from shared.db import db_session
 from shared.errors import Problem
-from shared.forms import submit
+from shared.forms import shown_refusal, submit
 from shared.idempotency import submitted_once
 from shared.money import Money
 from shared.refusals import Message
 
 bp = Blueprint("web", __name__)
-T = TypeVar("T")
 LIST_LIMIT = 200
-
-
-def _refused(problem: Problem) -> Problem:
-    """A command said no: roll its work back now.
-
-    The answer is an error status, so the work would be rolled back anyway;
-    doing it at once matters on PostgreSQL, where a refused statement leaves
-    the transaction unusable, and the page still reads the database.
-    """
-    db_session().rollback()
-    return problem
-
-
-def _submit(form: FlaskForm, action: Callable[[], T]) -> tuple[T | None, int]:
-    def run() -> T:
-        try:
-            return action()
-        except Problem as problem:
-            raise _refused(problem) from None
-
-    return submit(form, run)
 
 
 @bp.context_processor
@@ -117,7 +94,7 @@ def home() -> Any:
 @submitted_once
 def donation_new() -> Any:
     form = DonationForm()
-    answer, status = _submit(form, lambda: commands.record_donation(db_session(), current_user, form.values))
+    answer, status = submit(form, lambda: commands.record_donation(db_session(), current_user, form.values))
     if answer is not None:
         donation = answer.get_json()
         flash(f"捐赠已登记，收据编号 {donation['receipt_no']}。", "success")
@@ -144,7 +121,7 @@ def receipt(donation_id: int) -> Any:
 @login_required_for("donations:write")
 def donation_reverse(donation_id: int) -> Any:
     form = ReverseForm()
-    reversal, status = _submit(form, lambda: commands.reverse_donation(
+    reversal, status = submit(form, lambda: commands.reverse_donation(
         db_session(), current_user, donation_id, form.values["reason"]))
     if reversal:
         flash(f"收据 {reversal.donation.receipt_no} 的捐赠已冲销。", "success")
@@ -221,7 +198,7 @@ def import_template() -> Response:
 @submitted_once
 def disbursement_new() -> Any:
     form = DisbursementForm()
-    disbursement, status = _submit(form, lambda: commands.request_disbursement(
+    disbursement, status = submit(form, lambda: commands.request_disbursement(
         db_session(), current_user, form.values))
     if disbursement:
         flash(f"拨付申请 #{disbursement.id}（{Money(disbursement.amount_fen)} 元）已提交，须由另一位审批人审批。",
@@ -261,9 +238,7 @@ def disbursement_approve(disbursement_id: int) -> Any:
     try:
         disbursement = commands.approve_disbursement(db_session(), current_user, disbursement_id)
     except Problem as problem:
-        if problem.status >= 500:
-            raise
-        return _queue_page(problem.status, _refused(problem).in_language()[0])
+        return _queue_page(problem.status, shown_refusal(problem).in_language()[0])
     flash(f"拨付申请 #{disbursement.id} 已批准，金额已从基金 {disbursement.fund_code} 的可用余额中预留。", "success")
     return redirect(url_for("web.disbursement_queue"))
 
@@ -272,7 +247,7 @@ def disbursement_approve(disbursement_id: int) -> Any:
 @login_required_for("disbursements:approve")
 def disbursement_reject(disbursement_id: int) -> Any:
     form = RejectForm()
-    disbursement, status = _submit(form, lambda: commands.reject_disbursement(
+    disbursement, status = submit(form, lambda: commands.reject_disbursement(
         db_session(), current_user, disbursement_id, form.values["reason"]))
     if disbursement:
         flash(f"拨付申请 #{disbursement.id} 已驳回。", "success")
@@ -308,7 +283,7 @@ def disbursement_list() -> Any:
 @login_required_for("donations:write")
 def disbursement_pay(disbursement_id: int) -> Any:
     form = PayForm()
-    disbursement, status = _submit(form, lambda: commands.pay_disbursement(
+    disbursement, status = submit(form, lambda: commands.pay_disbursement(
         db_session(), current_user, disbursement_id, form.values["paid_on"], form.values["bank_reference"]))
     if disbursement:
         flash(f"拨付 #{disbursement.id} 已登记支付，基金 {disbursement.fund_code} 的余额已减少。", "success")

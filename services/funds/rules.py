@@ -7,10 +7,12 @@ shares (shared.contracts.funds).
 
 from __future__ import annotations
 
+from typing import Any
+
 from shared.auth import ROLES, SCOPES
 from shared.contracts.funds import FUND_STATUSES, fund_code
 from shared.db import MAX_ID
-from shared.shapes import Choice, Day, Flag, Integer, Many, Shape, Text, list_fields
+from shared.shapes import Choice, Day, Flag, Integer, Many, Shape, Text, list_fields, refuse_field
 
 ORGANIZATION_KINDS = ("township", "chamber_of_commerce", "federation", "other")
 FUND_KINDS = ("township_named", "chamber_named", "general")
@@ -91,4 +93,11 @@ USER_CHANGE = Shape("UserChange", {
     "password": _password(required=False),
 })
 
-FUND_CLOSE = Shape("FundClose", {"confirm": Flag(default=False)})
+
+def _confirmed(values: dict[str, Any]) -> None:
+    if not values["confirm"]:
+        raise refuse_field("confirm", "confirm_required")
+
+
+# Closing a fund on its page: the box that says the closer means it.
+FUND_CLOSE = Shape("FundClose", {"confirm": Flag(default=False)}, after=_confirmed)

@@ -27,7 +27,7 @@ from shared.auth import login_required_for
 from shared.contracts.funds import FUND_CODE_PATTERN
 from shared.db import db_session
 from shared.errors import Problem
-from shared.forms import problem_onto_form, safe_next, submit
+from shared.forms import problem_onto_form, safe_next, shown_refusal, submit
 from shared.refusals import Message
 
 bp = Blueprint("web", __name__)
@@ -154,10 +154,7 @@ def fund_status(code: str, action: str) -> Any:
     try:
         commands.change_fund_status(db_session(), current_user, code, action, current_app.extensions["ledger"])
     except Problem as problem:
-        if problem.status >= 500:
-            raise
-        db_session().rollback()
-        return _fund_page(code, problem.status, problem.in_language()[0])
+        return _fund_page(code, problem.status, shown_refusal(problem).in_language()[0])
     flash("基金已冻结。" if action == "freeze" else "基金已解冻。", "success")
     return redirect(url_for("web.fund_detail", code=code))
 
@@ -170,17 +167,10 @@ def fund_close(code: str) -> Any:
     form = CloseFundForm()
     ledger = current_app.extensions["ledger"]
 
-    def close() -> Any:
-        if not form.values["confirm"]:
-            raise Problem.field("confirm", "confirm_required")
-        return commands.change_fund_status(session, current_user, code, "close", ledger)
-
-    closed, status = submit(form, close)
+    closed, status = submit(form, lambda: commands.change_fund_status(session, current_user, code, "close", ledger))
     if closed:
         flash(f"基金“{fund.name}”已关闭。", "success")
         return redirect(url_for("web.fund_detail", code=code))
-    if status >= 400:
-        session.rollback()
     return render_template("funds/fund_close.html", fund=fund, form=form,
                            balance=ledger.balance(code).balance), status
 
