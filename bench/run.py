@@ -553,7 +553,7 @@ def _created(response: httpx.Response, what: str) -> dict[str, Any]:
 
 
 def set_up(config: Config, base_url: str, admin_key: str) -> Fixture:
-    from services.donations.dates import today
+    from shared.dates import today
 
     with http_client(base_url, admin_key) as admin:
         organization = _created(admin.post("/funds/api/v1/organizations",

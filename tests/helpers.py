@@ -36,11 +36,6 @@ def assert_ok(response: TestResponse, status: int = 200) -> Any:
     return response.json
 
 
-def shanghai_today() -> str:
-    """Today's date where the ledger keeps its days (a payment can be dated no later)."""
-    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
-
-
 def has_offset(timestamp: str) -> bool:
     return dt.datetime.fromisoformat(timestamp).utcoffset() is not None
 

@@ -328,7 +328,7 @@ def test_admin_records_for_any_organization(api: ApiClient, org: Org, other: Org
 FUTURE = (dt.datetime.now(SHANGHAI).date() + dt.timedelta(days=1)).isoformat()
 
 # Each bad donation, and the fields its error names: the single POST and a JSON
-# batch's row answer alike (batch.py checks rows by hand, for speed).
+# batch's row answer alike (both check it with the one shape, rules.DONATION).
 BAD_DONATIONS = [
     ({"amount": 100}, {"amount"}),
     ({"amount": 100.0}, {"amount"}),

@@ -17,7 +17,7 @@ import pytest
 from conftest import Browser, csrf_token
 from helpers import field_errors, text
 from services.donations.batch import CSV_COLUMNS
-from services.donations.dates import today
+from shared.dates import today
 
 HTML = {"Accept": "text/html"}
 PASSWORD = "a-long-enough-password"

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from tests.helpers import shanghai_today
+from shared.dates import today
 from tests.conftest import ApiClient, Factory
 from tests.test_ledger_race import assert_ledger_consistent, database_dsn
 
@@ -37,7 +37,7 @@ def busy_fund(api: ApiClient, make: Factory) -> dict[str, Any]:
         "fund_code": "TAMPER-1", "amount": "50.00", "payee": "某村", "purpose": "助学"}).json
     assert api.post(f"{API}/disbursements/{disbursement['id']}/approve", key=approver).status_code == 200
     assert api.post(f"{API}/disbursements/{disbursement['id']}/pay",
-                    json={"paid_on": shanghai_today(), "bank_reference": "B-1"}).status_code == 200
+                    json={"paid_on": today().isoformat(), "bank_reference": "B-1"}).status_code == 200
     return {"donations": donations, "disbursement": disbursement}
 
 
@@ -217,7 +217,7 @@ class LedgerMachine(RuleBasedStateMachine):
         number = data.draw(st.sampled_from(sorted(self.approved)))
         if pay:
             response = self.api.post(f"{API}/disbursements/{number}/pay",
-                                     json={"paid_on": shanghai_today(), "bank_reference": f"B{number}"})
+                                     json={"paid_on": today().isoformat(), "bank_reference": f"B{number}"})
             self.balance -= self.approved[number]
             self.bank -= self.approved[number]
         else:

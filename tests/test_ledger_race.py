@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.helpers import shanghai_today
+from shared.dates import today
 from tests.conftest import ADMIN_KEY, LiveServer
 
 pytestmark = pytest.mark.slow
@@ -118,7 +118,7 @@ def client_run(base: str, clerk: str, approver: str, seed: int, outcomes: Outcom
                     outcomes.note("reject", rejected)
                     continue
                 paid = as_clerk.post(f"/disbursements/{number}/pay",
-                                     json={"paid_on": shanghai_today(), "bank_reference": f"B{seed}-{number}"})
+                                     json={"paid_on": today().isoformat(), "bank_reference": f"B{seed}-{number}"})
                 outcomes.note("pay", paid)
                 if paid.status_code == 200:
                     with outcomes.lock:

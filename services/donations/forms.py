@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 
-from services.donations.dates import today
+from shared.dates import today
 from services.donations.rules import (
     CHANNELS, DISBURSEMENT, DISBURSEMENT_LIST, DISBURSEMENT_STATUSES, DONATION, DONATION_LIST, DONOR_KINDS, PAYMENT,
     REVERSAL, STATEMENT,

@@ -13,7 +13,6 @@ a test holds them equal to what the migrations installed.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -87,11 +86,6 @@ class FundLedger(Base):
     @property
     def available_fen(self) -> int:
         return self.balance_fen - self.reserved_fen
-
-    @property
-    def cash_available_fen(self) -> int:
-        """Cash at the bank not yet promised to approved payments."""
-        return self.bank_fen - self.reserved_fen
 
 
 class FundDay(Base):
@@ -191,11 +185,6 @@ class Donation(Base):
     @property
     def receipt_no(self) -> str:
         return receipt_no(self.receipt_year, self.receipt_seq)
-
-    @property
-    def donor(self) -> dict[str, Any]:
-        """As recorded; outputs hide the name of an anonymous donor (schemas.py)."""
-        return {"name": self.donor_name, "kind": self.donor_kind, "anonymous": self.donor_anonymous}
 
 
 def receipt_no(year: int, seq: int) -> str:

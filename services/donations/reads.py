@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from services.donations import chain
 from services.donations.commands import visible_fund
-from services.donations.dates import today
+from shared.dates import today
 from services.donations.models import (
     GENESIS_HASH, Disbursement, Donation, FundDay, FundLedger, JournalEntry, Posting, receipt_no,
 )
@@ -40,9 +40,10 @@ def fund_balance(session: Session, actor: Principal, code: str) -> dict[str, Any
     row = fund_ledger_row(session, code)
     status = info.status
     if row is not None:
+        # The newer of the two committed statuses; a restriction being committed applies already.
         status = row.status if row.status_version >= info.status_version else info.status
-        if row.pending_status is not None and row.status == "active":
-            status = row.pending_status if row.pending_status != "active" else row.status
+        if row.pending_status is not None:
+            status = row.pending_status
     return {"fund_code": code, "balance_fen": row.balance_fen if row else 0,
             "available_fen": row.available_fen if row else 0, "cash_fen": row.bank_fen if row else 0,
             "goods_fen": row.in_kind_fen if row else 0, "status": status, "as_of": utcnow()}

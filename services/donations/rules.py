@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from services.donations.dates import today
+from shared.dates import today
 from shared.contracts.funds import fund_code
 from shared.db import MAX_BIG_ID
 from shared.money import CURRENCY

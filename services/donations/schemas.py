@@ -17,6 +17,7 @@ from services.donations.models import receipt_no
 from services.donations.rules import (
     ACCOUNT_NAMES, ANONYMOUS_NAME, CHANNELS, DISBURSEMENT_STATUSES, DONATION_STATUSES, DONOR_KINDS, ENTRY_KINDS,
 )
+from shared.contracts.funds import FUND_STATUSES
 from shared.money import CURRENCY, Money
 from shared.schemas import BaseSchema, page_schema
 
@@ -141,7 +142,7 @@ class BalanceSchema(BaseSchema):
     cash = MoneyOut("cash_fen", metadata={"description": "at the bank (the rest of the balance is donated goods)"})
     goods = MoneyOut("goods_fen", metadata={"description": "donated goods, at their declared value"})
     currency = fields.Constant(CURRENCY, required=True)
-    status = fields.String(required=True, metadata={"enum": ["active", "frozen", "closed"],
+    status = fields.String(required=True, metadata={"enum": list(FUND_STATUSES),
                                                      "description": "the fund's status as the ledger applies it"})
     as_of = fields.DateTime(required=True)
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -26,17 +25,13 @@ from shared import audit
 from shared.auth import ROLE_SCOPES, Principal, generate_api_key, hash_api_key
 from shared.contracts.funds import FundInfo, is_fund_code
 from shared.contracts.ledger import RESTRICTING, LedgerClient
+from shared.dates import today
 from shared.db import MAX_ID, after_commit, contains_pattern, utcnow
 from shared.errors import Problem
 from shared.refusals import Message
 
-SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 T = TypeVar("T")
 BOOTSTRAP_ORGANIZATION = "慈善总会"
-
-
-def today_in_shanghai() -> dt.date:
-    return dt.datetime.now(SHANGHAI).date()
 
 
 def _require(actor: Principal, scope: str) -> None:
@@ -86,10 +81,10 @@ class IssuedKey:
 
 
 def issue_api_key(session: Session, actor: Principal, organization_id: int, name: str,
-                  scopes: Sequence[str], secret: str | None = None) -> IssuedKey:
+                  scopes: Sequence[str]) -> IssuedKey:
     _require(actor, "admin")
     organization = get_organization(session, actor, organization_id)
-    secret = secret or generate_api_key()
+    secret = generate_api_key()
     key = ApiKey(organization_id=organization.id, name=name, key_hash=hash_api_key(secret),
                  prefix=secret[:12], scopes=sorted(set(scopes)), created_at=utcnow(),
                  created_by=actor.actor)
@@ -222,7 +217,7 @@ def create_fund(session: Session, actor: Principal, *, code: str, name: str, kin
     now = utcnow()
     fund = Fund(code=code, name=name, kind=kind, organization_id=organization.id, purpose=purpose,
                 restricted=restricted, status="active", status_version=0,
-                opened_on=opened_on or today_in_shanghai(), created_at=now, updated_at=now)
+                opened_on=opened_on or today(), created_at=now, updated_at=now)
     session.add(fund)
     _flush_unique(session, _taken("fund_code_taken", "code", fund_code=code))
     audit.record(session, AuditLog, actor, "fund.create", f"fund:{code}",
@@ -332,10 +327,6 @@ def fund_query(actor: Principal, *, organization_id: int | None = None, kind: st
         query = query.where(or_(Fund.name.ilike(pattern, escape="\\"),
                                 Fund.code.ilike(pattern, escape="\\")))
     return query
-
-
-def count(session: Session, query: Select[Any]) -> int:
-    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
 # -- bootstrap ---------------------------------------------------------------
