@@ -51,6 +51,9 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 from sqlalchemy.engine import URL, make_url  # noqa: E402
 
+from shared.migrate import drop_database_and_roles, upgrade  # noqa: E402
+from shared.postgres import create_database, libpq_dsn  # noqa: E402
+
 RESULTS_DIR = BENCH_DIR / "results"
 WRK_SCRIPT = BENCH_DIR / "post_donation.lua"
 PGBENCH_SCRIPT = BENCH_DIR / "record_donation.sql"
@@ -486,32 +489,14 @@ def latency_summary_ms(values_s: list[float]) -> dict[str, float]:
 
 # -- database -------------------------------------------------------------------------
 
-def libpq_dsn(url: URL, database: str | None = None) -> str:
-    return url.set(drivername="postgresql", database=database or url.database).render_as_string(
-        hide_password=False)
-
-
 def recreate_database(config: Config) -> None:
-    name = config.db.database
-    assert name
-    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        raise BenchError(f"database name {name!r}: letters, digits and _ only")
-    with psycopg.connect(libpq_dsn(config.db, "postgres"), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    log(f"database {name} recreated; migrating")
-    from shared.migrate import upgrade
-
+    create_database(config.database_url, replace=True)
+    log(f"database {config.db.database} recreated; migrating")
     upgrade(config.database_url, secret_key=config.secret_key)
 
 
 def drop_database(config: Config) -> None:
-    with psycopg.connect(libpq_dsn(config.db, "postgres"), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{config.db.database}" WITH (FORCE)')
-    from shared.config import SERVICES
-    from shared.postgres import drop_roles, service_role
-
-    drop_roles(config.database_url, [service_role(config.db.database or "", service) for service in SERVICES])
+    drop_database_and_roles(config.database_url)
 
 
 def sql_one(config: Config, query: str, params: tuple[Any, ...] = ()) -> Any:

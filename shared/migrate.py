@@ -26,7 +26,9 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
 
 from shared.config import REPO_ROOT, SERVICES, load_settings
-from shared.postgres import embedded_database, ensure_role, libpq_dsn, role_password, role_prefix, service_role
+from shared.postgres import (
+    drop_database, drop_roles, embedded_database, ensure_role, libpq_dsn, role_password, role_prefix, service_role,
+)
 
 
 def migrations_folder(service: str) -> Path:
@@ -113,6 +115,14 @@ def grant_service_role(database_url: str, service: str, secret_key: str,
             connection.execute(sql.SQL("REVOKE ALL ON TABLE {}.alembic_version FROM {}").format(
                 sql.Identifier(schema), sql.Identifier(role)))
     return role
+
+
+def drop_database_and_roles(database_url: str, database_role_prefix: str | None = None) -> None:
+    """Undo `upgrade`: drop the database and the services' roles it made (roles belong
+    to the whole server, so they outlive the database unless dropped too)."""
+    drop_database(database_url)
+    prefix = role_prefix(database_url, database_role_prefix)
+    drop_roles(database_url, [service_role(prefix, service) for service in SERVICES])
 
 
 def service_metadata(service: str) -> MetaData:

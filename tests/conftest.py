@@ -31,9 +31,9 @@ from sqlalchemy.engine import make_url
 from werkzeug.test import Client, TestResponse
 
 from shared.config import REPO_ROOT, SERVICES
-from shared.migrate import upgrade
-from shared.postgres import (EmbeddedPostgres, create_database, drop_database, drop_roles, libpq_dsn,
-                             server_answers, service_role, start_embedded)
+from shared.migrate import drop_database_and_roles, upgrade
+from shared.postgres import (EmbeddedPostgres, create_database, libpq_dsn,
+                             server_answers, start_embedded)
 
 LOCAL_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # Per process, so that two runs on one machine do not drop each other's database.
@@ -61,9 +61,7 @@ def database_url() -> Iterator[str]:
         yield url
     finally:
         try:
-            drop_database(url)
-            # Roles belong to the whole server: the ones this database had go too.
-            drop_roles(url, [service_role(make_url(url).database or "", service) for service in SERVICES])
+            drop_database_and_roles(url)
         finally:
             if embedded is not None:
                 embedded.stop()
