@@ -190,6 +190,9 @@ _kind("batch_too_long", 422, INVALID, N_("At most %(max)s rows a request; send t
 # What a field's refusal on a page calls it when the page gives no label.
 THIS_FIELD = N_("this field")
 
+# The words of the shared error page (templates say {{ _("...") }}).
+PAGE_WORDS = (N_("Back"),)
+
 # What a value named in a message reads as (a fund's or a disbursement's status, ...).
 LABELS: dict[str, str] = {
     "active": N_("active"),

@@ -13,7 +13,7 @@ import pytest
 
 from shared import i18n
 from shared.errors import Problem
-from shared.refusals import KINDS, LABELS, THIS_FIELD, Label
+from shared.refusals import KINDS, LABELS, PAGE_WORDS, THIS_FIELD, Label
 from tests.conftest import ApiClient, Browser, Factory
 from tests.helpers import assert_problem, field_errors, text
 
@@ -54,7 +54,7 @@ def test_every_value_a_message_names_is_translated(value: str) -> None:
 
 def test_the_catalogues_hold_nothing_else_and_nothing_untranslated() -> None:
     wanted = {kind.message for kind in KINDS.values()} | {kind.title for kind in KINDS.values()}
-    wanted |= set(LABELS.values()) | {THIS_FIELD}
+    wanted |= set(LABELS.values()) | {THIS_FIELD} | set(PAGE_WORDS)
     for language in i18n.LANGUAGES:
         catalogue = i18n.catalogue(language)
         held = {message for message in catalogue._catalog if message}  # type: ignore[attr-defined]
@@ -108,6 +108,7 @@ def test_an_error_page_speaks_the_browsers_language(browser: Browser) -> None:
     english = browser.http.get("/donations/api-not-here",
                                headers={"Accept": "text/html", "Accept-Language": "en-GB,en;q=0.9"})
     assert english.status_code == 404 and "There is nothing at this address." in text(english)
+    assert "返回" in text(chinese) and "Back" in text(english) and "返回" not in text(english)
 
 
 def test_the_language_switch_keeps_the_page_and_its_query(manager: Browser) -> None:
