@@ -19,12 +19,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from contextlib import ExitStack
 from pathlib import Path
 
 from shared.config import Settings, load_settings
 from shared.migrate import upgrade
-from shared.postgres import describe, embedded_database
+from shared.postgres import database_or_embedded, describe
 
 
 def _kept_secret(path: Path, make: str) -> str:
@@ -68,19 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     env["PORT"] = str(args.port)
     settings = load_settings(environ=env)
     env["SECRET_KEY"] = settings.secret_key  # the same key in every process
-    with ExitStack() as stack:
-        if settings.database_url:
-            database = f"PostgreSQL at {describe(settings.database_url)}"
-        else:
-            # Stopped (after gunicorn) when this block ends, also on errors.
-            env["DATABASE_URL"] = stack.enter_context(embedded_database(settings.var_dir / "pg"))
-            settings = load_settings(environ=env)
-            database = f"embedded PostgreSQL under {settings.var_dir / 'pg'}"
-        assert settings.database_url
-        upgrade(settings.database_url, secret_key=settings.secret_key,
-                database_role_prefix=settings.database_role_prefix)
+    pg_dir = settings.var_dir / "pg"
+    database = (f"PostgreSQL at {describe(settings.database_url)}" if settings.database_url
+                else f"embedded PostgreSQL under {pg_dir}")
+    # An embedded server stops (after gunicorn) when this block ends, also on errors.
+    with database_or_embedded(settings.database_url, pg_dir) as url:
+        env["DATABASE_URL"] = url
+        settings = load_settings(environ=env)
+        upgrade(url, secret_key=settings.secret_key, database_role_prefix=settings.database_role_prefix)
         return serve(settings, env, args.host, args.port, database)
-    raise AssertionError("unreachable")
 
 
 def serve(settings: Settings, env: dict[str, str], host: str, port: int, database: str) -> int:

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 
 from shared.config import REPO_ROOT, SERVICES, load_settings
 from shared.postgres import (
-    drop_database, drop_roles, embedded_database, ensure_role, libpq_dsn, role_password, role_prefix, service_role,
+    database_or_embedded, drop_database, drop_roles, ensure_role, libpq_dsn, role_password, role_prefix, service_role,
 )
 
 
@@ -138,12 +138,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = load_settings()
     services = tuple(args.services) or SERVICES
-    if settings.database_url:
-        run(args, settings.database_url, services, settings)
-    else:
-        with embedded_database(settings.var_dir / "pg") as url:
-            print(f"on the embedded PostgreSQL under {settings.var_dir / 'pg'}")
-            run(args, url, services, settings)
+    if not settings.database_url:
+        print(f"on the embedded PostgreSQL under {settings.var_dir / 'pg'}")
+    with database_or_embedded(settings.database_url, settings.var_dir / "pg") as url:
+        run(args, url, services, settings)
 
 
 def run(args: argparse.Namespace, database_url: str, services: tuple[str, ...], settings: Any) -> None:

@@ -148,6 +148,17 @@ def embedded_database(path: Path, database: str = EMBEDDED_DATABASE) -> Iterator
         server.stop()
 
 
+@contextmanager
+def database_or_embedded(database_url: str | None, embedded_path: Path) -> Iterator[str]:
+    """`database_url` if there is one (DATABASE_URL); else the embedded server's database
+    in `embedded_path`, running while the block does."""
+    if database_url:
+        yield database_url
+    else:
+        with embedded_database(embedded_path) as url:
+            yield url
+
+
 # -- the services' roles ---------------------------------------------------
 
 def service_role(prefix: str, service: str) -> str:

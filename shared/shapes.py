@@ -33,6 +33,7 @@ from marshmallow import validate as mv
 
 from shared.money import AMOUNT_PATTERN, MAX_AMOUNT_FEN, MIN_AMOUNT_FEN, Money
 from shared.refusals import Message
+from shared.schemas import decode_cursor
 
 MISSING: Any = marshmallow.missing
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # RFC 3339 full-date, as OpenAPI's `format: date`
@@ -497,8 +498,6 @@ def cursor_position(max_id: int) -> Callable[[Any], dict[str, Any]]:
     """Reads an opaque cursor ({"id": 42} inside) naming a row whose id fits its column."""
 
     def check(value: Any) -> dict[str, Any]:
-        from shared.schemas import decode_cursor
-
         position = decode_cursor(value) if isinstance(value, str) else None
         position_id = position.get("id") if isinstance(position, dict) else None
         if type(position_id) is not int or not 0 < position_id <= max_id:

@@ -97,10 +97,10 @@ class NewDonation:
     channel: str
     purpose: str
     reference: str | None
-    request: int = 1  # the place of its request among the call's requests (1-based)
 
-    def row(self, n: int) -> dict[str, Any]:
-        return {"n": n, "request": self.request, "fund_code": self.fund.code,
+    def row(self, n: int, request: int) -> dict[str, Any]:
+        """As record_donations reads it: its place `n` and its request's, both 1-based."""
+        return {"n": n, "request": request, "fund_code": self.fund.code,
                 "organization_id": self.fund.organization_id, "restricted": self.fund.restricted,
                 "status": self.fund.status, "status_version": self.fund.status_version,
                 "amount_fen": self.amount_fen, "donor_name": self.donor_name, "donor_kind": self.donor_kind,
@@ -126,10 +126,17 @@ _RECORD = text("SELECT n, outcome, id, receipt_year, receipt_seq, entry_id, crea
 
 def record_donations(connection: Session | Connection, donations: Sequence[NewDonation],
                      requests: Sequence[dict[str, Any]]) -> list[Outcome]:
-    """Record donations in one call; an outcome per donation, in order."""
+    """Record donations in one call; an outcome per donation, in order.
+
+    `requests` says who sent them: one request for all (a batch), or one each
+    (single donations posted together).
+    """
     if not donations:
         return []
-    rows = _json([donation.row(n) for n, donation in enumerate(donations, start=1)])
+    if len(requests) not in (1, len(donations)):
+        raise ValueError(f"{len(requests)} requests for {len(donations)} donations")
+    each = len(requests) > 1
+    rows = _json([donation.row(n, n if each else 1) for n, donation in enumerate(donations, start=1)])
     with refusals():
         result = connection.execute(_RECORD, {"rows": rows, "requests": _json(list(requests))})
         return [Outcome(*row[1:]) for row in result]

@@ -24,7 +24,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response
@@ -132,9 +132,8 @@ class DonationPoster:
             self._post(unsettled)
 
     def _transaction(self, group: list[_Waiting]) -> list[tuple[Response | None, Problem | None]]:
-        donations = [_as_request(w.donation, place) for place, w in enumerate(group, start=1)]
         with self.app.app_context(), self.engine.begin() as connection:
-            outcomes = ledger.record_donations(connection, donations, [w.request for w in group])
+            outcomes = ledger.record_donations(connection, [w.donation for w in group], [w.request for w in group])
             answers: list[tuple[Response | None, Problem | None]] = []
             for waiting, outcome in zip(group, outcomes):
                 try:
@@ -143,7 +142,3 @@ class DonationPoster:
                     answers.append((None, problem))
             # Leaving the block commits: the answers are sent only after.
         return answers
-
-
-def _as_request(donation: NewDonation, place: int) -> NewDonation:
-    return replace(donation, request=place)
