@@ -22,7 +22,7 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from shared.config import NO_DATABASE, SERVICES, NoDatabase
+from shared.config import SERVICES
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +104,14 @@ class Database:
         service = app.config["SERVICE_NAME"]
         assert service in SERVICES, f"{service} is not a service with a database"
         settings = app.config["SETTINGS"]
-        if not settings.database_url:
-            raise NoDatabase(NO_DATABASE)
-        self.engine = make_engine(settings.service_database_url(service))
+        url = settings.service_database_url(service)
+        self.engine = make_engine(url)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         # A request that only reads (GET, HEAD) reads through connections whose every
         # transaction is read-only: a write added to one later fails at once instead of
         # committing unseen. A statement is its own transaction (one round trip); a read
         # that must see one moment across statements asks for a snapshot (below).
-        self.read_engine = make_engine(settings.service_database_url(service), pool_size=5, max_overflow=10,
+        self.read_engine = make_engine(url, pool_size=5, max_overflow=10,
                                        isolation_level="AUTOCOMMIT",
                                        connect_args={"options": "-c default_transaction_read_only=on"})
         self.read_session_factory = sessionmaker(self.read_engine, expire_on_commit=False)

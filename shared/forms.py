@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import Form, HiddenField
+from wtforms import Form, HiddenField, SelectChoice
 from wtforms.meta import DefaultMeta
 
 from shared import i18n
@@ -35,6 +35,15 @@ class LocalMeta(DefaultMeta):
     def get_translations(self, form):  # type: ignore[no-untyped-def]
         self.locales = (i18n.language(),)
         return DefaultMeta.get_translations(self, form)
+
+
+def choices(labels: Mapping[str, str]) -> list[SelectChoice]:
+    """A select's choices: value -> what the page shows."""
+    return [SelectChoice(value, label) for value, label in labels.items()]
+
+
+# The choice of a filter that filters nothing.
+ALL = SelectChoice("", "全部")
 
 
 def _render(messages: list[Message], label: str | None = None) -> list[str]:

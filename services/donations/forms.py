@@ -8,14 +8,14 @@ Each form is checked by the shape the API uses for the same input
 from __future__ import annotations
 
 from flask_wtf.file import FileField
-from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
 from shared.dates import today
 from services.donations.rules import (
     CHANNELS, DISBURSEMENT, DISBURSEMENT_LIST, DISBURSEMENT_STATUSES, DONATION, DONATION_LIST, DONOR_KINDS, PAYMENT,
     REVERSAL, STATEMENT,
 )
-from shared.forms import OnceForm, QueryForm, WebForm
+from shared.forms import ALL, OnceForm, QueryForm, WebForm, choices
 from shared.i18n import label
 from shared.money import CURRENCY
 
@@ -31,13 +31,6 @@ COLUMN_LABELS = {"fund_code": "基金编号", "amount": "金额", "currency": "�
                  "donor_kind": "捐赠人类型", "donor_anonymous": "是否匿名", "received_on": "收款日期",
                  "channel": "收款方式", "purpose": "用途", "reference": "参考号", "_row": "整行"}
 assert set(DONOR_KIND_LABELS) == set(DONOR_KINDS) and set(CHANNEL_LABELS) == set(CHANNELS)
-
-
-def _choices(labels: dict[str, str]) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in labels.items()]
-
-
-ALL = SelectChoice("", "全部")
 
 
 def _fund_code() -> StringField:
@@ -56,8 +49,8 @@ def _date(label: str, *, name: str | None = None, default_today: bool = False) -
 
 
 def _select(label: str, labels: dict[str, str], default: str, everything: bool = False) -> SelectField:
-    choices = [ALL, *_choices(labels)] if everything else _choices(labels)
-    return SelectField(label, choices=choices, default=default, validate_choice=False)
+    options = [ALL, *choices(labels)] if everything else choices(labels)
+    return SelectField(label, choices=options, default=default, validate_choice=False)
 
 
 # -- donations -----------------------------------------------------------------

@@ -15,7 +15,7 @@ from services.funds.rules import (
 )
 from shared.auth import ROLE_LABELS, SCOPES
 from shared.contracts.funds import FUND_STATUSES
-from shared.forms import QueryForm, WebForm
+from shared.forms import ALL, QueryForm, WebForm, choices
 from shared.i18n import label
 
 # A status reads as the catalogue says (shared/translations); the pages are Chinese for now.
@@ -32,15 +32,8 @@ assert set(SCOPE_LABELS) == set(SCOPES)
 ROLE_ORDER = ("auditor", "approver", "fund_manager", "admin")
 
 
-def _choices(labels: dict[str, str]) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in labels.items()]
-
-
 def _select(label: str, choices: list[SelectChoice], default: str | None = None) -> SelectField:
     return SelectField(label, choices=choices, default=default, validate_choice=False)
-
-
-ALL = SelectChoice("", "全部")
 
 
 class LoginForm(WebForm):
@@ -68,8 +61,8 @@ class FundFilterForm(QueryForm):
     shape = FUND_LIST
 
     q = StringField("关键词", render_kw={"placeholder": "名称或编号"})
-    status = _select("状态", [ALL, *_choices(FUND_STATUS_LABELS)], "")
-    kind = _select("类型", [ALL, *_choices(FUND_KIND_LABELS)], "")
+    status = _select("状态", [ALL, *choices(FUND_STATUS_LABELS)], "")
+    kind = _select("类型", [ALL, *choices(FUND_KIND_LABELS)], "")
     organization_id = _select("机构", [ALL], "")
 
 
@@ -78,7 +71,7 @@ class FundCreateForm(WebForm):
 
     code = StringField("基金编号", render_kw={"placeholder": "例如 TL-HQ-001"})
     name = StringField("基金名称")
-    kind = _select("基金类型", _choices(FUND_KIND_LABELS))
+    kind = _select("基金类型", choices(FUND_KIND_LABELS))
     organization_id = _organization_field()
     purpose = TextAreaField("用途说明")
     restricted = BooleanField("限定用途")
@@ -102,7 +95,7 @@ class OrganizationForm(WebForm):
     shape = ORGANIZATION
 
     name = StringField("机构名称")
-    kind = _select("机构类型", _choices(ORGANIZATION_KIND_LABELS))
+    kind = _select("机构类型", choices(ORGANIZATION_KIND_LABELS))
 
 
 class ApiKeyForm(WebForm):
@@ -110,12 +103,12 @@ class ApiKeyForm(WebForm):
 
     name = StringField("密钥名称")
     scopes = SelectMultipleField(
-        "权限范围", choices=_choices({scope: f"{label}（{scope}）" for scope, label in SCOPE_LABELS.items()}),
+        "权限范围", choices=choices({scope: f"{label}（{scope}）" for scope, label in SCOPE_LABELS.items()}),
         widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), validate_choice=False)
 
 
 def _role() -> SelectField:
-    return _select("角色", _choices({role: ROLE_LABELS[role] for role in ROLE_ORDER}), ROLE_ORDER[0])
+    return _select("角色", choices({role: ROLE_LABELS[role] for role in ROLE_ORDER}), ROLE_ORDER[0])
 
 
 class UserCreateForm(WebForm):

@@ -18,7 +18,7 @@ from wtforms import SelectChoice
 
 from services.funds import commands
 from services.funds.forms import (
-    ALL, FUND_KIND_LABELS, ORGANIZATION_KIND_LABELS, SCOPE_LABELS, ApiKeyForm,
+    FUND_KIND_LABELS, ORGANIZATION_KIND_LABELS, SCOPE_LABELS, ApiKeyForm,
     CloseFundForm, FundCreateForm, FundEditForm, FundFilterForm, LoginForm, OrganizationForm,
     UserCreateForm, UserEditForm,
 )
@@ -27,7 +27,7 @@ from shared.auth import login_required_for
 from shared.contracts.funds import FUND_CODE_PATTERN
 from shared.db import db_session
 from shared.errors import Problem
-from shared.forms import problem_onto_form, safe_next, shown_refusal, submit
+from shared.forms import ALL, problem_onto_form, safe_next, shown_refusal, submit
 from shared.refusals import Message
 
 bp = Blueprint("web", __name__)
