@@ -13,7 +13,11 @@ declare -A NEEDS=(
   [fonts-noto-cjk]="Chinese text in PDF reports"
   [fontconfig]="font discovery (fc-cache)"
   [poppler-utils]="reading generated PDFs in tests"
-  [hledger]="cross-checking ledger exports"
+  [hledger]="cross-checking ledger exports (tests, make bench)"
+  [ledger]="cross-checking ledger exports with ledger-cli (tests, make bench)"
+  [libpango-1.0-0]="PDF reports (WeasyPrint)"
+  [libpangoft2-1.0-0]="PDF reports (WeasyPrint)"
+  [libharfbuzz-subset0]="PDF reports: embedding font subsets (WeasyPrint)"
   [wrk]="HTTP load for benchmarks"
 )
 

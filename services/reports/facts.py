@@ -17,6 +17,23 @@ ANONYMOUS_NAME = "匿名"
 
 
 @dataclass(frozen=True)
+class Scope:
+    """What a report covers: every fund (both None), one organisation's, or one fund."""
+
+    organization_id: int | None = None
+    fund_code: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable text naming the scope: "all", "org:7" or "fund:TL-HQ-001"."""
+        if self.fund_code is not None:
+            return f"fund:{self.fund_code}"
+        if self.organization_id is not None:
+            return f"org:{self.organization_id}"
+        return "all"
+
+
+@dataclass(frozen=True)
 class Head:
     """A fund's chain head: its last entry's sequence number and hash (seq 0: no entries)."""
 
