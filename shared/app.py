@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from shared.config import SERVICES, Settings, load_settings
+from shared.dates import beijing_time
 from shared.db import Database
 from shared.errors import register_error_handlers
 from shared.i18n import init_i18n
@@ -56,6 +57,7 @@ def create_service_app(service: str, import_name: str,
                                      FileSystemLoader(SHARED_TEMPLATES)])
     app.jinja_env.filters["money"] = lambda value: "" if value is None else str(value)
     app.jinja_env.globals["Money"] = Money
+    app.jinja_env.filters["beijing"] = beijing_time
 
     if service in SERVICES:  # the gateway's root has no data of its own
         Database(app)

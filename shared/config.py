@@ -48,6 +48,18 @@ class Settings:
     # ledger hears of a freeze before it commits.)
     auth_cache_seconds: float = 2.0
     public_url: str = "http://127.0.0.1:8000"
+    # Where reports are emailed: smtp://[user:password@]host[:port] (smtps:// for TLS, ?starttls for
+    # STARTTLS). None: written as .eml files under var/mail/ (the embedded default).
+    smtp_url: str | None = None
+    mail_from: str = "reports@charity-ledger.local"
+    # A running report belongs to its worker for this long past its last sign of life; then
+    # another worker takes it over.
+    report_lease_seconds: float = 120.0
+    # How often beat looks for due reports, stuck runs and unsent mail.
+    schedule_every_seconds: float = 120.0
+    # How long Redis waits before handing an unacknowledged task to another worker (a worker
+    # killed mid-task): a little over a lease, so a report is taken over soon, not in an hour.
+    broker_visibility_timeout: float = 300.0
 
     def service_database_url(self, service: str) -> str:
         """Where `service` connects: DATABASE_URL's database, as the service's own role."""
@@ -104,6 +116,11 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
         bootstrap_admin_password=env.get("BOOTSTRAP_ADMIN_PASSWORD") or None,
         peer_urls=peer_urls,
         auth_cache_seconds=float(env.get("AUTH_CACHE_SECONDS") or 2.0),
+        smtp_url=env.get("SMTP_URL") or None,
+        mail_from=env.get("MAIL_FROM") or "reports@charity-ledger.local",
+        report_lease_seconds=float(env.get("REPORT_LEASE_SECONDS") or 120.0),
+        schedule_every_seconds=float(env.get("SCHEDULE_EVERY_SECONDS") or 120.0),
+        broker_visibility_timeout=float(env.get("BROKER_VISIBILITY_TIMEOUT") or 300.0),
         public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{env.get('PORT') or 8000}").rstrip("/"),
     )
 

@@ -89,6 +89,18 @@ class Money:
     def __bool__(self) -> bool:
         return self._fen != 0
 
+    def display(self) -> str:
+        """As people read it: ¥1,234,567.80 (grouped thousands, the sign before the ¥)."""
+        units, cents = divmod(abs(self._fen), 100)
+        return f"{'-' if self._fen < 0 else ''}¥{units:,}.{cents:02d}"
+
+    @classmethod
+    def parse_signed(cls, text: str) -> Money:
+        """Like `parse`, also taking a leading minus (a figure, not an amount to move)."""
+        if isinstance(text, str) and text.startswith("-"):
+            return -cls.parse(text[1:])
+        return cls.parse(text)
+
     def in_chinese_capitals(self) -> str:
         """The amount as written on a receipt: 壹仟贰佰捌拾元整."""
         return chinese_capitals(self._fen)

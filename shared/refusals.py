@@ -86,6 +86,10 @@ _kind("api_key_not_found", 404, NOT_FOUND, N_("No API key %(id)s in organisation
 _kind("user_not_found", 404, NOT_FOUND, N_("No user %(id)s."))
 _kind("donation_not_found", 404, NOT_FOUND, N_("No donation %(id)s."))
 _kind("disbursement_not_found", 404, NOT_FOUND, N_("No disbursement %(id)s."))
+_kind("report_not_found", 404, NOT_FOUND, N_("No report %(id)s."))
+_kind("report_file_not_found", 404, NOT_FOUND,
+      N_("Report %(id)s has no %(format)s file: a report has its files once it is done."))
+_kind("subscription_not_found", 404, NOT_FOUND, N_("No subscription %(id)s."))
 
 # -- funds, organisations, users -----------------------------------------------------
 _kind("organization_name_taken", 409, CONFLICT, N_("An organisation named %(name)s exists already."))
@@ -136,6 +140,11 @@ _kind("balance_below_zero", 409, CONFLICT,
       N_("This would take fund %(fund_code)s's %(account)s below zero on %(date)s."))
 _kind("ledger_rule", 409, CONFLICT, N_("The ledger refused this change (rule %(rule)s)."))
 
+# -- reports -------------------------------------------------------------------------------
+_kind("scope_all_forbidden", 403, FORBIDDEN,
+      N_("Only the federation's administrators and auditors may report on every fund: name a fund or "
+         "your organisation."))
+
 # -- fields (a Message each; the problem is `validation`) -------------------------------------
 _kind("required", 422, INVALID, N_("Missing data for required field."))
 _kind("null", 422, INVALID, N_("Field may not be null."))
@@ -171,6 +180,10 @@ _kind("no_such_fund", 422, INVALID, N_("No such fund."))
 _kind("no_such_organization", 422, INVALID, N_("No such organisation."))
 _kind("file_required", 422, INVALID, N_("Choose a file to upload."))
 _kind("confirm_required", 422, INVALID, N_("Tick the box to confirm."))
+_kind("period_format", 422, INVALID, N_("A month, quarter or year, such as 2026-08, 2026-Q3 or 2026."))
+_kind("period_in_future", 422, INVALID, N_("The period has not begun yet."))
+_kind("scope_ambiguous", 422, INVALID, N_("Name a fund or an organisation, not both."))
+_kind("email_format", 422, INVALID, N_("Not a valid email address."))
 # What a batch row or an uploaded file can be refused for besides its fields.
 _kind("row_not_an_object", 422, INVALID, N_("Must be an object."))
 _kind("row_width", 422, INVALID, N_("Has %(fields)s fields; the header has %(expected)s."))
@@ -208,6 +221,9 @@ LABELS: dict[str, str] = {
     "in_kind": N_("donated goods"),
     "unrestricted": N_("unrestricted net assets"),
     "restricted": N_("restricted net assets"),
+    "programme": N_("charitable activities"),
+    "management": N_("management costs"),
+    "fundraising": N_("fundraising costs"),
 }
 
 class Label(str):

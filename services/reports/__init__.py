@@ -11,13 +11,17 @@ SERVICE = "reports"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from services.reports import views, web
+    from services.reports import internal, tasks, views, web
+    from services.reports.models import IdempotencyRecord
     from shared.app import create_service_app, mount_blueprints
     from shared.contracts.funds import FundsClient
+    from shared.idempotency import IdempotencyStore
 
     app = create_service_app(SERVICE, __name__, config)
+    app.extensions["idempotency"] = IdempotencyStore(app.extensions["database"], IdempotencyRecord)
     authority = FundsClient(app.extensions["peers"], app.config["SETTINGS"].auth_cache_seconds)
     mount_blueprints(app, authority, title="Reports service",
                      description="Periodic audit reports, their files, subscriptions and ledger exports.",
-                     api=(views.blp,), web=(web.bp,))
+                     api=(views.blp,), internal=(internal.bp,), web=(web.bp,))
+    tasks.init_celery(app)
     return app

@@ -4,8 +4,16 @@
 -- head, with :"role" and :"schema" replaced by quoted identifiers. Before it,
 -- shared/migrate.py revokes everything PUBLIC and the role held in the schema
 -- and lets the role connect to the database. The role never owns anything.
---
--- The reports service has no tables yet: its role may only look into its
--- (empty) schema. Grant here what its tables will need when they come.
 
 GRANT USAGE ON SCHEMA :"schema" TO :"role";
+
+-- Reports, subscriptions and deliveries change state; nothing is deleted but
+-- expired idempotency keys.
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA :"schema" TO :"role";
+
+-- The logs and the files are written once.
+REVOKE UPDATE ON :"schema".run_log, :"schema".audit_log, :"schema".report_file FROM :"role";
+
+GRANT DELETE ON :"schema".idempotency_key TO :"role";
+
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA :"schema" TO :"role";
