@@ -3,9 +3,10 @@
     python -m services.serve [--port 8000]
 
 Without DATABASE_URL it starts the embedded PostgreSQL under var/pg (database
-`charity`); with it, it uses that server. Runs gunicorn with the gateway
-(and, once it has tasks, the reports worker) and stops them all on Ctrl-C,
-then the embedded server. On a fresh machine it makes an admin password and
+`charity`); with it, it uses that server. Runs gunicorn with the gateway and
+the reports service's Celery worker with beat (on Celery's embedded
+transport under var/celery unless CELERY_BROKER_URL names a broker), and
+stops them all on Ctrl-C, then the embedded server. On a fresh machine it makes an admin password and
 an admin API key, keeps them under var/ and prints them.
 """
 
@@ -57,6 +58,13 @@ def gunicorn_command(host: str, port: int, environ: Mapping[str, str] = os.envir
             "services.gateway:create_gateway()"]
 
 
+def worker_command(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The reports worker with beat in one process: enough for one machine."""
+    concurrency = environ.get("REPORT_WORKERS") or "2"
+    return [sys.executable, "-m", "celery", "-A", "services.reports.worker", "worker", "--beat",
+            "--loglevel", "INFO", "--concurrency", concurrency]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve the charity fund ledger.")
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -81,14 +89,17 @@ def main(argv: list[str] | None = None) -> int:
 def serve(settings: Settings, env: dict[str, str], host: str, port: int, database: str) -> int:
     """Run gunicorn until Ctrl-C (or until it stops); its exit status."""
     password, key = _bootstrap_credentials(settings, env)
-    children = [subprocess.Popen(gunicorn_command(host, port, env), env=env)]
+    children = [subprocess.Popen(gunicorn_command(host, port, env), env=env),
+                subprocess.Popen(worker_command(env), env=env)]
 
     base = f"http://{host}:{port}"
+    mail = settings.smtp_url or f"written as .eml files under {settings.var_dir / 'mail'}"
     print(f"""
   Charity fund ledger on {base}  ({database})
     web:   {base}/funds/login   user: admin   password: {password}
     API:   {base}/funds/docs  {base}/donations/docs  {base}/reports/docs
            Authorization: Bearer {key}
+    reports: {base}/reports/   emails: {mail}
   Ctrl-C stops everything.
 """, flush=True)
 
