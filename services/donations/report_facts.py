@@ -1,0 +1,802 @@
+"""What the ledger tells the reports service: one snapshot's facts, aggregated in SQL.
+
+A report is built from a fund's *head* (its last entry's seq and hash) for every
+fund in its scope, taken once (`heads`). Everything else is asked for up to
+those heads, `seq <= head`, so the figures, the checks and the exported entries
+describe one moment of the ledger and can be rebuilt later from the same heads:
+entries are immutable and a fund's seq only grows.
+
+Figures are sums over postings (an entry's postings are what its hash covers),
+grouped in PostgreSQL; a balance at a date comes from `fund_day`, less what the
+entries after the heads added to it. Only the chain verification walks entries
+one by one in Python (chain.verify_fund recomputes every hash), fed by one
+streaming query.
+
+Money is integer fen here; report_api.py writes it as text.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import inspect
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.donations import chain
+from services.donations.models import GENESIS_HASH, receipt_no
+from services.donations.rules import ANONYMOUS_NAME
+
+ACCOUNTS = ("bank", "in_kind", "unrestricted", "restricted")
+NET_ASSETS = ("unrestricted", "restricted")
+DEFAULT_CATEGORY = "programme"
+DISBURSEMENT_CATEGORIES = ("programme", "management", "fundraising")
+
+# Anomaly rules the caller may tune (the reports service sends its own).
+LARGEST_DONORS = 20
+STRUCTURING_MIN_COUNT = 3
+STRUCTURING_DAYS = 7
+STRUCTURING_BAND_PERCENT = 10
+DORMANT_MONTHS = 12
+# At most this many late entries and receipt numbers are listed; their counts are always whole.
+LATE_ENTRIES_LISTED = 1000
+LISTED = 50
+CHAIN_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Head:
+    fund_code: str
+    seq: int
+    hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    large_donation_fen: int
+    payee_share_percent: int
+    structuring_min_count: int = STRUCTURING_MIN_COUNT
+    structuring_days: int = STRUCTURING_DAYS
+    structuring_band_percent: int = STRUCTURING_BAND_PERCENT
+    dormant_months: int = DORMANT_MONTHS
+
+
+class UnknownFunds(Exception):
+    """Heads name funds the ledger has never held."""
+
+    def __init__(self, codes: Sequence[str]) -> None:
+        super().__init__(", ".join(codes))
+        self.codes = list(codes)
+
+
+def read_snapshot(session: Session) -> None:
+    """Every statement of this request reads the same moment, and writes nothing."""
+    if not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    session.execute(text("SET TRANSACTION READ ONLY"))
+
+
+# -- the disbursement's category ---------------------------------------------------------
+# Migration 0003 adds donations.disbursement.category (programme by default). Until a
+# database has it, every disbursement reads as programme; once it has, the column is read.
+# Both are decided here alone, so the switch is one place.
+
+_category_column: dict[str, bool] = {}
+_DOCUMENT_TAKES_CATEGORY = "category" in inspect.signature(chain.disbursement_document).parameters
+
+
+def category_sql(session: Session, alias: str = "b") -> str:
+    """The SQL expression of a disbursement's category, on the table aliased `alias`."""
+    url = str(session.get_bind().engine.url)
+    if url not in _category_column:
+        _category_column[url] = bool(session.scalar(text(
+            "SELECT EXISTS (SELECT FROM information_schema.columns WHERE table_schema = 'donations' "
+            "AND table_name = 'disbursement' AND column_name = 'category')")))
+    return f"{alias}.category" if _category_column[url] else f"'{DEFAULT_CATEGORY}'::text"
+
+
+# -- heads ---------------------------------------------------------------------------------
+
+def heads(session: Session) -> dict[str, Any]:
+    """Every fund's head, balances and reservation, read in one statement."""
+    rows = session.execute(text("""
+        SELECT now() AS taken_at, f.code, f.organization_id, f.restricted, f.status, f.entry_count, f.chain_head,
+               f.unrestricted_fen + f.restricted_fen AS balance_fen, f.reserved_fen
+        FROM donations.fund_ledger f ORDER BY f.code
+    """)).all()
+    taken_at = rows[0].taken_at if rows else session.scalar(text("SELECT now()"))
+    return {"taken_at": taken_at, "funds": [
+        {"fund_code": r.code, "organization_id": r.organization_id, "restricted": r.restricted,
+         "status": r.status, "seq": r.entry_count, "hash": r.chain_head, "balance_fen": r.balance_fen,
+         "reserved_fen": r.reserved_fen, "available_fen": r.balance_fen - r.reserved_fen} for r in rows]}
+
+
+# The funds of the heads, with their ids: every query starts from these.
+HEADS_CTE = """heads AS (
+    SELECT f.id AS fund_id, f.code, f.organization_id, f.restricted, h.seq
+    FROM unnest(CAST(:head_codes AS text[]), CAST(:head_seqs AS integer[])) AS h(code, seq)
+    JOIN donations.fund_ledger f ON f.code = h.code
+)"""
+
+
+def _head_params(heads_: Sequence[Head]) -> dict[str, Any]:
+    return {"head_codes": [h.fund_code for h in heads_], "head_seqs": [h.seq for h in heads_]}
+
+
+def known_funds(session: Session, codes: Iterable[str]) -> set[str]:
+    wanted = sorted(set(codes))
+    return set(session.scalars(text("SELECT code FROM donations.fund_ledger WHERE code = ANY(CAST(:codes AS text[]))"),
+                               {"codes": wanted}))
+
+
+def require_known(session: Session, heads_: Sequence[Head]) -> None:
+    """A head with entries must name a fund of the ledger (one without entries may be any fund)."""
+    with_entries = {h.fund_code for h in heads_ if h.seq > 0}
+    unknown = sorted(with_entries - known_funds(session, with_entries))
+    if unknown:
+        raise UnknownFunds(unknown)
+
+
+# -- balances at a date ------------------------------------------------------------------------
+
+def balances_before(session: Session, heads_: Sequence[Head], day: dt.date) -> dict[str, dict[str, int]]:
+    """Each fund's account balances at the end of the day before `day`, up to its head:
+    {code: {account: fen}}, debit positive (net assets are credits, so negative).
+
+    fund_day holds every entry committed; the entries after the heads are taken back out.
+    """
+    rows = session.execute(text(f"""
+        WITH {HEADS_CTE},
+        days AS (
+            SELECT d.fund_id, sum(d.bank_fen) AS bank, sum(d.in_kind_fen) AS in_kind,
+                   -sum(d.unrestricted_fen) AS unrestricted, -sum(d.restricted_fen) AS restricted
+            FROM heads h JOIN donations.fund_day d ON d.fund_id = h.fund_id AND d.day < :day
+            GROUP BY d.fund_id
+        ), since_heads AS (
+            SELECT e.fund_id,
+                   sum(p.amount_fen) FILTER (WHERE p.account = 'bank') AS bank,
+                   sum(p.amount_fen) FILTER (WHERE p.account = 'in_kind') AS in_kind,
+                   sum(p.amount_fen) FILTER (WHERE p.account = 'unrestricted') AS unrestricted,
+                   sum(p.amount_fen) FILTER (WHERE p.account = 'restricted') AS restricted
+            FROM heads h
+            JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq > h.seq AND e.effective_on < :day
+            JOIN donations.posting p ON p.entry_id = e.id
+            GROUP BY e.fund_id
+        )
+        SELECT h.code,
+               coalesce(d.bank, 0) - coalesce(s.bank, 0) AS bank,
+               coalesce(d.in_kind, 0) - coalesce(s.in_kind, 0) AS in_kind,
+               coalesce(d.unrestricted, 0) - coalesce(s.unrestricted, 0) AS unrestricted,
+               coalesce(d.restricted, 0) - coalesce(s.restricted, 0) AS restricted
+        FROM heads h LEFT JOIN days d ON d.fund_id = h.fund_id LEFT JOIN since_heads s ON s.fund_id = h.fund_id
+    """), {**_head_params(heads_), "day": day}).all()
+    balances = {h.fund_code: dict.fromkeys(ACCOUNTS, 0) for h in heads_}
+    for row in rows:
+        balances[row.code] = {account: int(getattr(row, account)) for account in ACCOUNTS}
+    return balances
+
+
+def net_assets(balances: dict[str, int]) -> int:
+    """A fund's balance (its net assets, a credit) from debit-positive account balances."""
+    return -(balances["unrestricted"] + balances["restricted"])
+
+
+def openings(session: Session, heads_: Sequence[Head], day: dt.date) -> list[dict[str, Any]]:
+    balances = balances_before(session, heads_, day)
+    return [{"fund_code": code, "account": account, "amount_fen": amounts[account]}
+            for code, amounts in sorted(balances.items()) for account in ACCOUNTS]
+
+
+# -- a period's figures ---------------------------------------------------------------------------
+
+def _months_before(day: dt.date, months: int) -> dt.date:
+    """The same day `months` months earlier (that month's last day if it is shorter)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _who(name: str | None, anonymous: bool | None) -> str:
+    return ANONYMOUS_NAME if anonymous else (name or "")
+
+
+def figures(session: Session, heads_: Sequence[Head], first: dt.date, last: dt.date,
+            previous: Sequence[Head] | None, thresholds: Thresholds) -> dict[str, Any]:
+    params = {**_head_params(heads_), "first": first, "last": last}
+    opening = balances_before(session, heads_, first)
+    funds: dict[str, dict[str, Any]] = {
+        h.fund_code: {"fund_code": h.fund_code, "opening_fen": net_assets(opening[h.fund_code]),
+                      "donations_count": 0, "donations_total_fen": 0, "restricted_total_fen": 0,
+                      "in_kind_total_fen": 0, "reversals_count": 0, "reversals_total_fen": 0,
+                      "disbursements_count": 0, "disbursements_total_fen": 0,
+                      "disbursements_by_category_fen": dict.fromkeys(DISBURSEMENT_CATEGORIES, 0)}
+        for h in heads_}
+    months: dict[str, dict[str, int]] = {}
+    day = first.replace(day=1)
+    while day <= last:
+        months[f"{day.year}-{day.month:02d}"] = {"inflow_fen": 0, "outflow_fen": 0}
+        day = (day + dt.timedelta(days=32)).replace(day=1)
+
+    # Each kind of entry, by fund and month: what it moved the fund's net assets by.
+    for row in session.execute(text(f"""
+        WITH {HEADS_CTE}
+        SELECT h.code, e.kind, to_char(e.effective_on, 'YYYY-MM') AS month,
+               count(*) FILTER (WHERE p.line = 1) AS entries,
+               -coalesce(sum(p.amount_fen) FILTER (WHERE p.account IN ('unrestricted', 'restricted')), 0) AS net,
+               -coalesce(sum(p.amount_fen) FILTER (WHERE p.account = 'restricted'), 0) AS restricted,
+               coalesce(sum(p.amount_fen) FILTER (WHERE p.account = 'in_kind'), 0) AS in_kind
+        FROM heads h
+        JOIN donations.journal_entry e
+          ON e.fund_id = h.fund_id AND e.seq <= h.seq AND e.effective_on BETWEEN :first AND :last
+        JOIN donations.posting p ON p.entry_id = e.id
+        GROUP BY h.code, e.kind, month
+    """), params):
+        fund, net = funds[row.code], int(row.net)
+        if row.kind == "donation":
+            fund["donations_count"] += row.entries
+            fund["donations_total_fen"] += net
+            fund["restricted_total_fen"] += int(row.restricted)
+            fund["in_kind_total_fen"] += int(row.in_kind)
+            months[row.month]["inflow_fen"] += net
+        elif row.kind == "reversal":
+            fund["reversals_count"] += row.entries
+            fund["reversals_total_fen"] -= net
+            months[row.month]["outflow_fen"] -= net
+        else:
+            fund["disbursements_count"] += row.entries
+            fund["disbursements_total_fen"] -= net
+            months[row.month]["outflow_fen"] -= net
+    for row in session.execute(text(f"""
+        WITH {HEADS_CTE}
+        SELECT h.code, {category_sql(session)} AS category, sum(b.amount_fen) AS total
+        FROM heads h
+        JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq <= h.seq AND e.kind = 'disbursement'
+             AND e.effective_on BETWEEN :first AND :last
+        JOIN donations.disbursement b ON b.id = e.source_id
+        GROUP BY h.code, category
+    """), params):
+        by_category = funds[row.code]["disbursements_by_category_fen"]
+        by_category[row.category] = by_category.get(row.category, 0) + int(row.total)
+    for fund in funds.values():
+        fund["closing_fen"] = (fund["opening_fen"] + fund["donations_total_fen"] - fund["reversals_total_fen"]
+                               - fund["disbursements_total_fen"])
+
+    return {
+        "funds": [funds[h.fund_code] for h in heads_],
+        "months": [{"month": month, **flow} for month, flow in months.items()],
+        "donors": _largest_donors(session, params),
+        **_late_entries(session, heads_, first, previous),
+        "large_donations": _large_donations(session, params, thresholds),
+        "structuring": _structuring(session, params, thresholds),
+        "dormant_funds": _dormant_funds(session, heads_, last, thresholds),
+        "concentrated_payees": _concentrated_payees(session, params, thresholds),
+        "income": _previous_year_income(session, heads_, last.year - 1),
+    }
+
+
+# The donations of the heads' funds received in the period (their entries up to the heads).
+PERIOD_DONATIONS = f"""WITH {HEADS_CTE}, gifts AS (
+    SELECT h.code, d.*
+    FROM heads h
+    JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq <= h.seq AND e.kind = 'donation'
+         AND e.effective_on BETWEEN :first AND :last
+    JOIN donations.donation d ON d.id = e.source_id
+)"""
+
+
+def _largest_donors(session: Session, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The donors who gave most in the period; an anonymous donor's name stays here."""
+    rows = session.execute(text(f"""
+        {PERIOD_DONATIONS}
+        SELECT donor_name, donor_kind, donor_anonymous, count(*) AS n, sum(amount_fen) AS total
+        FROM gifts GROUP BY donor_name, donor_kind, donor_anonymous
+        ORDER BY total DESC, n DESC, donor_anonymous, donor_name, donor_kind LIMIT :limit
+    """), {**params, "limit": LARGEST_DONORS}).all()
+    return [{"name": _who(r.donor_name, r.donor_anonymous), "kind": r.donor_kind, "count": r.n,
+             "total_fen": int(r.total)} for r in rows]
+
+
+def _large_donations(session: Session, params: dict[str, Any], thresholds: Thresholds) -> list[dict[str, Any]]:
+    rows = session.execute(text(f"""
+        {PERIOD_DONATIONS}
+        SELECT code, receipt_year, receipt_seq, donor_name, donor_anonymous, donor_kind, received_on, amount_fen,
+               status
+        FROM gifts WHERE amount_fen > CAST(:large AS bigint) ORDER BY amount_fen DESC, receipt_year, receipt_seq LIMIT :limit
+    """), {**params, "large": thresholds.large_donation_fen, "limit": LATE_ENTRIES_LISTED}).all()
+    return [{"fund_code": r.code, "receipt_no": receipt_no(r.receipt_year, r.receipt_seq),
+             "donor": _who(r.donor_name, r.donor_anonymous), "donor_kind": r.donor_kind,
+             "received_on": r.received_on, "amount_fen": r.amount_fen, "status": r.status} for r in rows]
+
+
+def _structuring(session: Session, params: dict[str, Any], thresholds: Thresholds) -> list[dict[str, Any]]:
+    """Several donations of one donor just under the large-donation threshold within a few days:
+    a large gift split to stay under it. Only the donations in the band are read (few)."""
+    limit = thresholds.large_donation_fen
+    rows = session.execute(text(f"""
+        {PERIOD_DONATIONS}
+        SELECT code, receipt_year, receipt_seq, donor_name, donor_kind, donor_anonymous, received_on, amount_fen
+        FROM gifts
+        WHERE amount_fen <= CAST(:limit AS bigint)
+          AND amount_fen * 100 >= CAST(:limit AS bigint) * (100 - CAST(:band AS bigint))
+        ORDER BY donor_name, donor_kind, donor_anonymous, received_on, receipt_year, receipt_seq
+    """), {**params, "limit": limit, "band": thresholds.structuring_band_percent}).all()
+    clusters = []
+    window = dt.timedelta(days=thresholds.structuring_days - 1)
+    for _, gifts_iter in itertools.groupby(rows, key=lambda r: (r.donor_name, r.donor_kind, r.donor_anonymous)):
+        gifts = list(gifts_iter)
+        start = 0
+        while start < len(gifts):
+            end = start
+            while end + 1 < len(gifts) and gifts[end + 1].received_on - gifts[start].received_on <= window:
+                end += 1
+            if end - start + 1 >= thresholds.structuring_min_count:
+                group = gifts[start:end + 1]
+                clusters.append({
+                    "donor": _who(group[0].donor_name, group[0].donor_anonymous),
+                    "donor_kind": group[0].donor_kind,
+                    "fund_codes": sorted({g.code for g in group}), "count": len(group),
+                    "total_fen": sum(g.amount_fen for g in group),
+                    "first_on": group[0].received_on, "last_on": group[-1].received_on,
+                    "receipts": [receipt_no(g.receipt_year, g.receipt_seq) for g in group]})
+                start = end + 1
+            else:
+                start += 1
+    return clusters
+
+
+def _dormant_funds(session: Session, heads_: Sequence[Head], last: dt.date,
+                   thresholds: Thresholds) -> list[dict[str, Any]]:
+    """Funds with no entry dated in the `dormant_months` months up to `last`."""
+    since = _months_before(last, thresholds.dormant_months)
+    rows = session.execute(text(f"""
+        WITH {HEADS_CTE}
+        SELECT h.code, latest.effective_on
+        FROM heads h
+        LEFT JOIN LATERAL (SELECT e.effective_on FROM donations.journal_entry e
+                           WHERE e.fund_id = h.fund_id AND e.seq <= h.seq AND e.effective_on <= :last
+                           ORDER BY e.effective_on DESC LIMIT 1) latest ON true
+    """), {**_head_params(heads_), "last": last}).all()
+    latest = {r.code: r.effective_on for r in rows}
+    return [{"fund_code": h.fund_code, "last_entry_on": latest.get(h.fund_code), "since": since}
+            for h in heads_ if latest.get(h.fund_code) is None or latest[h.fund_code] <= since]
+
+
+def _concentrated_payees(session: Session, params: dict[str, Any], thresholds: Thresholds) -> list[dict[str, Any]]:
+    rows = session.execute(text(f"""
+        WITH {HEADS_CTE}, paid AS (
+            SELECT h.code, b.payee, sum(b.amount_fen) AS total, count(*) AS n
+            FROM heads h
+            JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq <= h.seq AND e.kind = 'disbursement'
+                 AND e.effective_on BETWEEN :first AND :last
+            JOIN donations.disbursement b ON b.id = e.source_id
+            GROUP BY h.code, b.payee
+        ), shares AS (
+            SELECT paid.*, sum(total) OVER (PARTITION BY code) AS fund_total FROM paid
+        )
+        SELECT * FROM shares WHERE total * 100 > fund_total * :percent ORDER BY code, total DESC, payee
+    """), {**params, "percent": thresholds.payee_share_percent}).all()
+    return [{"fund_code": r.code, "payee": r.payee, "count": r.n, "total_fen": int(r.total),
+             "fund_total_fen": int(r.fund_total)} for r in rows]
+
+
+def _previous_year_income(session: Session, heads_: Sequence[Head], year: int) -> list[dict[str, Any]]:
+    """Each organisation's donations less reversals dated in `year`, over the heads' funds."""
+    rows = session.execute(text(f"""
+        WITH {HEADS_CTE}
+        SELECT h.organization_id, e.kind,
+               -coalesce(sum(p.amount_fen) FILTER (WHERE p.account IN ('unrestricted', 'restricted')), 0) AS net
+        FROM heads h
+        JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq <= h.seq
+             AND e.kind IN ('donation', 'reversal') AND e.effective_on BETWEEN :first AND :last
+        JOIN donations.posting p ON p.entry_id = e.id
+        GROUP BY h.organization_id, e.kind
+    """), {**_head_params(heads_), "first": dt.date(year, 1, 1), "last": dt.date(year, 12, 31)}).all()
+    organizations = sorted({r.organization_id for r in session.execute(text(
+        f"WITH {HEADS_CTE} SELECT DISTINCT organization_id FROM heads"), _head_params(heads_))})
+    income = {org: {"organization_id": org, "year": year, "donations_fen": 0, "reversals_fen": 0}
+              for org in organizations}
+    for row in rows:
+        if row.kind == "donation":
+            income[row.organization_id]["donations_fen"] += int(row.net)
+        else:
+            income[row.organization_id]["reversals_fen"] -= int(row.net)
+    for entry in income.values():
+        entry["income_fen"] = entry["donations_fen"] - entry["reversals_fen"]
+    return list(income.values())
+
+
+# -- late entries and entries -----------------------------------------------------------------------
+
+ENTRY_SOURCES = """
+    LEFT JOIN donations.donation d ON e.kind IN ('donation', 'reversal') AND d.id = e.source_id
+    LEFT JOIN donations.disbursement b ON e.kind = 'disbursement' AND b.id = e.source_id
+"""
+ENTRY_SOURCE_COLUMNS = """d.receipt_year, d.receipt_seq, d.donor_name, d.donor_anonymous, d.purpose AS gift_purpose,
+    d.reversal_reason, b.id AS disbursement_id, b.payee, b.purpose AS payment_purpose"""
+
+
+def _reference(row: Any) -> str:
+    if row.kind == "disbursement":
+        return f"D{row.disbursement_id}" if row.disbursement_id is not None else ""
+    return receipt_no(row.receipt_year, row.receipt_seq) if row.receipt_year is not None else ""
+
+
+def _description(row: Any) -> str:
+    def joined(who: str, what: str | None) -> str:
+        return f"{who}：{what}" if what else who
+
+    if row.kind == "disbursement":
+        return joined(row.payee or "", row.payment_purpose)
+    donor = _who(row.donor_name, row.donor_anonymous)
+    if row.kind == "reversal":
+        return joined(f"冲销 {donor}", row.reversal_reason)
+    return joined(donor, row.gift_purpose)
+
+
+def _late_entries(session: Session, heads_: Sequence[Head], first: dt.date,
+                  previous: Sequence[Head] | None) -> dict[str, Any]:
+    """Entries posted since the previous report's heads whose business date lies before
+    the period: the previous report did not see them, and this one's opening includes them."""
+    if previous is None:
+        return {"late_entries": [], "late_entries_count": 0}
+    params = {**_head_params(heads_), "first": first, "limit": LATE_ENTRIES_LISTED,
+              "previous_codes": [h.fund_code for h in previous], "previous_seqs": [h.seq for h in previous]}
+    late = f"""
+        WITH {HEADS_CTE}, previous AS (
+            SELECT code, max(seq) AS seq
+            FROM unnest(CAST(:previous_codes AS text[]), CAST(:previous_seqs AS integer[])) AS p(code, seq)
+            GROUP BY code
+        ), late AS (
+            SELECT h.code, e.*
+            FROM heads h LEFT JOIN previous pv ON pv.code = h.code
+            JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq > coalesce(pv.seq, 0)
+                 AND e.seq <= h.seq AND e.effective_on < :first
+        )"""
+    count = session.scalar(text(f"{late} SELECT count(*) FROM late"), params)
+    rows = session.execute(text(f"""
+        {late}
+        SELECT e.code, e.seq, e.kind, e.effective_on, e.posted_at, {ENTRY_SOURCE_COLUMNS},
+               (SELECT -sum(p.amount_fen) FROM donations.posting p
+                WHERE p.entry_id = e.id AND p.account IN ('unrestricted', 'restricted')) AS net
+        FROM late e {ENTRY_SOURCES}
+        ORDER BY e.code, e.seq LIMIT :limit
+    """), params).all()
+    return {"late_entries_count": count, "late_entries": [
+        {"fund_code": r.code, "seq": r.seq, "kind": r.kind, "effective_on": r.effective_on,
+         "posted_at": r.posted_at, "amount_fen": abs(int(r.net or 0)),
+         "direction": "in" if (r.net or 0) >= 0 else "out", "reference": _reference(r),
+         "description": _description(r)} for r in rows]}
+
+
+def entries(session: Session, heads_: Sequence[Head], first: dt.date, last: dt.date,
+            after: tuple[str, int] | None, limit: int) -> dict[str, Any]:
+    """A page of the heads' funds' entries dated in the period, in (fund code, date, seq) order.
+
+    The cursor is the last entry's (fund code, seq); its date is looked up, so the page
+    after it is read by the index on (fund_id, effective_on, seq), fund by fund.
+    """
+    funds = {r.code: r.id for r in session.execute(text(
+        "SELECT id, code FROM donations.fund_ledger WHERE code = ANY(CAST(:codes AS text[]))"),
+        {"codes": [h.fund_code for h in heads_]})}
+    pending = sorted((h for h in heads_ if h.fund_code in funds and h.seq > 0), key=lambda h: h.fund_code)
+    start: tuple[dt.date, int] | None = None
+    if after is not None:
+        pending = [h for h in pending if h.fund_code >= after[0]]
+        if pending and pending[0].fund_code == after[0]:
+            day = session.scalar(text("SELECT effective_on FROM donations.journal_entry "
+                                      "WHERE fund_id = :fund AND seq = :seq"),
+                                 {"fund": funds[after[0]], "seq": after[1]})
+            if day is None:
+                pending = pending[1:]  # the cursor names no entry: that fund is done
+            else:
+                start = (day, after[1])
+    rows: list[Any] = []
+    for head in pending:
+        if len(rows) > limit:
+            break
+        fund_start = start if head.fund_code == (after[0] if after else None) else None
+        rows.extend(session.execute(text(f"""
+            SELECT :code AS code, e.id, e.seq, e.kind, e.effective_on, e.posted_at, {ENTRY_SOURCE_COLUMNS},
+                   {category_sql(session)} AS category
+            FROM donations.journal_entry e {ENTRY_SOURCES}
+            WHERE e.fund_id = :fund AND e.seq <= :head AND e.effective_on BETWEEN :first AND :last
+              AND (CAST(:after_day AS date) IS NULL OR (e.effective_on, e.seq) > (:after_day, :after_seq))
+            ORDER BY e.effective_on, e.seq LIMIT :limit
+        """), {"code": head.fund_code, "fund": funds[head.fund_code], "head": head.seq, "first": first,
+               "last": last, "after_day": fund_start[0] if fund_start else None,
+               "after_seq": fund_start[1] if fund_start else 0, "limit": limit + 1 - len(rows)}).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    postings: dict[int, list[dict[str, Any]]] = {r.id: [] for r in rows}
+    if rows:
+        for entry_id, account, amount in session.execute(text(
+                "SELECT entry_id, account, amount_fen FROM donations.posting "
+                "WHERE entry_id = ANY(CAST(:ids AS bigint[])) ORDER BY entry_id, line"),
+                {"ids": list(postings)}):
+            postings[entry_id].append({"account": account, "amount_fen": amount})
+    page = [{"fund_code": r.code, "seq": r.seq, "kind": r.kind, "effective_on": r.effective_on,
+             "posted_at": r.posted_at, "reference": _reference(r), "description": _description(r),
+             "category": r.category if r.kind == "disbursement" else None, "postings": postings[r.id]}
+            for r in rows]
+    following = {"fund_code": rows[-1].code, "seq": rows[-1].seq} if more else None
+    return {"entries": page, "next": following}
+
+
+# -- the checks' inputs ---------------------------------------------------------------------------
+
+def trial_balance(session: Session) -> dict[str, Any]:
+    """The whole ledger's debit and credit postings; any entry that does not balance, named."""
+    row = session.execute(text("""
+        SELECT coalesce(sum(amount_fen) FILTER (WHERE amount_fen > 0), 0) AS debits,
+               coalesce(-sum(amount_fen) FILTER (WHERE amount_fen < 0), 0) AS credits,
+               count(*) AS postings
+        FROM donations.posting
+    """)).one()
+    entries_count = session.scalar(text("SELECT count(*) FROM donations.journal_entry"))
+    unbalanced: list[dict[str, Any]] = []
+    unbalanced_count = 0
+    if row.debits != row.credits:
+        # Only then is every entry summed: a balanced ledger needs no search.
+        found = session.execute(text("""
+            WITH sums AS (SELECT entry_id, sum(amount_fen) AS total FROM donations.posting GROUP BY entry_id
+                          HAVING sum(amount_fen) <> 0)
+            SELECT s.entry_id, s.total, f.code, e.seq, count(*) OVER () AS n
+            FROM sums s LEFT JOIN donations.journal_entry e ON e.id = s.entry_id
+            LEFT JOIN donations.fund_ledger f ON f.id = e.fund_id
+            ORDER BY s.entry_id LIMIT :limit
+        """), {"limit": LISTED}).all()
+        unbalanced_count = found[0].n if found else 0
+        unbalanced = [{"entry_id": r.entry_id, "fund_code": r.code, "seq": r.seq, "sum_fen": int(r.total)}
+                      for r in found]
+    return {"debits_fen": int(row.debits), "credits_fen": int(row.credits), "postings": row.postings,
+            "entries": entries_count, "unbalanced": unbalanced, "unbalanced_count": unbalanced_count}
+
+
+def balance_mismatches(session: Session, heads_: Sequence[Head]) -> dict[str, Any]:
+    """The heads' funds' stored balances (fund_ledger, and fund_day by day) against the sums of
+    their postings, over everything committed (stored balances include entries after the heads)."""
+    rows = session.execute(text(f"""
+        WITH {HEADS_CTE},
+        by_day AS MATERIALIZED (
+            SELECT e.fund_id, e.effective_on AS day,
+                   coalesce(sum(p.amount_fen) FILTER (WHERE p.account = 'bank'), 0) AS bank,
+                   coalesce(sum(p.amount_fen) FILTER (WHERE p.account = 'in_kind'), 0) AS in_kind,
+                   coalesce(-sum(p.amount_fen) FILTER (WHERE p.account = 'unrestricted'), 0) AS unrestricted,
+                   coalesce(-sum(p.amount_fen) FILTER (WHERE p.account = 'restricted'), 0) AS restricted
+            FROM heads h JOIN donations.journal_entry e ON e.fund_id = h.fund_id
+            JOIN donations.posting p ON p.entry_id = e.id
+            GROUP BY e.fund_id, e.effective_on
+        ), stored_days AS (
+            SELECT d.* FROM heads h JOIN donations.fund_day d ON d.fund_id = h.fund_id
+        ), days AS (
+            SELECT 'fund_day' AS place, coalesce(x.fund_id, d.fund_id) AS fund_id, coalesce(x.day, d.day) AS day,
+                   d.bank_fen AS stored_bank, x.bank AS bank, d.in_kind_fen AS stored_in_kind, x.in_kind AS in_kind,
+                   d.unrestricted_fen AS stored_unrestricted, x.unrestricted AS unrestricted,
+                   d.restricted_fen AS stored_restricted, x.restricted AS restricted
+            FROM by_day x FULL JOIN stored_days d ON d.fund_id = x.fund_id AND d.day = x.day
+        ), totals AS (
+            SELECT 'fund_ledger' AS place, f.id AS fund_id, NULL::date AS day,
+                   f.bank_fen AS stored_bank, coalesce(sum(x.bank), 0) AS bank,
+                   f.in_kind_fen AS stored_in_kind, coalesce(sum(x.in_kind), 0) AS in_kind,
+                   f.unrestricted_fen AS stored_unrestricted, coalesce(sum(x.unrestricted), 0) AS unrestricted,
+                   f.restricted_fen AS stored_restricted, coalesce(sum(x.restricted), 0) AS restricted
+            FROM heads h JOIN donations.fund_ledger f ON f.id = h.fund_id
+            LEFT JOIN by_day x ON x.fund_id = f.id
+            GROUP BY f.id
+        )
+        SELECT f.code, m.* FROM (SELECT * FROM totals UNION ALL SELECT * FROM days) m
+        JOIN donations.fund_ledger f ON f.id = m.fund_id
+        WHERE (coalesce(stored_bank, 0), coalesce(stored_in_kind, 0), coalesce(stored_unrestricted, 0),
+               coalesce(stored_restricted, 0))
+              IS DISTINCT FROM (coalesce(bank, 0), coalesce(in_kind, 0), coalesce(unrestricted, 0),
+                                coalesce(restricted, 0))
+        ORDER BY f.code, m.place DESC, m.day
+    """), _head_params(heads_)).all()
+    mismatches = []
+    for r in rows:
+        for account in ACCOUNTS:
+            stored, summed = getattr(r, f"stored_{account}") or 0, getattr(r, account) or 0
+            if stored != summed:
+                # Balances as the ledger signs them: assets debit, net assets credit.
+                mismatches.append({"fund_code": r.code, "place": r.place, "day": r.day, "account": account,
+                                   "stored_fen": int(stored), "postings_fen": int(summed)})
+    return {"funds_checked": len(known_funds(session, (h.fund_code for h in heads_))),
+            "mismatches": mismatches[:LISTED], "mismatch_count": len(mismatches)}
+
+
+# One fund's entries up to its head, in seq order (along the unique index of (fund_id, seq)),
+# each with its postings and its source document's columns.
+CHAIN_ROWS = """
+    SELECT e.id, e.seq, e.kind, e.effective_on, e.posted_at, e.source_id, e.actor, e.prev_hash, e.hash,
+           p.accounts, p.amounts,
+           d.id AS donation_id, d.receipt_year, d.receipt_seq, d.amount_fen AS gift_fen, d.donor_name, d.donor_kind,
+           d.donor_anonymous, d.received_on, d.channel, d.purpose AS gift_purpose, d.reference,
+           d.reversal_reason,
+           b.id AS disbursement_id, b.amount_fen AS payment_fen, b.payee, b.purpose AS payment_purpose, b.project,
+           b.paid_on, b.bank_reference, b.requested_by, b.approved_by, {category} AS category
+    FROM donations.journal_entry e
+    CROSS JOIN LATERAL (SELECT array_agg(p.account ORDER BY p.line) AS accounts,
+                               array_agg(p.amount_fen ORDER BY p.line) AS amounts
+                        FROM donations.posting p WHERE p.entry_id = e.id) p
+    {sources}
+    WHERE e.fund_id = :fund AND e.seq <= :head
+    ORDER BY e.seq
+"""
+
+
+def _document(row: Any) -> str:
+    """The entry's source document as chain.py writes it; a missing source reads as empty
+    (as reads._document does), so that the entry then fails its hash."""
+    if row.kind == "donation" and row.donation_id is not None:
+        return chain.donation_document(
+            receipt_no=receipt_no(row.receipt_year, row.receipt_seq), amount_fen=row.gift_fen,
+            donor_name=row.donor_name, donor_kind=row.donor_kind, donor_anonymous=row.donor_anonymous,
+            received_on=row.received_on, channel=row.channel, purpose=row.gift_purpose, reference=row.reference)
+    if row.kind == "reversal" and row.donation_id is not None:
+        return chain.reversal_document(donation_id=row.donation_id,
+                                       receipt_no=receipt_no(row.receipt_year, row.receipt_seq),
+                                       reason=row.reversal_reason or "")
+    if row.kind == "disbursement" and row.disbursement_id is not None:
+        extra = {"category": row.category} if _DOCUMENT_TAKES_CATEGORY else {}
+        return chain.disbursement_document(
+            disbursement_id=row.disbursement_id, amount_fen=row.payment_fen, payee=row.payee,
+            purpose=row.payment_purpose, project=row.project, paid_on=row.paid_on or row.effective_on,
+            bank_reference=row.bank_reference or "", requested_by=row.requested_by,
+            approved_by=row.approved_by or "", **extra)
+    return ""
+
+
+def _chain_entries(rows: Iterable[Any]) -> Iterator[chain.ChainEntry]:
+    for row in rows:
+        yield chain.ChainEntry(row.id, row.seq, row.kind, row.effective_on, row.posted_at, row.source_id, row.actor,
+                               row.prev_hash, row.hash, _document(row),
+                               list(zip(row.accounts or (), row.amounts or (), strict=True)))
+
+
+NO_SUCH_FUND = "the ledger has no such fund"
+# chain.verify_fund's problems, by how they begin, as codes a reader can word in its language.
+PROBLEM_CODES = (("entry seq", "seq_gap"), ("prev_hash", "prev_hash"), ("postings do not sum", "unbalanced"),
+                 ("content does not match", "content"), ("the fund's head", "head"), (NO_SUCH_FUND, "no_fund"))
+
+
+def problem_code(verdict: chain.ChainVerdict) -> str | None:
+    if verdict.valid:
+        return None
+    problem = verdict.problem or ""
+    return next((code for start, code in PROBLEM_CODES if problem.startswith(start)), "other")
+
+
+def chains(session: Session, heads_: Sequence[Head], previous: Sequence[Head] | None) -> list[dict[str, Any]]:
+    """Each head's fund's chain, verified from its first entry to the head; a previous
+    report's head is looked up as its entry stands now."""
+    fund_ids = dict(session.execute(text(
+        "SELECT code, id FROM donations.fund_ledger WHERE code = ANY(CAST(:codes AS text[]))"),
+        {"codes": [h.fund_code for h in heads_]}).tuples())
+    query = text(CHAIN_ROWS.format(category=category_sql(session), sources=ENTRY_SOURCES))
+    verdicts: dict[str, chain.ChainVerdict] = {}
+    for head in heads_:
+        if head.fund_code not in fund_ids:
+            continue
+        result = session.execute(query, {"fund": fund_ids[head.fund_code], "head": head.seq},
+                                 execution_options={"stream_results": True, "yield_per": CHAIN_BATCH})
+        try:
+            verdicts[head.fund_code] = chain.verify_fund(head.fund_code, head.hash or "", head.seq, GENESIS_HASH,
+                                                         _chain_entries(result))
+        finally:
+            result.close()  # verify_fund stops at the first bad entry
+
+    now_at_previous: dict[str, str | None] = {}
+    if previous:
+        for row in session.execute(text("""
+            SELECT p.code, e.hash
+            FROM unnest(CAST(:codes AS text[]), CAST(:seqs AS integer[])) AS p(code, seq)
+            LEFT JOIN donations.fund_ledger f ON f.code = p.code
+            LEFT JOIN donations.journal_entry e ON e.fund_id = f.id AND e.seq = p.seq
+        """), {"codes": [h.fund_code for h in previous], "seqs": [h.seq for h in previous]}):
+            now_at_previous[row.code] = row.hash
+    previous_by_code = {h.fund_code: h for h in previous or ()}
+
+    answers = []
+    for head in heads_:
+        verdict = verdicts.get(head.fund_code)
+        if verdict is None and head.seq > 0:
+            verdict = chain.ChainVerdict(head.fund_code, 0, GENESIS_HASH, False, None, None, NO_SUCH_FUND)
+        elif verdict is None:
+            verdict = chain.ChainVerdict(head.fund_code, 0, GENESIS_HASH, head.hash in (None, GENESIS_HASH))
+        before = previous_by_code.get(head.fund_code)
+        answer: dict[str, Any] = {
+            "fund_code": head.fund_code, "head_seq": head.seq, "head_hash": head.hash,
+            "valid": verdict.valid, "entries_verified": verdict.entries,
+            "first_bad_entry_id": verdict.first_bad_entry_id, "first_bad_seq": verdict.first_bad_seq,
+            "problem": verdict.problem, "problem_code": problem_code(verdict), "previous": None}
+        if before is not None:
+            answer["previous"] = {"seq": before.seq, "hash": before.hash,
+                                  "hash_now": GENESIS_HASH if before.seq == 0
+                                  else now_at_previous.get(head.fund_code)}
+        answers.append(answer)
+    # A fund the previous report had but these heads do not: its head is compared all the same.
+    for code, before in previous_by_code.items():
+        if code not in {h.fund_code for h in heads_}:
+            answers.append({"fund_code": code, "head_seq": None, "head_hash": None, "valid": True,
+                            "entries_verified": 0, "first_bad_entry_id": None, "first_bad_seq": None,
+                            "problem": None, "problem_code": None,
+                            "previous": {"seq": before.seq, "hash": before.hash,
+                                         "hash_now": GENESIS_HASH if before.seq == 0 else now_at_previous.get(code)}})
+    return answers
+
+
+def receipts(session: Session) -> list[dict[str, Any]]:
+    """Each year's receipt numbers: how many, the first and last, the missing (from 1 to the
+    last issued) and the repeated. Read along the unique index of (year, seq)."""
+    years = {r.receipt_year: {"year": r.receipt_year, "count": r.n, "first_seq": r.first, "last_seq": r.last,
+                              "issued_seq": r.last}
+             for r in session.execute(text("""
+                 SELECT receipt_year, count(*) AS n, min(receipt_seq) AS first, max(receipt_seq) AS last
+                 FROM donations.donation GROUP BY receipt_year"""))}
+    # The counter knows the last number issued, so a number missing at the end shows too.
+    for year, last in session.execute(text("SELECT year, last_seq FROM donations.receipt_counter")):
+        entry = years.setdefault(year, {"year": year, "count": 0, "first_seq": None, "last_seq": None,
+                                        "issued_seq": last})
+        entry["issued_seq"] = max(last, entry["last_seq"] or 0)
+    breaks = session.execute(text("""
+        SELECT receipt_year, previous, receipt_seq FROM (
+            SELECT receipt_year, receipt_seq,
+                   lag(receipt_seq, 1, 0) OVER (PARTITION BY receipt_year ORDER BY receipt_seq) AS previous
+            FROM donations.donation) s
+        WHERE receipt_seq - previous <> 1
+        ORDER BY receipt_year, receipt_seq
+    """)).all()
+    missing: dict[int, list[tuple[int, int]]] = {}
+    repeated: dict[int, list[int]] = {}
+    for year, before, seq in breaks:
+        if seq == before:
+            repeated.setdefault(year, []).append(seq)
+        else:
+            missing.setdefault(year, []).append((before + 1, seq - 1))
+    answers = []
+    for year in sorted(years):
+        entry = years[year]
+        gaps = missing.get(year, [])
+        if entry["issued_seq"] > (entry["last_seq"] or 0):
+            gaps = [*gaps, ((entry["last_seq"] or 0) + 1, entry["issued_seq"])]
+        listed = [receipt_no(year, n) for low, high in gaps for n in range(low, min(high, low + LISTED) + 1)][:LISTED]
+        answers.append({
+            "year": year, "count": entry["count"],
+            "first": receipt_no(year, entry["first_seq"]) if entry["first_seq"] else None,
+            "last": receipt_no(year, entry["last_seq"]) if entry["last_seq"] else None,
+            "last_issued": receipt_no(year, entry["issued_seq"]) if entry["issued_seq"] else None,
+            "missing_count": sum(high - low + 1 for low, high in gaps), "missing": listed,
+            "duplicates": [receipt_no(year, n) for n in sorted(set(repeated.get(year, [])))][:LISTED]})
+    return answers
+
+
+def four_eyes(session: Session, heads_: Sequence[Head]) -> dict[str, Any]:
+    """The heads' funds' paid disbursements (up to the heads), and those nobody else approved."""
+    paid = f"""
+        WITH {HEADS_CTE}, paid AS (
+            SELECT h.code, b.*
+            FROM heads h
+            JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq <= h.seq AND e.kind = 'disbursement'
+            JOIN donations.disbursement b ON b.id = e.source_id
+        )"""
+    params = {**_head_params(heads_), "limit": LISTED}
+    count = session.scalar(text(f"{paid} SELECT count(*) FROM paid"), params)
+    rows = session.execute(text(f"""
+        {paid}
+        SELECT code, id, amount_fen, requested_by, approved_by, paid_on, count(*) OVER () AS n
+        FROM paid WHERE approved_by IS NULL OR approved_by = requested_by
+        ORDER BY id LIMIT :limit
+    """), params).all()
+    return {"paid": count, "violation_count": rows[0].n if rows else 0, "violations": [
+        {"id": r.id, "fund_code": r.code, "amount_fen": r.amount_fen, "requested_by": r.requested_by,
+         "approved_by": r.approved_by, "paid_on": r.paid_on} for r in rows]}
+
+
+def checks(session: Session, heads_: Sequence[Head], previous: Sequence[Head] | None) -> dict[str, Any]:
+    return {"trial_balance": trial_balance(session), "balances": balance_mismatches(session, heads_),
+            "chains": chains(session, heads_, previous), "receipts": receipts(session),
+            "four_eyes": four_eyes(session, heads_)}
