@@ -1151,6 +1151,47 @@ def test_disbursement_filters(api: ApiClient, make: Factory, org: Org) -> None:
     assert rest["next_cursor"] is None
 
 
+def test_a_disbursement_is_for_charitable_activities_unless_it_says_otherwise(org: Org) -> None:
+    donate(org.clerk, org.fund, "1000.00")
+    plain = request_disbursement(org.clerk, org.fund, "10.00")
+    assert plain["category"] == "programme"
+    made = {category: request_disbursement(org.clerk, org.fund, "20.00", category=category)
+            for category in ("programme", "management", "fundraising")}
+
+    for category, disbursement in made.items():
+        assert disbursement["category"] == category
+        assert assert_ok(org.clerk.get(f"{API}/disbursements/{disbursement['id']}"))["category"] == category
+    path = f"{API}/disbursements/{made['management']['id']}"
+    # Every answer about it says what it is for, through approval and payment.
+    assert assert_ok(org.approver.post(f"{path}/approve"))["category"] == "management"
+    assert assert_ok(org.clerk.post(f"{path}/pay", json=pay_body()))["category"] == "management"
+    assert assert_ok(org.clerk.get(f"{API}/ledger/verify"))["valid"] is True
+    assert all(item["category"] in made for item in assert_ok(org.clerk.get(f"{API}/disbursements"))["items"])
+
+
+def test_disbursements_filter_by_category(org: Org) -> None:
+    donate(org.clerk, org.fund, "1000.00")
+    programme = [request_disbursement(org.clerk, org.fund, "1.00")["id"],
+                 request_disbursement(org.clerk, org.fund, "2.00", category="programme")["id"]]
+    management = request_disbursement(org.clerk, org.fund, "3.00", category="management")["id"]
+    assert_ok(org.approver.post(f"{API}/disbursements/{management}/approve"))
+
+    assert disbursement_ids(org.clerk, category="programme") == programme[::-1]
+    assert disbursement_ids(org.clerk, category="management") == [management]
+    assert disbursement_ids(org.clerk, category="fundraising") == []
+    assert disbursement_ids(org.clerk, category="management", status="approved") == [management]
+    assert disbursement_ids(org.clerk, category="management", status="requested") == []
+    assert_problem(org.clerk.get(f"{API}/disbursements", query_string={"category": "salaries"}), 422, "category")
+
+
+@pytest.mark.parametrize("category", ["salaries", "Programme", "", None, 1, ["management"]])
+def test_an_unknown_category_is_422_naming_it(org: Org, category: Any) -> None:
+    body = {"fund_code": org.fund, "amount": "1.00", "payee": "某人", "purpose": "某事", "category": category}
+    problem = assert_problem(org.clerk.post(f"{API}/disbursements", json=body), 422, "category")
+    assert list(problem["errors"]) == ["category"]
+    assert disbursement_ids(org.clerk) == []
+
+
 def test_another_organizations_disbursement_is_404(org: Org, other: Org) -> None:
     donate(other.clerk, other.fund, "100.00")
     theirs = request_disbursement(other.clerk, other.fund, "10.00")
@@ -1740,6 +1781,11 @@ def test_openapi_document_is_valid_and_lists_every_endpoint(api: ApiClient) -> N
         assert methods <= set(spec["paths"][path]), (path, sorted(spec["paths"][path]))
     donation = spec["components"]["schemas"]["Donation"]["properties"]
     assert DONATION_FIELDS | DONATION_EXTENSIONS <= set(donation)
+    disbursement = spec["components"]["schemas"]["Disbursement"]["properties"]
+    assert DISBURSEMENT_FIELDS | {"category"} <= set(disbursement)
+    assert disbursement["category"]["enum"] == ["programme", "management", "fundraising"]
+    request = spec["components"]["schemas"]["DisbursementCreate"]["properties"]
+    assert request["category"]["enum"] == ["programme", "management", "fundraising"]
     statement = spec["components"]["schemas"]["Statement"]["properties"]
     assert {"opening_balance", "entries", "closing_balance", "from", "to"} <= set(statement)
 

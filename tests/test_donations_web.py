@@ -381,6 +381,38 @@ def test_the_requester_cannot_approve_their_own_disbursement(admin: Browser, api
     assert balance(api) == ("1000.00", "1000.00")
 
 
+def test_a_disbursement_request_says_what_the_money_is_for(admin: Browser, api: Any, make: Any,
+                                                          fund: dict[str, Any]) -> None:
+    make.donation(FUND, "1000.00")
+    page = admin.get("/donations/disbursements/new")
+    select = re.search(r'<select[^>]*name="category"[^>]*>(.*?)</select>', page.get_data(as_text=True), re.S)
+    assert select, "no category select on the request page"
+    options = re.findall(r'<option([^>]*)value="([^"]*)"[^>]*>([^<]*)</option>', select.group(1))
+    assert [(value, label) for _, value, label in options] == [
+        ("programme", "慈善活动支出"), ("management", "管理费用"), ("fundraising", "募捐成本")]
+    assert [value for attributes, value, _ in options if "selected" in attributes] == ["programme"]
+
+    refused = admin.submit("/donations/disbursements/new", {"fund_code": FUND, "amount": "100.00",
+                                                            "payee": "某会计师事务所", "purpose": "年度审计",
+                                                            "category": "salaries"})
+    assert refused.status_code == 422
+    assert field_errors(refused, "category")
+    assert api.get("/donations/api/v1/disbursements").json["items"] == []
+
+    requested = admin.submit("/donations/disbursements/new", {"fund_code": FUND, "amount": "100.00",
+                                                              "payee": "某会计师事务所", "purpose": "年度审计",
+                                                              "category": "management"})
+    assert requested.status_code == 302
+    item = only_disbursement(api)
+    assert item["category"] == "management"
+    row = text(admin.get("/donations/disbursements/")).split(f'id="disbursement-{item["id"]}"')[1].split("</tr>")[0]
+    assert "管理费用" in row
+    assert f'id="disbursement-{item["id"]}"' in admin.get(
+        "/donations/disbursements/?category=management").get_data(as_text=True)
+    assert f'id="disbursement-{item["id"]}"' not in admin.get(
+        "/donations/disbursements/?category=programme").get_data(as_text=True)
+
+
 def test_approving_more_than_is_available_shows_the_conflict(gateway: Any, make: Any, api: Any,
                                                              org: dict[str, Any], fund: dict[str, Any]) -> None:
     make.donation(FUND, "100.00")

@@ -38,7 +38,7 @@ def busy_fund(api: ApiClient, make: Factory) -> dict[str, Any]:
     assert api.post(f"{API}/disbursements/{disbursement['id']}/approve", key=approver).status_code == 200
     assert api.post(f"{API}/disbursements/{disbursement['id']}/pay",
                     json={"paid_on": today().isoformat(), "bank_reference": "B-1"}).status_code == 200
-    return {"donations": donations, "disbursement": disbursement}
+    return {"donations": donations, "disbursement": disbursement, "approver": approver}
 
 
 def verify(api: ApiClient) -> dict[str, Any]:
@@ -94,6 +94,31 @@ def test_an_altered_payee_is_named(api, busy_fund, db):
     as_superuser_bypassing_triggers(db, "UPDATE donations.disbursement SET payee = '我的账户'")
 
     assert (verify(api)["first_bad_entry_id"], verify(api)["first_bad_seq"]) == (entry_id, seq)
+
+
+@pytest.mark.parametrize(("paid_as", "altered_to"), [
+    ("programme", "management"), ("management", "programme"), ("fundraising", "management"),
+])
+def test_spending_moved_to_another_category_is_named(api, busy_fund, db, paid_as, altered_to):
+    """A payment hashes its category: relabelling spending after it was paid breaks the chain there."""
+    disbursement = busy_fund["disbursement"]
+    if paid_as != "programme":
+        disbursement = api.post(f"{API}/disbursements", json={
+            "fund_code": "TAMPER-1", "amount": "20.00", "payee": "某会计师事务所", "purpose": "年度审计",
+            "category": paid_as}).json
+        assert api.post(f"{API}/disbursements/{disbursement['id']}/approve",
+                        key=busy_fund["approver"]).status_code == 200
+        assert api.post(f"{API}/disbursements/{disbursement['id']}/pay",
+                        json={"paid_on": today().isoformat(), "bank_reference": "B-2"}).status_code == 200
+    assert verify(api)["valid"]
+    entry_id, seq = db.execute("SELECT id, seq FROM donations.journal_entry WHERE kind = 'disbursement' "
+                               "AND source_id = %s", (disbursement["id"],)).fetchone()
+
+    as_superuser_bypassing_triggers(db, "UPDATE donations.disbursement SET category = %s WHERE id = %s",
+                                    altered_to, disbursement["id"])
+
+    verdict = verify(api)
+    assert (verdict["valid"], verdict["first_bad_entry_id"], verdict["first_bad_seq"]) == (False, entry_id, seq)
 
 
 def test_a_removed_entry_is_detected(api, busy_fund, db):

@@ -4,8 +4,8 @@
 
 `content` is a sequence of length-prefixed text fields ("5:hello"), so no
 choice of donor name or purpose can make two different entries read alike.
-The PostgreSQL function `donations.record_donation` builds the very same text
-(see the migration); `verify_fund` recomputes every link from the stored rows
+The ledger's PostgreSQL functions build the very same text (see the
+migrations); `verify_fund` recomputes every link from the stored rows
 and names the first entry that does not match.
 
 The chain is per fund: its head lives on the fund's ledger row, which every
@@ -18,6 +18,8 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from services.donations.rules import DEFAULT_DISBURSEMENT_CATEGORY
 
 VERSION = "v1"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -50,10 +52,18 @@ def reversal_document(*, donation_id: int, receipt_no: str, reason: str) -> str:
 
 def disbursement_document(*, disbursement_id: int, amount_fen: int, payee: str, purpose: str,
                           project: str | None, paid_on: dt.date, bank_reference: str,
-                          requested_by: str, approved_by: str) -> str:
-    return "".join(field(v) for v in (
+                          requested_by: str, approved_by: str, category: str) -> str:
+    document = "".join(field(v) for v in (
         str(disbursement_id), str(amount_fen), payee, purpose, project or "", paid_on.isoformat(),
         bank_reference, requested_by, approved_by))
+    # The category came after payments had been chained, each of them then spending on
+    # charitable activities, the default every older disbursement was given. A payment of
+    # the default category is hashed as before, so no existing entry's hash changes; any
+    # other category is one more field, so moving spending from one category to another
+    # (either way) changes the text and breaks the chain at that payment.
+    if category != DEFAULT_DISBURSEMENT_CATEGORY:
+        document += field(category)
+    return document
 
 
 def entry_hash(*, prev_hash: str, fund_code: str, seq: int, kind: str, effective_on: dt.date,

@@ -183,7 +183,7 @@ def reverse_donation(session: Session, actor: Principal, donation_id: int, reaso
 def request_disbursement(session: Session, actor: Principal, data: dict[str, Any]) -> Disbursement:
     fund = writable_fund(actor, data["fund_code"])
     return ledger.request_disbursement(session, actor, fund, data["amount"].fen, data["payee"], data["purpose"],
-                                       data.get("project"))
+                                       data.get("project"), data["category"])
 
 
 def get_disbursement(session: Session, actor: Principal, disbursement_id: int) -> Disbursement:
@@ -217,8 +217,8 @@ def reject_disbursement(session: Session, actor: Principal, disbursement_id: int
     return ledger.reject_disbursement(session, actor, fund, disbursement_id, reason)
 
 
-def disbursement_query(actor: Principal, *, fund_code: str | None = None,
-                       status: str | None = None) -> Select[tuple[Disbursement]]:
+def disbursement_query(actor: Principal, *, fund_code: str | None = None, status: str | None = None,
+                       category: str | None = None) -> Select[tuple[Disbursement]]:
     query = select(Disbursement).order_by(Disbursement.id.desc())
     if not actor.sees_all_organizations:
         query = query.where(Disbursement.organization_id == actor.organization_id)
@@ -226,4 +226,6 @@ def disbursement_query(actor: Principal, *, fund_code: str | None = None,
         query = query.where(Disbursement.fund_code == fund_code)
     if status:
         query = query.where(Disbursement.status == status)
+    if category:
+        query = query.where(Disbursement.category == category)
     return query

@@ -12,8 +12,8 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
 from shared.dates import today
 from services.donations.rules import (
-    CHANNELS, DISBURSEMENT, DISBURSEMENT_LIST, DISBURSEMENT_STATUSES, DONATION, DONATION_LIST, DONOR_KINDS, PAYMENT,
-    REVERSAL, STATEMENT,
+    CHANNELS, DEFAULT_DISBURSEMENT_CATEGORY, DISBURSEMENT, DISBURSEMENT_CATEGORIES, DISBURSEMENT_LIST,
+    DISBURSEMENT_STATUSES, DONATION, DONATION_LIST, DONOR_KINDS, PAYMENT, REVERSAL, STATEMENT,
 )
 from shared.forms import ALL, OnceForm, QueryForm, WebForm, choices
 from shared.i18n import label
@@ -24,6 +24,7 @@ CHANNEL_LABELS = {"bank": "银行转账", "cash": "现金", "wechat": "微信", 
                   "in_kind": "实物捐赠"}
 # A status reads as the catalogue says (shared/translations); the pages are Chinese for now.
 DISBURSEMENT_STATUS_LABELS = {status: label(status, "zh") for status in DISBURSEMENT_STATUSES}
+DISBURSEMENT_CATEGORY_LABELS = {category: label(category, "zh") for category in DISBURSEMENT_CATEGORIES}
 ENTRY_KIND_LABELS = {"donation": "捐赠", "reversal": "冲销", "disbursement": "拨付"}
 BATCH_STATUS_LABELS = {"recorded": "已记录", "duplicate": "重复", "invalid": "无效"}
 # The CSV columns (and a batch row's error keys) as the page names them.
@@ -110,6 +111,7 @@ class DisbursementForm(OnceForm):
     payee = StringField("收款人")
     purpose = TextAreaField("拨付用途")
     project = StringField("项目名称（可选）")
+    category = _select("支出类别", DISBURSEMENT_CATEGORY_LABELS, DEFAULT_DISBURSEMENT_CATEGORY)
 
 
 class RejectForm(WebForm):
@@ -131,4 +133,5 @@ class DisbursementFilterForm(QueryForm):
     shape = DISBURSEMENT_LIST
 
     status = _select("状态", DISBURSEMENT_STATUS_LABELS, "", everything=True)
+    category = _select("支出类别", DISBURSEMENT_CATEGORY_LABELS, "", everything=True)
     fund_code = StringField("基金编号", render_kw={"list": "fund-codes"})

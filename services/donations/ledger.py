@@ -165,11 +165,11 @@ def _disbursement(session: Session, sql: str, **params: Any) -> Disbursement:
 
 
 def request_disbursement(session: Session, actor: Principal, fund: FundInfo, amount_fen: int, payee: str,
-                         purpose: str, project: str | None) -> Disbursement:
+                         purpose: str, project: str | None, category: str) -> Disbursement:
     return _disbursement(session, "donations.request_disbursement(CAST(:fund AS jsonb), :amount, :payee, :purpose, "
-                                  ":project, CAST(:actor AS jsonb))",
+                                  ":project, :category, CAST(:actor AS jsonb))",
                          fund=_json(fund_json(fund)), amount=amount_fen, payee=payee, purpose=purpose,
-                         project=project, actor=_json(actor_json(actor)))
+                         project=project, category=category, actor=_json(actor_json(actor)))
 
 
 def approve_disbursement(session: Session, actor: Principal, fund: FundInfo, disbursement_id: int) -> Disbursement:

@@ -18,7 +18,8 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, SmallInte
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.donations.rules import (
-    ACCOUNTS, DISBURSEMENT, DISBURSEMENT_STATUSES, DONATION, DONATION_STATUSES, DONOR, ENTRY_KINDS,
+    ACCOUNTS, DEFAULT_DISBURSEMENT_CATEGORY, DISBURSEMENT, DISBURSEMENT_STATUSES, DONATION, DONATION_STATUSES, DONOR,
+    ENTRY_KINDS,
 )
 from shared.audit import AuditLogMixin
 from shared.contracts.funds import FUND_STATUSES
@@ -205,6 +206,7 @@ class Disbursement(Base):
     __table_args__ = (
         CheckConstraint(DISBURSEMENT.fields["amount"].sql_check("amount_fen"), name="amount_in_range"),
         CheckConstraint(_one_of("status", DISBURSEMENT_STATUSES), name="status_known"),
+        CheckConstraint(DISBURSEMENT.fields["category"].sql_check("category"), name="category_known"),
         CheckConstraint("approved_by IS NULL OR approved_by <> requested_by", name="four_eyes"),
         CheckConstraint("(status = 'paid') = (entry_id IS NOT NULL)", name="paid_iff_entry"),
         Index("ix_disbursement_fund_status", "fund_id", "status"),
@@ -218,6 +220,8 @@ class Disbursement(Base):
     payee: Mapped[str] = mapped_column(String(200))
     purpose: Mapped[str] = mapped_column(Text)
     project: Mapped[str | None] = mapped_column(String(200))
+    # Hashed into the payment's entry unless it is the default (see chain.disbursement_document).
+    category: Mapped[str] = mapped_column(Text, server_default=DEFAULT_DISBURSEMENT_CATEGORY)
     status: Mapped[str] = mapped_column(String(16))
     requested_by: Mapped[str] = mapped_column(String(64))
     requested_by_name: Mapped[str] = mapped_column(String(200))

@@ -19,6 +19,10 @@ DONOR_KINDS = ("individual", "enterprise", "organization")
 CHANNELS = ("bank", "cash", "wechat", "alipay", "in_kind")
 DONATION_STATUSES = ("recorded", "reversed")
 DISBURSEMENT_STATUSES = ("requested", "approved", "paid", "rejected")
+# What a disbursement's money goes to, as the Charity Law's annual ratios count it:
+# charitable activities, the organisation's management, or raising funds.
+DISBURSEMENT_CATEGORIES = ("programme", "management", "fundraising")
+DEFAULT_DISBURSEMENT_CATEGORY = DISBURSEMENT_CATEGORIES[0]
 ENTRY_KINDS = ("donation", "reversal", "disbursement")
 # The accounts of each fund. Debits are positive, credits negative.
 BANK = "bank"                  # Assets:Bank:<code>, cash at the federation's bank
@@ -69,6 +73,9 @@ DISBURSEMENT = Shape("DisbursementCreate", {
     "payee": Text(max_length=200),
     "purpose": Text(max_length=2000),
     "project": Text(max_length=200, default=None, nullable=True),
+    "category": Choice(DISBURSEMENT_CATEGORIES, default=DEFAULT_DISBURSEMENT_CATEGORY,
+                       description="programme: charitable activities; management: the organisation's "
+                                   "management costs; fundraising: the costs of raising funds."),
 })
 
 PAYMENT = Shape("Pay", {
@@ -98,6 +105,7 @@ DISBURSEMENT_LIST = Shape("DisbursementListArgs", {
     **list_fields(max_id=MAX_BIG_ID),
     "fund_code": fund_code(required=False),
     "status": Choice(DISBURSEMENT_STATUSES, required=False),
+    "category": Choice(DISBURSEMENT_CATEGORIES, required=False),
 })
 
 STATEMENT = Shape("StatementArgs", _period_fields(), after=_ordered_period)

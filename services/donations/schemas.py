@@ -15,7 +15,8 @@ from marshmallow import fields
 
 from services.donations.models import receipt_no
 from services.donations.rules import (
-    ACCOUNT_NAMES, ANONYMOUS_NAME, CHANNELS, DISBURSEMENT_STATUSES, DONATION_STATUSES, DONOR_KINDS, ENTRY_KINDS,
+    ACCOUNT_NAMES, ANONYMOUS_NAME, CHANNELS, DISBURSEMENT_CATEGORIES, DISBURSEMENT_STATUSES, DONATION_STATUSES,
+    DONOR_KINDS, ENTRY_KINDS,
 )
 from shared.contracts.funds import FUND_STATUSES
 from shared.money import CURRENCY, Money
@@ -122,6 +123,10 @@ class DisbursementSchema(BaseSchema):
     payee = fields.String(required=True)
     purpose = fields.String(required=True)
     project = fields.String(required=True, allow_none=True)
+    category = fields.String(required=True, metadata={
+        "enum": list(DISBURSEMENT_CATEGORIES),
+        "description": "programme (charitable activities), management or fundraising: "
+                       "how the Charity Law's annual ratios count it"})
     status = fields.String(required=True, metadata={"enum": list(DISBURSEMENT_STATUSES)})
     requested_by = fields.String(required=True)
     requested_by_name = fields.String(required=True)

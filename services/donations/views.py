@@ -88,9 +88,9 @@ class Disbursements(MethodView):
     @blp.arguments(DISBURSEMENT_LIST.schema(), **QUERY)
     @blp.response(200, DisbursementPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
-        """Disbursements, newest first; filters fund_code and status"""
+        """Disbursements, newest first; filters fund_code, status and category"""
         query = commands.disbursement_query(principal_from_request(), fund_code=args.get("fund_code"),
-                                            status=args.get("status"))
+                                            status=args.get("status"), category=args.get("category"))
         return paginate(db_session(), query, args, Disbursement)
 
     @idempotent

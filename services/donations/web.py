@@ -261,6 +261,7 @@ def _list_page(status: int = 200, error: str | None = None, paying: tuple[int, P
     if form.validate():
         disbursements = list(db_session().scalars(commands.disbursement_query(
             current_user, fund_code=form.values.get("fund_code"), status=form.values.get("status"),
+            category=form.values.get("category"),
         ).limit(LIST_LIMIT)))
     may_pay = current_user.has("donations:write")
     forms = {d.id: _row_form(PayForm, d.id, "pay") for d in disbursements
@@ -293,7 +294,8 @@ def disbursement_pay(disbursement_id: int) -> Any:
 
 def _filters() -> dict[str, str]:
     """The list's filters, kept across a payment (only what the filter form knows)."""
-    return {name: value for name, value in request.args.items() if name in ("status", "fund_code") and value}
+    return {name: value for name, value in request.args.items()
+            if name in ("status", "category", "fund_code") and value}
 
 
 # -- statements --------------------------------------------------------------------

@@ -19,7 +19,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA :"schema" TO :"role";
 GRANT EXECUTE ON FUNCTION
     :"schema".record_donations(jsonb, jsonb),
     :"schema".reverse_donation(bigint, jsonb, text, jsonb),
-    :"schema".request_disbursement(jsonb, bigint, text, text, text, jsonb),
+    :"schema".request_disbursement(jsonb, bigint, text, text, text, text, jsonb),
     :"schema".approve_disbursement(bigint, jsonb, jsonb),
     :"schema".pay_disbursement(bigint, jsonb, date, text, jsonb),
     :"schema".reject_disbursement(bigint, jsonb, text, jsonb),
