@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import inspect
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,12 +29,10 @@ from sqlalchemy.orm import Session
 
 from services.donations import chain
 from services.donations.models import GENESIS_HASH, receipt_no
-from services.donations.rules import ANONYMOUS_NAME
+from services.donations.rules import ANONYMOUS_NAME, DISBURSEMENT_CATEGORIES
 
 ACCOUNTS = ("bank", "in_kind", "unrestricted", "restricted")
 NET_ASSETS = ("unrestricted", "restricted")
-DEFAULT_CATEGORY = "programme"
-DISBURSEMENT_CATEGORIES = ("programme", "management", "fundraising")
 
 # Anomaly rules the caller may tune (the reports service sends its own).
 LARGEST_DONORS = 20
@@ -79,25 +76,6 @@ def read_snapshot(session: Session) -> None:
     if not session.in_transaction():
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     session.execute(text("SET TRANSACTION READ ONLY"))
-
-
-# -- the disbursement's category ---------------------------------------------------------
-# Migration 0003 adds donations.disbursement.category (programme by default). Until a
-# database has it, every disbursement reads as programme; once it has, the column is read.
-# Both are decided here alone, so the switch is one place.
-
-_category_column: dict[str, bool] = {}
-_DOCUMENT_TAKES_CATEGORY = "category" in inspect.signature(chain.disbursement_document).parameters
-
-
-def category_sql(session: Session, alias: str = "b") -> str:
-    """The SQL expression of a disbursement's category, on the table aliased `alias`."""
-    url = str(session.get_bind().engine.url)
-    if url not in _category_column:
-        _category_column[url] = bool(session.scalar(text(
-            "SELECT EXISTS (SELECT FROM information_schema.columns WHERE table_schema = 'donations' "
-            "AND table_name = 'disbursement' AND column_name = 'category')")))
-    return f"{alias}.category" if _category_column[url] else f"'{DEFAULT_CATEGORY}'::text"
 
 
 # -- heads ---------------------------------------------------------------------------------
@@ -252,12 +230,12 @@ def figures(session: Session, heads_: Sequence[Head], first: dt.date, last: dt.d
             months[row.month]["outflow_fen"] -= net
     for row in session.execute(text(f"""
         WITH {HEADS_CTE}
-        SELECT h.code, {category_sql(session)} AS category, sum(b.amount_fen) AS total
+        SELECT h.code, b.category, sum(b.amount_fen) AS total
         FROM heads h
         JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq <= h.seq AND e.kind = 'disbursement'
              AND e.effective_on BETWEEN :first AND :last
         JOIN donations.disbursement b ON b.id = e.source_id
-        GROUP BY h.code, category
+        GROUP BY h.code, b.category
     """), params):
         by_category = funds[row.code]["disbursements_by_category_fen"]
         by_category[row.category] = by_category.get(row.category, 0) + int(row.total)
@@ -501,7 +479,7 @@ def entries(session: Session, heads_: Sequence[Head], first: dt.date, last: dt.d
         fund_start = start if head.fund_code == (after[0] if after else None) else None
         rows.extend(session.execute(text(f"""
             SELECT :code AS code, e.id, e.seq, e.kind, e.effective_on, e.posted_at, {ENTRY_SOURCE_COLUMNS},
-                   {category_sql(session)} AS category
+                   b.category
             FROM donations.journal_entry e {ENTRY_SOURCES}
             WHERE e.fund_id = :fund AND e.seq <= :head AND e.effective_on BETWEEN :first AND :last
               AND (CAST(:after_day AS date) IS NULL OR (e.effective_on, e.seq) > (:after_day, :after_seq))
@@ -588,12 +566,14 @@ def balance_mismatches(session: Session, heads_: Sequence[Head]) -> dict[str, An
             LEFT JOIN by_day x ON x.fund_id = f.id
             GROUP BY f.id
         )
-        SELECT f.code, m.* FROM (SELECT * FROM totals UNION ALL SELECT * FROM days) m
+        SELECT f.code, m.place, m.day, m.stored_bank, m.bank, m.stored_in_kind, m.in_kind, m.stored_unrestricted,
+               m.unrestricted, m.stored_restricted, m.restricted
+        FROM (SELECT * FROM totals UNION ALL SELECT * FROM days) m
         JOIN donations.fund_ledger f ON f.id = m.fund_id
-        WHERE (coalesce(stored_bank, 0), coalesce(stored_in_kind, 0), coalesce(stored_unrestricted, 0),
-               coalesce(stored_restricted, 0))
-              IS DISTINCT FROM (coalesce(bank, 0), coalesce(in_kind, 0), coalesce(unrestricted, 0),
-                                coalesce(restricted, 0))
+        WHERE (coalesce(m.stored_bank, 0), coalesce(m.stored_in_kind, 0), coalesce(m.stored_unrestricted, 0),
+               coalesce(m.stored_restricted, 0))
+              IS DISTINCT FROM (coalesce(m.bank, 0), coalesce(m.in_kind, 0), coalesce(m.unrestricted, 0),
+                                coalesce(m.restricted, 0))
         ORDER BY f.code, m.place DESC, m.day
     """), _head_params(heads_)).all()
     mismatches = []
@@ -617,7 +597,7 @@ CHAIN_ROWS = """
            d.donor_anonymous, d.received_on, d.channel, d.purpose AS gift_purpose, d.reference,
            d.reversal_reason,
            b.id AS disbursement_id, b.amount_fen AS payment_fen, b.payee, b.purpose AS payment_purpose, b.project,
-           b.paid_on, b.bank_reference, b.requested_by, b.approved_by, {category} AS category
+           b.paid_on, b.bank_reference, b.requested_by, b.approved_by, b.category
     FROM donations.journal_entry e
     CROSS JOIN LATERAL (SELECT array_agg(p.account ORDER BY p.line) AS accounts,
                                array_agg(p.amount_fen ORDER BY p.line) AS amounts
@@ -641,12 +621,11 @@ def _document(row: Any) -> str:
                                        receipt_no=receipt_no(row.receipt_year, row.receipt_seq),
                                        reason=row.reversal_reason or "")
     if row.kind == "disbursement" and row.disbursement_id is not None:
-        extra = {"category": row.category} if _DOCUMENT_TAKES_CATEGORY else {}
         return chain.disbursement_document(
             disbursement_id=row.disbursement_id, amount_fen=row.payment_fen, payee=row.payee,
             purpose=row.payment_purpose, project=row.project, paid_on=row.paid_on or row.effective_on,
             bank_reference=row.bank_reference or "", requested_by=row.requested_by,
-            approved_by=row.approved_by or "", **extra)
+            approved_by=row.approved_by or "", category=row.category)
     return ""
 
 
@@ -673,10 +652,10 @@ def problem_code(verdict: chain.ChainVerdict) -> str | None:
 def chains(session: Session, heads_: Sequence[Head], previous: Sequence[Head] | None) -> list[dict[str, Any]]:
     """Each head's fund's chain, verified from its first entry to the head; a previous
     report's head is looked up as its entry stands now."""
-    fund_ids = dict(session.execute(text(
+    fund_ids = {r.code: r.id for r in session.execute(text(
         "SELECT code, id FROM donations.fund_ledger WHERE code = ANY(CAST(:codes AS text[]))"),
-        {"codes": [h.fund_code for h in heads_]}).tuples())
-    query = text(CHAIN_ROWS.format(category=category_sql(session), sources=ENTRY_SOURCES))
+        {"codes": [h.fund_code for h in heads_]})}
+    query = text(CHAIN_ROWS.format(sources=ENTRY_SOURCES))
     verdicts: dict[str, chain.ChainVerdict] = {}
     for head in heads_:
         if head.fund_code not in fund_ids:
