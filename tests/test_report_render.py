@@ -87,16 +87,6 @@ def make_content(n_funds: int = 4, *, with_previous: bool = True) -> ReportConte
                       dt.datetime(2026, 7, 2, 1, 30, tzinfo=dt.UTC), 20_000_00, "in", "R2026-000123"),
             LateEntry(funds[-1].fund_code, 17, "disbursement", dt.date(2026, 6, 30),
                       dt.datetime(2026, 7, 3, 9, 0, tzinfo=dt.UTC), 7_500_50, "out", "D88"))
-    checks = (Check("trial_balance", True, "全部分录借贷平衡。", (("借方合计", "1280.00"), ("贷方合计", "1280.00"))),
-              Check("balances_match_ledger", True, "各基金余额与分录汇总一致。"),
-              Check("audit_chain", True, "哈希链完整。", (("已核对分录", "1234"),)),
-              Check("receipt_numbers_gapless", True, "收据编号连续。"),
-              Check("four_eyes", False, "拨付 D88 的审批人与申请人相同。", (("违规拨付", "1"),)),
-              Check("charity_law_spending_ratio", True, "慈善活动支出占上年总收入 72.50%，不低于 70%。"),
-              Check("charity_law_management_cost_ratio", True, "管理费用占总支出 8.20%，不高于 10%。"),
-              Check("new_rule", True, "一项新的核查。"))
-    anomalies = (Anomaly("large_donation", funds[0].fund_code, "单笔捐赠超过 20 万元。", 300_000_00),
-                 Anomaly("dormant_fund", funds[-1].fund_code, "本期无任何收支。"))
     heads = tuple(Head(fund.fund_code, 100 + index, _hash(f"now {fund.fund_code}"))
                   for index, fund in enumerate(funds))
     previous = None
@@ -104,6 +94,20 @@ def make_content(n_funds: int = 4, *, with_previous: bool = True) -> ReportConte
         previous = PreviousReport(41, "2026-Q2", tuple(
             Head(fund.fund_code, 90 + index, _hash(f"before {fund.fund_code}"))
             for index, fund in enumerate(funds)))
+    # As checks.audit_chain names them: every fund's head, and the previous report's.
+    chain_figures = tuple((f"{head.fund_code} 链头", f"第{head.seq}条 {head.hash}") for head in heads)
+    chain_figures += tuple((f"{head.fund_code} 上期链头（报告 41）", f"第{head.seq}条 {head.hash}")
+                           for head in (previous.heads if previous else ()))
+    checks = (Check("trial_balance", True, "全部分录借贷平衡。", (("借方合计", "1280.00"), ("贷方合计", "1280.00"))),
+              Check("balances_match_ledger", True, "各基金余额与分录汇总一致。"),
+              Check("audit_chain", True, "哈希链完整。", chain_figures),
+              Check("receipt_numbers_gapless", True, "收据编号连续。"),
+              Check("four_eyes", False, "拨付 D88 的审批人与申请人相同。", (("违规拨付", "1"),)),
+              Check("charity_law_spending_ratio", True, "慈善活动支出占上年总收入 72.50%，不低于 70%。"),
+              Check("charity_law_management_cost_ratio", True, "管理费用占总支出 8.20%，不高于 10%。"),
+              Check("new_rule", True, "一项新的核查。"))
+    anomalies = (Anomaly("large_donation", funds[0].fund_code, "单笔捐赠超过 20 万元。", 300_000_00),
+                 Anomaly("dormant_fund", funds[-1].fund_code, "本期无任何收支。"))
     return ReportContent(
         report_id=42, title="铜陵市慈善总会 2026年第三季度审计报告", scope_label="全部基金",
         period=PERIOD, generated_at=GENERATED_AT, heads=heads, previous=previous, funds=tuple(funds),
@@ -242,8 +246,13 @@ def test_xlsx_sheets_numbers_and_totals() -> None:
     assert [row[2] for row in heads] == [head.hash for head in SMALL.heads]
     assert [row[4] for row in heads] == [head.hash for head in SMALL.previous.heads]
     checks = list(book["核查结果"].iter_rows(min_row=2, values_only=True))
-    assert [(row[0], row[2]) for row in checks][4] == ("四眼原则(审批人不同于申请人)", "未通过")
-    assert checks[-1][0] == "new_rule"
+    four_eyes = [row for row in checks if row[1] == "four_eyes"]
+    assert four_eyes == [("四眼原则(审批人不同于申请人)", "four_eyes", "未通过", "拨付 D88 的审批人与申请人相同。",
+                          "违规拨付", "1")]
+    chain = [row for row in checks if row[1] == "audit_chain"]       # a figure a row
+    assert [tuple(row[4:]) for row in chain] == list(SMALL.checks[2].figures)
+    assert chain[0][3] == "哈希链完整。" and chain[1][3] is None
+    assert checks[-1][:3] == ("new_rule", "new_rule", "通过")
 
 
 def test_csv_parses_back_to_the_figures() -> None:
@@ -270,6 +279,8 @@ def test_csv_parses_back_to_the_figures() -> None:
     assert late[3:5] == ["2026-06-28", "2026-07-02 09:30:00"]
     heads = sections["哈希链头"][1:]
     assert [row[2] for row in heads] == [head.hash for head in SMALL.heads]
+    chain = [row for row in sections["核查结果"][1:] if row[1] == "audit_chain"]
+    assert [tuple(row[4:]) for row in chain] == list(SMALL.checks[2].figures)
 
 
 def test_hostile_text_never_becomes_a_formula() -> None:
@@ -318,6 +329,7 @@ def test_a_report_over_200_funds(tmp_path: Path) -> None:
     for head in LARGE.heads:
         assert head.hash in text
     assert money(LARGE.totals.closing_fen) in text
+    assert "另有 394 项" in text     # audit_chain's 400 figures: ten in the PDF, all in the files
     book = _open_xlsx(files["xlsx"])
     rows = list(book["基金明细"].iter_rows(min_row=2, values_only=True))
     assert len(rows) == 201

@@ -199,9 +199,14 @@ def sections(content: ReportContent) -> list[Section]:
     late = [(entry.fund_code, entry.seq, label(ENTRY_KINDS, entry.kind), entry.effective_on,
              beijing(entry.posted_at), label(DIRECTIONS, entry.direction), Money(entry.amount_fen),
              entry.reference) for entry in content.late_entries]
-    checks = [(check_name(check.name), check.name, PASSED if check.passed else FAILED, check.detail,
-               "；".join(f"{name}：{value}" for name, value in check.figures))
-              for check in content.checks]
+    # A check's figures a row each: audit_chain alone names two heads per fund, far
+    # more than an Excel cell holds (32,767 characters) at hundreds of funds.
+    checks: list[tuple[Cell, ...]] = []
+    for check in content.checks:
+        verdict = PASSED if check.passed else FAILED
+        for index, (name, value) in enumerate(check.figures or ((None, None),)):
+            checks.append((check_name(check.name), check.name, verdict,
+                           check.detail if index == 0 else None, name, value))
     anomalies = [(label(ANOMALY_KINDS, anomaly.kind), anomaly.fund_code, anomaly.detail,
                   None if anomaly.amount_fen is None else Money(anomaly.amount_fen))
                  for anomaly in content.anomalies]
@@ -218,7 +223,8 @@ def sections(content: ReportContent) -> list[Section]:
         Section(DONORS, ("排名", "捐赠人", "类型", "笔数", "金额"), donors),
         Section(LATE, ("基金编号", "序号", "类型", "业务日期", "入账时间（北京时间）", "方向", "金额",
                        "凭证号"), late),
-        Section(CHECKS, ("核查项目", "代码", "结果", "说明", "数据"), checks, widths=(30, 34, 8, 60, 60)),
+        Section(CHECKS, ("核查项目", "代码", "结果", "说明", "数据项", "数值"), checks,
+                widths=(30, 34, 8, 60, 36, 60)),
         Section(ANOMALIES, ("类型", "基金编号", "说明", "金额"), anomalies, widths=(14, 16, 70, 18)),
         Section(HEADS, ("基金编号", "序号", "链头哈希（sha256）", "上一报告序号", "上一报告链头哈希"),
                 heads, widths=(16, 10, 68, 14, 68)),

@@ -21,6 +21,9 @@ from .common import (ANOMALY_KINDS, DIRECTIONS, DONOR_KINDS, ENTRY_KINDS, beijin
                      text_width)
 
 TEMPLATES = Path(__file__).parent / "templates"
+# A check's figures the PDF shows; the rest are in the XLSX and CSV (audit_chain names
+# every fund's heads, which section 七 lists anyway).
+FIGURES_SHOWN = 6
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -96,7 +99,8 @@ def render_html(content: ReportContent) -> str:
                    reference=entry.reference)
               for entry in content.late_entries],
         checks=[_row(label=check_name(check.name), code=check.name, passed=check.passed,
-                     detail=check.detail, figures=check.figures) for check in content.checks],
+                     detail=check.detail, figures=check.figures[:FIGURES_SHOWN],
+                     more=max(0, len(check.figures) - FIGURES_SHOWN)) for check in content.checks],
         anomalies=[_row(kind=label(ANOMALY_KINDS, anomaly.kind), fund_code=anomaly.fund_code,
                         detail=anomaly.detail, amount_fen=anomaly.amount_fen)
                    for anomaly in content.anomalies],

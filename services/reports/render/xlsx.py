@@ -18,10 +18,11 @@ import xlsxwriter
 from shared.money import Money
 
 from ..facts import ReportContent
-from .common import MONTHS, SUMMARY, Cell, Section, sections, text_width
+from .common import CHECKS, FAILED, MONTHS, PASSED, SUMMARY, Cell, Section, sections, text_width
 
 MONEY_FORMAT = "¥#,##0.00"
 MAX_WIDTH = 60
+VERDICT_COLUMN = 2   # 核查结果: 核查项目, 代码, 结果, ...
 
 
 def _yuan(fen: int) -> float:
@@ -68,6 +69,10 @@ class _Formats:
         base = {"font_name": "等线", "font_size": 10, "valign": "top"}
         self.header = book.add_format({**base, "bold": True, "bg_color": "#D9E1F2", "bottom": 1,
                                        "text_wrap": True})
+        # A check's verdict reads in colour, and in its words without it.
+        self.verdicts = {PASSED: book.add_format({**base, "font_color": "#1B6E20"}),
+                         FAILED: book.add_format({**base, "font_color": "#B71C1C", "bold": True,
+                                                  "bg_color": "#FDECEA"})}
         self.cells = {}
         for total in (False, True):
             extra = {"bold": True, "top": 1} if total else {}
@@ -139,7 +144,10 @@ def render_xlsx(content: ReportContent) -> bytes:
         for index, values in enumerate(section.rows):
             cell_formats = formats.cells[section.total_row and index == last]
             for column, value in enumerate(values):
-                _write(sheet, index + 1, column, value, cell_formats)
+                if section.title == CHECKS and column == VERDICT_COLUMN:
+                    sheet.write_string(index + 1, column, value, formats.verdicts[value])
+                else:
+                    _write(sheet, index + 1, column, value, cell_formats)
         sheet.freeze_panes(1, 0)
         data_rows = len(section.rows) - (1 if section.total_row else 0)
         if section.title != SUMMARY and data_rows > 0:
