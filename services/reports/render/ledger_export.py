@@ -12,7 +12,9 @@ assets `Funds:<code>:...`, so no equity account is needed, and the balance of
 
 The same data always gives the same bytes, in every format. Each format is
 built in one pass over the entries after one sort (linear for entries that
-come in order), so a quarter of 100,000+ entries costs seconds, not minutes.
+come in order): for 120,000 entries on one core, the journal takes about 3 s,
+the CSV about 3 s and the XLSX about 20 s (XlsxWriter's pace, in constant
+memory).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any, NamedTuple
 import xlsxwriter
 
 from services.reports.facts import LedgerEntry, OpeningBalance, Posting
+from shared.contracts.funds import is_fund_code
 from shared.dates import SHANGHAI
 from shared.money import CURRENCY
 from shared.periods import Period
@@ -105,9 +108,19 @@ def posted_text(moment: dt.datetime) -> str:
 
 # The ledger, checked and put in order once for every format.
 
+def _check_code(code: str, known: set[str]) -> None:
+    # A fund code is part of account names: one with a space or a `;` would change the journal's syntax.
+    if code not in known:
+        if not is_fund_code(code):
+            raise ValueError(f"not a fund code: {code!r}")
+        known.add(code)
+
+
 def _fund_openings(openings: Iterable[OpeningBalance]) -> dict[str, dict[str, int]]:
     by_fund: dict[str, dict[str, int]] = {}
+    known: set[str] = set()
     for opening in openings:
+        _check_code(opening.fund_code, known)
         accounts = by_fund.setdefault(opening.fund_code, {})
         if opening.account in accounts:
             raise ValueError(f"two opening balances of {account_name(opening.fund_code, opening.account)}")
@@ -129,7 +142,9 @@ def _entry_order(entry: LedgerEntry) -> tuple[Any, ...]:
 
 def _ordered(entries: Iterable[LedgerEntry], period: Period | None) -> list[LedgerEntry]:
     ordered = sorted(entries, key=_entry_order)  # timsort: linear when already in order
+    known: set[str] = set()
     for entry in ordered:
+        _check_code(entry.fund_code, known)
         if period is not None and not period.contains(entry.effective_on):
             raise ValueError(f"entry {entry.fund_code}#{entry.seq} of {entry.effective_on} "
                              f"lies outside the period {period.label}")
