@@ -224,6 +224,8 @@ LABELS: dict[str, str] = {
     "programme": N_("charitable activities"),
     "management": N_("management costs"),
     "fundraising": N_("fundraising costs"),
+    "social_organization": N_("social organisation or social service institution"),
+    "foundation": N_("foundation with public fundraising status"),
 }
 
 class Label(str):

@@ -101,6 +101,62 @@ def test_organization_validation(api: ApiClient, body: dict[str, Any], field: st
     assert assert_ok(api.get(f"{API}/organizations"))["items"] == before
 
 
+def test_an_organization_is_a_social_organization_unless_it_says_otherwise(api: ApiClient) -> None:
+    plain = assert_ok(api.post(f"{API}/organizations", json={"name": "铜陵市慈善会", "kind": "other"}), 201)
+    foundation = assert_ok(api.post(f"{API}/organizations", json={
+        "name": "铜陵市慈善基金会", "kind": "other", "charity_kind": "foundation"}), 201)
+
+    assert plain["charity_kind"] == "social_organization"
+    assert foundation["charity_kind"] == "foundation"
+    for organization in (plain, foundation):
+        assert assert_ok(api.get(f"{API}/organizations/{organization['id']}")) == organization
+        assert organization in assert_ok(api.get(f"{API}/organizations"))["items"]
+
+
+@pytest.mark.parametrize("charity_kind", ["trust", "Foundation", "", None, 10, ["foundation"]])
+def test_an_unknown_charity_kind_is_422_naming_it(api: ApiClient, charity_kind: Any) -> None:
+    before = assert_ok(api.get(f"{API}/organizations"))["items"]
+    body = {"name": "某基金会", "kind": "other", "charity_kind": charity_kind}
+    problem = assert_problem(api.post(f"{API}/organizations", json=body), 422, "charity_kind")
+    assert list(problem["errors"]) == ["charity_kind"]
+    assert assert_ok(api.get(f"{API}/organizations"))["items"] == before
+
+
+def test_an_admin_changes_an_organizations_charity_kind(api: ApiClient, make: Factory) -> None:
+    organization = make.organization("铜陵市慈善基金会")
+    path = f"{API}/organizations/{organization['id']}"
+
+    changed = assert_ok(api.patch(path, json={"charity_kind": "foundation"}))
+    assert changed == {**organization, "charity_kind": "foundation"}
+    assert assert_ok(api.get(path)) == changed
+    assert assert_ok(api.patch(path, json={})) == changed  # nothing sent, nothing changes
+    assert assert_ok(api.patch(path, json={"charity_kind": "social_organization"}))["charity_kind"] == \
+        "social_organization"
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"charity_kind": "trust"}, "charity_kind"),
+    ({"charity_kind": None}, "charity_kind"),
+    ({"name": "改名"}, "name"),
+    ({"kind": "township"}, "kind"),
+])
+def test_changing_an_organization_validates_what_is_sent(api: ApiClient, make: Factory, body: dict[str, Any],
+                                                         field: str) -> None:
+    organization = make.organization()
+    assert_problem(api.patch(f"{API}/organizations/{organization['id']}", json=body), 422, field)
+    assert assert_ok(api.get(f"{API}/organizations/{organization['id']}")) == organization
+
+
+def test_only_an_admin_changes_an_organization_and_only_one_that_exists(api: ApiClient, make: Factory) -> None:
+    organization, client = organization_with_key(
+        make, api, ["funds:read", "funds:write", "donations:read", "donations:write", "disbursements:approve",
+                    "reports:read"])
+    path = f"{API}/organizations/{organization['id']}"
+    assert_problem(client.patch(path, json={"charity_kind": "foundation"}), 403)
+    assert assert_ok(api.get(path))["charity_kind"] == "social_organization"
+    assert_problem(api.patch(f"{API}/organizations/999999", json={"charity_kind": "foundation"}), 404)
+
+
 def test_organization_names_are_unique(api: ApiClient, make: Factory) -> None:
     make.organization("铜陵市浙江商会")
     assert_problem(api.post(f"{API}/organizations", json={"name": "铜陵市浙江商会", "kind": "other"}), 409)
@@ -951,6 +1007,9 @@ def test_openapi_document_is_valid_and_lists_the_contract(gateway: Any) -> None:
     for path, methods in CONTRACT.items():
         assert path in spec["paths"], sorted(spec["paths"])
         assert methods <= set(spec["paths"][path]), (path, sorted(spec["paths"][path]))
+    assert "patch" in spec["paths"]["/api/v1/organizations/{organization_id}"]
+    organization = spec["components"]["schemas"]["Organization"]["properties"]
+    assert organization["charity_kind"]["enum"] == ["social_organization", "foundation"]
     fund = spec["components"]["schemas"]["Fund"]["properties"]
     assert {"code", "name", "kind", "organization_id", "purpose", "restricted", "status", "opened_on",
             "created_at"} <= set(fund)

@@ -236,6 +236,28 @@ def test_create_organization_and_duplicate_name(admin: Browser, api: Any) -> Non
     assert names.count("义安区钟鸣镇") == 1 and "" not in names
 
 
+def test_an_organizations_charity_kind_is_chosen_shown_and_changed_on_its_pages(admin: Browser, api: Any) -> None:
+    response = admin.submit("/funds/organizations/", {"name": "铜陵市慈善基金会", "kind": "other",
+                                                      "charity_kind": "foundation"})
+    assert response.status_code == 302
+    path = response.location
+    organization = [o for o in api.get("/funds/api/v1/organizations").json["items"] if o["name"] == "铜陵市慈善基金会"]
+    assert [o["charity_kind"] for o in organization] == ["foundation"]
+    shown = re.search(r'id="charity-kind">([^<]*)<', text(admin.get(path)))
+    assert shown and "具有公开募捐资格的基金会" in shown.group(1) and "10%" in shown.group(1)
+
+    refused = admin.submit(path, {"charity_kind": "trust"}, action=f"{path}/charity-kind")
+    assert refused.status_code == 422 and field_errors(refused, "charity_kind")
+    assert api.get(f"/funds/api/v1/organizations/{organization[0]['id']}").json["charity_kind"] == "foundation"
+
+    changed = admin.submit(path, {"charity_kind": "social_organization"}, action=f"{path}/charity-kind")
+    assert changed.status_code == 302 and changed.location == path
+    assert api.get(f"/funds/api/v1/organizations/{organization[0]['id']}").json["charity_kind"] == \
+        "social_organization"
+    shown = re.search(r'id="charity-kind">([^<]*)<', text(admin.get(path)))
+    assert shown and "社会团体或社会服务机构" in shown.group(1) and "13%" in shown.group(1)
+
+
 def test_issued_key_secret_is_shown_once_and_works(admin: Browser, api: Any, org: dict[str, Any]) -> None:
     path = f"/funds/organizations/{org['id']}"
     missing = admin.submit(path, {"name": "对账系统"})
@@ -337,6 +359,9 @@ def test_fund_manager_sees_only_their_own_organization(gateway: Any, make: Any, 
     assert api.get("/funds/api/v1/funds/TL-OTH-001").json["status"] == "active"
     assert manager.get("/funds/organizations/").status_code == 403
     assert manager.get(f"/funds/organizations/{org['id']}").status_code == 403
+    assert post(manager, f"/funds/organizations/{org['id']}/charity-kind", {"charity_kind": "foundation"},
+                token_from="/funds/").status_code == 403
+    assert api.get(f"/funds/api/v1/organizations/{org['id']}").json["charity_kind"] == "social_organization"
     assert manager.get("/funds/users/").status_code == 403
 
     new_form = text(manager.get("/funds/new"))

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from services.funds.models import STATUS_VERSION, ApiKey, AuditLog, Fund, Organization, User
+from services.funds.rules import DEFAULT_CHARITY_KIND
 from shared import audit
 from shared.auth import ROLE_SCOPES, Principal, generate_api_key, hash_api_key
 from shared.contracts.funds import FundInfo, is_fund_code
@@ -41,15 +42,30 @@ def _require(actor: Principal, scope: str) -> None:
 
 # -- organisations -----------------------------------------------------------
 
-def create_organization(session: Session, actor: Principal, name: str, kind: str) -> Organization:
+def create_organization(session: Session, actor: Principal, name: str, kind: str,
+                        charity_kind: str = DEFAULT_CHARITY_KIND) -> Organization:
     _require(actor, "admin")
     if session.scalar(select(Organization.id).where(Organization.name == name)) is not None:
         raise _taken("organization_name_taken", "name", name=name)
-    organization = Organization(name=name, kind=kind, created_at=utcnow())
+    organization = Organization(name=name, kind=kind, charity_kind=charity_kind, created_at=utcnow())
     session.add(organization)
     _flush_unique(session, _taken("organization_name_taken", "name", name=name))
     audit.record(session, AuditLog, actor, "organization.create", f"organization:{organization.id}",
-                 {"name": name, "kind": kind})
+                 {"name": name, "kind": kind, "charity_kind": charity_kind})
+    return organization
+
+
+def update_organization(session: Session, actor: Principal, organization_id: int, *,
+                        charity_kind: str | None = None) -> Organization:
+    _require(actor, "admin")
+    organization = _by_id(session, Organization, organization_id, with_for_update=True)
+    if organization is None or not actor.may_read(organization.id):
+        raise Problem("organization_not_found", id=organization_id)
+    if charity_kind is not None and charity_kind != organization.charity_kind:
+        changes = {"charity_kind": {"from": organization.charity_kind, "to": charity_kind}}
+        organization.charity_kind = charity_kind
+        session.flush()
+        audit.record(session, AuditLog, actor, "organization.update", f"organization:{organization.id}", changes)
     return organization
 
 

@@ -11,7 +11,8 @@ from wtforms import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from services.funds.rules import (
-    API_KEY, FUND, FUND_CLOSE, FUND_EDIT, FUND_LIST, LOGIN, MIN_PASSWORD_LENGTH, ORGANIZATION, USER, USER_CHANGE,
+    API_KEY, CHARITY_KINDS, DEFAULT_CHARITY_KIND, FUND, FUND_CLOSE, FUND_EDIT, FUND_LIST, LOGIN,
+    MANAGEMENT_COST_LIMIT_PERCENT, MIN_PASSWORD_LENGTH, ORGANIZATION, ORGANIZATION_CHARITY_KIND, USER, USER_CHANGE,
 )
 from shared.auth import ROLE_LABELS, SCOPES
 from shared.contracts.funds import FUND_STATUSES
@@ -24,6 +25,9 @@ FUND_KIND_LABELS = {"township_named": "乡镇冠名基金", "chamber_named": "�
                     "general": "综合基金"}
 ORGANIZATION_KIND_LABELS = {"township": "乡镇", "chamber_of_commerce": "商会",
                             "federation": "慈善总会", "other": "其他"}
+# A charity kind reads as the catalogue says, with the management-cost limit it brings.
+CHARITY_KIND_LABELS = {kind: f"{label(kind, 'zh')}（管理费用不超过年度总支出的 {MANAGEMENT_COST_LIMIT_PERCENT[kind]}%）"
+                       for kind in CHARITY_KINDS}
 SCOPE_LABELS = {"funds:read": "查看基金", "funds:write": "管理基金", "donations:read": "查看捐赠",
                 "donations:write": "登记捐赠与拨付", "disbursements:approve": "审批拨付",
                 "reports:read": "查看报表", "admin": "系统管理"}
@@ -91,11 +95,24 @@ class CloseFundForm(WebForm):
     confirm = BooleanField("我确认关闭此基金（关闭后不可恢复）")
 
 
+def _charity_kind() -> SelectField:
+    return _select("慈善组织类型", choices(CHARITY_KIND_LABELS), DEFAULT_CHARITY_KIND)
+
+
 class OrganizationForm(WebForm):
     shape = ORGANIZATION
 
     name = StringField("机构名称")
     kind = _select("机构类型", choices(ORGANIZATION_KIND_LABELS))
+    charity_kind = _charity_kind()
+
+
+class CharityKindForm(WebForm):
+    """The organisation's kind under the Charity Law, on its page."""
+
+    shape = ORGANIZATION_CHARITY_KIND
+
+    charity_kind = _charity_kind()
 
 
 class ApiKeyForm(WebForm):

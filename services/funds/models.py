@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Sequence, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from services.funds.rules import FUND, ORGANIZATION, USER
+from services.funds.rules import DEFAULT_CHARITY_KIND, FUND, MANAGEMENT_COST_LIMIT_PERCENT, ORGANIZATION, USER
 from shared.audit import AuditLogMixin
 from shared.contracts.funds import FUND_CODE, FUND_STATUSES
 from shared.db import declarative_base, utcnow
@@ -25,15 +25,21 @@ class Organization(Base):
     __tablename__ = "organization"
     __table_args__ = (
         CheckConstraint(ORGANIZATION.fields["kind"].sql_check("kind"), name="kind_known"),
+        CheckConstraint(ORGANIZATION.fields["charity_kind"].sql_check("charity_kind"), name="charity_kind_known"),
         CheckConstraint("length(name) > 0", name="name_not_empty"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
+    charity_kind: Mapped[str] = mapped_column(String(32), server_default=DEFAULT_CHARITY_KIND)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     funds: Mapped[list[Fund]] = relationship(back_populates="organization", lazy="raise")
+
+    @property
+    def management_cost_limit_percent(self) -> int:
+        return MANAGEMENT_COST_LIMIT_PERCENT[self.charity_kind]
 
 
 class User(Base):

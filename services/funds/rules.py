@@ -15,6 +15,16 @@ from shared.db import MAX_ID
 from shared.shapes import Choice, Day, Flag, Integer, Many, Shape, Text, list_fields, refuse_field
 
 ORGANIZATION_KINDS = ("township", "chamber_of_commerce", "federation", "other")
+# What kind of charitable organisation the Charity Law takes it for, and the most its management
+# costs may be of the year's spending, in percent: a social organisation or social service
+# institution (the default), or a foundation with public fundraising status.
+MANAGEMENT_COST_LIMIT_PERCENT = {"social_organization": 13, "foundation": 10}
+CHARITY_KINDS = tuple(MANAGEMENT_COST_LIMIT_PERCENT)
+DEFAULT_CHARITY_KIND = CHARITY_KINDS[0]
+CHARITY_KIND_DESCRIPTION = (
+    "The organisation's kind under the Charity Law, which caps its management costs at a share of the year's "
+    "spending: " + ", ".join(f"{kind} {percent}%" for kind, percent in MANAGEMENT_COST_LIMIT_PERCENT.items())
+    + " (a foundation with public fundraising status).")
 FUND_KINDS = ("township_named", "chamber_named", "general")
 MIN_PASSWORD_LENGTH = 10
 USERNAME_PATTERN = r"[A-Za-z0-9_.-]{2,64}"
@@ -24,10 +34,20 @@ def organization_id(**kwargs: object) -> Integer:
     return Integer(minimum=1, maximum=MAX_ID, **kwargs)  # type: ignore[arg-type]
 
 
+def _charity_kind(**kwargs: object) -> Choice:
+    return Choice(CHARITY_KINDS, description=CHARITY_KIND_DESCRIPTION, **kwargs)  # type: ignore[arg-type]
+
+
 ORGANIZATION = Shape("OrganizationCreate", {
     "name": Text(max_length=200),
     "kind": Choice(ORGANIZATION_KINDS),
+    "charity_kind": _charity_kind(default=DEFAULT_CHARITY_KIND),
 })
+
+# PATCH: what is sent changes.
+ORGANIZATION_CHANGE = Shape("OrganizationPatch", {"charity_kind": _charity_kind(required=False)})
+# The organisation's page changes its charity kind alone.
+ORGANIZATION_CHARITY_KIND = Shape("OrganizationCharityKind", {"charity_kind": _charity_kind()})
 
 API_KEY = Shape("ApiKeyCreate", {
     "name": Text(max_length=200),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from services.funds.rules import FUND_KINDS, ORGANIZATION_KINDS
+from services.funds.rules import CHARITY_KIND_DESCRIPTION, CHARITY_KINDS, FUND_KINDS, ORGANIZATION_KINDS
 from shared.auth import SCOPES
 from shared.contracts.funds import FUND_STATUSES
 from shared.schemas import BaseSchema, page_schema
@@ -14,6 +14,8 @@ class OrganizationSchema(BaseSchema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     kind = fields.String(required=True, metadata={"enum": list(ORGANIZATION_KINDS)})
+    charity_kind = fields.String(required=True, metadata={"enum": list(CHARITY_KINDS),
+                                                          "description": CHARITY_KIND_DESCRIPTION})
     created_at = fields.DateTime(required=True)
 
 

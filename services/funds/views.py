@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from services.funds import commands
 from services.funds.models import Fund, Organization
-from services.funds.rules import API_KEY, FUND, FUND_CHANGE, FUND_LIST, LIST, ORGANIZATION
+from services.funds.rules import API_KEY, FUND, FUND_CHANGE, FUND_LIST, LIST, ORGANIZATION, ORGANIZATION_CHANGE
 from services.funds.schemas import (
     ApiKeyIssuedSchema, ApiKeyPageSchema, FundPageSchema, FundSchema, OrganizationPageSchema, OrganizationSchema,
 )
@@ -49,6 +49,13 @@ class OrganizationById(MethodView):
     def get(self, organization_id: int) -> Any:
         """One organisation"""
         return commands.get_organization(db_session(), principal_from_request(), organization_id)
+
+    @require_scope("admin")
+    @blp.arguments(ORGANIZATION_CHANGE.schema())
+    @blp.response(200, OrganizationSchema)
+    def patch(self, data: dict[str, Any], organization_id: int) -> Any:
+        """Change an organisation's kind under the Charity Law (admin)"""
+        return commands.update_organization(db_session(), principal_from_request(), organization_id, **data)
 
 
 @blp.route("/organizations/<int:organization_id>/api-keys")

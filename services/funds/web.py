@@ -18,7 +18,7 @@ from wtforms import SelectChoice
 
 from services.funds import commands
 from services.funds.forms import (
-    FUND_KIND_LABELS, ORGANIZATION_KIND_LABELS, SCOPE_LABELS, ApiKeyForm,
+    CHARITY_KIND_LABELS, FUND_KIND_LABELS, ORGANIZATION_KIND_LABELS, SCOPE_LABELS, ApiKeyForm, CharityKindForm,
     CloseFundForm, FundCreateForm, FundEditForm, FundFilterForm, LoginForm, OrganizationForm,
     UserCreateForm, UserEditForm,
 )
@@ -45,8 +45,8 @@ bp.record_once(lambda state: state.app.url_map.converters.setdefault("fund", Fun
 
 @bp.context_processor
 def _labels() -> dict[str, Any]:
-    return {"fund_kind_labels": FUND_KIND_LABELS,
-            "organization_kind_labels": ORGANIZATION_KIND_LABELS, "scope_labels": SCOPE_LABELS}
+    return {"fund_kind_labels": FUND_KIND_LABELS, "organization_kind_labels": ORGANIZATION_KIND_LABELS,
+            "charity_kind_labels": CHARITY_KIND_LABELS, "scope_labels": SCOPE_LABELS}
 
 
 def _form_page(form: FlaskForm, title: str, submit: str, status: int = 200,
@@ -194,16 +194,34 @@ def organization_list() -> Any:
 @login_required_for("admin")
 def organization_detail(organization_id: int) -> Any:
     """The organisation, its keys, and issuing a key: its secret is shown on this answer only."""
-    session = db_session()
-    organization = commands.get_organization(session, current_user, organization_id)
     form = ApiKeyForm()
     issued, status = submit(form, lambda: commands.issue_api_key(
-        session, current_user, organization_id, form.values["name"], form.values["scopes"]))
+        db_session(), current_user, organization_id, form.values["name"], form.values["scopes"]))
     if issued:
         status, form = 201, ApiKeyForm(formdata=None)
-    return render_template("funds/organization.html", organization=organization, form=form,
-                           issued=issued, keys=commands.organization_keys(session, organization_id),
-                           ), status
+    return _organization_page(organization_id, status, form=form, issued=issued)
+
+
+def _organization_page(organization_id: int, status: int = 200, *, form: ApiKeyForm | None = None,
+                       charity_form: CharityKindForm | None = None, issued: Any = None) -> Any:
+    session = db_session()
+    organization = commands.get_organization(session, current_user, organization_id)
+    return render_template(
+        "funds/organization.html", organization=organization, form=form or ApiKeyForm(formdata=None),
+        charity_form=charity_form or CharityKindForm(formdata=None, obj=organization), issued=issued,
+        keys=commands.organization_keys(session, organization_id)), status
+
+
+@bp.post("/organizations/<int:organization_id>/charity-kind")
+@login_required_for("admin")
+def organization_charity_kind(organization_id: int) -> Any:
+    form = CharityKindForm()
+    organization, status = submit(form, lambda: commands.update_organization(
+        db_session(), current_user, organization_id, **form.values))
+    if organization:
+        flash(f"机构“{organization.name}”的慈善组织类型已保存。", "success")
+        return redirect(url_for("web.organization_detail", organization_id=organization_id))
+    return _organization_page(organization_id, status, charity_form=form)
 
 
 @bp.post("/organizations/<int:organization_id>/keys/<int:key_id>/revoke")
