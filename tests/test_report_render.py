@@ -302,23 +302,20 @@ def test_hostile_text_never_becomes_a_formula() -> None:
     assert hostile and hostile[0].data_type == "s"
 
 
-def test_same_content_same_bytes(tmp_path: Path) -> None:
+def test_same_content_same_bytes(small_pdf: bytes) -> None:
     first = {fmt: render(SMALL, fmt) for fmt in ("csv", "xlsx")}
     assert first == {fmt: render(make_content(), fmt) for fmt in ("csv", "xlsx")}
+    first["pdf"] = small_pdf
     # Another process, another time zone and hash seed: still the same bytes.
     script = (
         "import sys, hashlib; sys.path.insert(0, sys.argv[1]);"
         "from test_report_render import SMALL; from services.reports.render import render;"
-        "print(' '.join(hashlib.sha256(render(SMALL, f)).hexdigest() for f in ('csv', 'xlsx')))")
+        "print(' '.join(hashlib.sha256(render(SMALL, f)).hexdigest() for f in ('csv', 'xlsx', 'pdf')))")
     env = {"TZ": "America/New_York", "PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent)],
                             capture_output=True, text=True, env=env, check=True,
                             cwd=Path(__file__).parent.parent)
-    assert result.stdout.split() == [hashlib.sha256(first[fmt]).hexdigest() for fmt in ("csv", "xlsx")]
-
-
-def test_pdf_same_content_same_bytes(small_pdf: bytes) -> None:
-    assert render(make_content(), "pdf") == small_pdf
+    assert result.stdout.split() == [hashlib.sha256(first[fmt]).hexdigest() for fmt in ("csv", "xlsx", "pdf")]
 
 
 def test_a_report_over_200_funds(tmp_path: Path) -> None:

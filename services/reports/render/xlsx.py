@@ -22,6 +22,7 @@ from .common import CHECKS, FAILED, MONTHS, PASSED, SUMMARY, Cell, Section, sect
 
 MONEY_FORMAT = "¥#,##0.00"
 MAX_WIDTH = 60
+MAX_CELL_TEXT = 32_767   # Excel's limit on a cell's text
 VERDICT_COLUMN = 2   # 核查结果: 核查项目, 代码, 结果, ...
 
 
@@ -97,6 +98,8 @@ def _write(sheet, row: int, column: int, value: Cell, formats: dict) -> None:
     elif isinstance(value, int):
         sheet.write_number(row, column, value, formats["int"])
     else:
+        if len(value) > MAX_CELL_TEXT:  # XlsxWriter would silently write nothing at all
+            value = value[:MAX_CELL_TEXT - 1] + "…"
         sheet.write_string(row, column, value, formats["text"])
 
 
