@@ -55,8 +55,9 @@ def due(session: Session, moment: dt.datetime) -> list[Due]:
             subscription.scope_key, subscription.organization_id, subscription.fund_code, period))
     if not found:
         return []
-    scheduled = set(session.execute(select(ReportRun.scope_key, ReportRun.period).where(
-        ReportRun.trigger == "schedule", ReportRun.period.in_({label for _, label in found}))).tuples())
+    scheduled = {(scope_key, label) for scope_key, label in session.execute(
+        select(ReportRun.scope_key, ReportRun.period).where(
+            ReportRun.trigger == "schedule", ReportRun.period.in_({label for _, label in found})))}
     return [d for key, d in sorted(found.items()) if key not in scheduled]
 
 

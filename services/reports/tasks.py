@@ -38,7 +38,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "timezone": "Asia/Shanghai",
         "beat_schedule": {"reports.tick": {"task": "reports.tick", "schedule": settings.schedule_every_seconds}},
         "beat_schedule_filename": str(settings.var_dir / "celery" / "beat-schedule"),
-        "broker_transport_options": {"visibility_timeout": settings.broker_visibility_timeout},
+        # Redis hands a task whose worker died to another after the visibility timeout; kombu looks
+        # for such tasks every 10 s, but by default acts only on every 10th look: act on each.
+        "broker_transport_options": {"visibility_timeout": settings.broker_visibility_timeout,
+                                     "unacked_restore_throttle": 1},
     }
     if settings.celery_broker_url.startswith("filesystem://"):
         # The embedded transport (make run without a broker): messages are files under var/celery.

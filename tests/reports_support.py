@@ -1,0 +1,115 @@
+"""What the reports tests share: a real SMTP server, the gateway over real HTTP, real workers."""
+
+from __future__ import annotations
+
+import email
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from werkzeug.serving import make_server
+
+from shared.config import REPO_ROOT
+from shared.postgres import libpq_dsn
+from tests.conftest import ADMIN_KEY, SECRET_KEY, free_port
+
+
+class Inbox:
+    """An SMTP server's mailbox (aiosmtpd); `refuse` makes it answer 451 to the next messages."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse = 0
+        self.refused = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        with self.lock:
+            if self.refuse > 0:
+                self.refuse -= 1
+                self.refused += 1
+                return "451 Requested action aborted: try again later"
+            self.messages.append(email.message_from_bytes(envelope.original_content,  # type: ignore[arg-type]
+                                                          policy=policy.default))
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, str]]:
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, f"smtp://127.0.0.1:{port}"
+    controller.stop()
+
+
+def serve_over_http(app: Any) -> tuple[str, Callable[[], None]]:
+    """Serve a WSGI app on a free port in a thread: its base URL and how to stop it."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{server.server_port}", server.shutdown
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "the condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def owner_query(database_url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with psycopg.connect(libpq_dsn(database_url), autocommit=True) as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+class WorkerProcess:
+    """`celery -A services.reports.worker worker`, as production runs it, in its own process group."""
+
+    def __init__(self, env: dict[str, str], log: Path, name: str) -> None:
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "services.reports.worker", "worker", "--pool", "solo",
+             "--loglevel", "INFO", "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle",
+             "--without-heartbeat"],
+            cwd=REPO_ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no acknowledgement, nothing."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def worker_env(database_url: str, var_dir: Path, base_url: str, broker: str, smtp_url: str,
+               **extra: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": database_url, "VAR_DIR": str(var_dir), "SECRET_KEY": SECRET_KEY,
+            "DATABASE_ROLE_PREFIX": "", "PUBLIC_URL": base_url, "CELERY_BROKER_URL": broker,
+            "SMTP_URL": smtp_url, "BOOTSTRAP_ADMIN_API_KEY": ADMIN_KEY, **extra}
