@@ -19,14 +19,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, g, make_response, request
+from flask import Blueprint, Response, current_app, g, jsonify, make_response, request
 from flask_login import current_user
 from sqlalchemy import JSON, String, Text, UniqueConstraint, delete, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from shared.auth import principal_from_request
-from shared.db import Database, utcnow
+from shared.db import Database, db_session, utcnow
 from shared.errors import Problem
 
 HEADER = "Idempotency-Key"
@@ -83,12 +83,11 @@ class IdempotencyStore:
         record.response_headers["Content-Type"] = response.content_type or "application/json"
         self.db.session.flush()
 
-    def prune(self, now: dt.datetime | None = None) -> int:
-        """Forget keys older than KEPT_FOR; returns how many."""
+    def prune(self, session: Session, now: dt.datetime | None = None) -> int:
+        """Forget keys older than KEPT_FOR, in `session` (whoever owns it commits); returns how many."""
         cutoff = (now or utcnow()) - KEPT_FOR
-        with self.db.transaction() as session:
-            result = session.execute(delete(self.model).where(self.model.created_at < cutoff))
-            return result.rowcount or 0
+        result = session.execute(delete(self.model).where(self.model.created_at < cutoff))
+        return result.rowcount or 0
 
 
 def request_fingerprint() -> str:
@@ -184,3 +183,17 @@ def submitted_once(view: Callable[..., Any]) -> Callable[..., Any]:
         return _once(current_user.actor, f"form:{key}", FORM_FIELD, lambda: view(*args, **kwargs), True)
 
     return wrapper
+
+
+def add_prune_endpoint(internal: Blueprint) -> None:
+    """POST <internal>/idempotency/prune -> {"pruned": n}: the service forgets its expired keys.
+
+    `internal` is a service's internal blueprint, whose before_request asks for the
+    internal token; the service's IdempotencyStore is app.extensions["idempotency"].
+    The request's one commit deletes them.
+    """
+
+    @internal.post("/idempotency/prune")
+    def prune_idempotency_keys() -> Any:
+        store: IdempotencyStore = current_app.extensions["idempotency"]
+        return jsonify({"pruned": store.prune(db_session())})

@@ -2,7 +2,8 @@
 
 Every call carries the internal token derived from the shared SECRET_KEY.
 The funds service tells the ledger of a fund's status changes here (see
-funds_status.py for the protocol) and asks for a fund's balance.
+funds_status.py for the protocol) and asks for a fund's balance; expired
+Idempotency-Keys are pruned here (POST /internal/v1/idempotency/prune).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from shared.contracts.funds import FundInfo
 from shared.contracts.ledger import FUND_STATUS_CHANGE, FUND_STATUS_SETTLED
 from shared.db import db_session
 from shared.errors import Problem
+from shared.idempotency import add_prune_endpoint
 from shared.money import Money
 
 bp = Blueprint("donations_internal", __name__, url_prefix="/internal/v1")
@@ -27,6 +29,9 @@ bp = Blueprint("donations_internal", __name__, url_prefix="/internal/v1")
 @bp.before_request
 def _only_services() -> None:
     require_internal(current_app.config["SECRET_KEY"])
+
+
+add_prune_endpoint(bp)
 
 
 @bp.get("/funds/<code>/balance")

@@ -88,6 +88,14 @@ def get_organization(session: Session, actor: Principal, organization_id: int) -
     return organization
 
 
+def any_organization(session: Session, organization_id: int) -> Organization:
+    """The organisation, whoever's it is (the internal API: another service asks)."""
+    organization = _by_id(session, Organization, organization_id)
+    if organization is None:
+        raise Problem("organization_not_found", id=organization_id)
+    return organization
+
+
 # -- API keys ----------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -325,6 +333,16 @@ def settled_fund(session: Session, code: str) -> Fund | None:
     if not is_fund_code(code):
         return None
     return session.scalar(select(Fund).where(Fund.code == code).with_for_update(read=True))
+
+
+def every_fund(session: Session, organization_id: int | None = None) -> list[tuple[Fund, str]]:
+    """Every fund, closed ones too, by code, with its organisation's name (the internal API);
+    only one organisation's if asked."""
+    query = select(Fund, Organization.name).join(Organization, Organization.id == Fund.organization_id) \
+        .order_by(Fund.code)
+    if organization_id is not None:
+        query = query.where(Fund.organization_id == organization_id)
+    return [(fund, name) for fund, name in session.execute(query)]
 
 
 def fund_query(actor: Principal, *, organization_id: int | None = None, kind: str | None = None,
