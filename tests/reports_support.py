@@ -78,8 +78,10 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "t
 
 
 def owner_query(database_url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run `sql` as the database's owner; its rows (none for a statement that returns none)."""
     with psycopg.connect(libpq_dsn(database_url), autocommit=True) as connection:
-        return connection.execute(sql, params).fetchall()
+        cursor = connection.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
 
 
 class WorkerProcess:

@@ -203,3 +203,27 @@ class Sources:
             limit = Decimal(str(limit))
             limit = int(limit) if limit == limit.to_integral_value() else limit
         return facts.Organization(body["id"], body["name"], body["kind"], body.get("charity_kind"), limit)
+
+
+# The services that keep Idempotency-Keys, each pruning its own behind its internal API.
+PRUNED_SERVICES = ("funds", "donations")
+
+
+def prune_idempotency_keys(app: Any) -> dict[str, int]:
+    """Every service forgets its expired Idempotency-Keys (beat asks, each service deletes its
+    own); how many each pruned. A service that cannot be reached is skipped until next time."""
+    from shared.db import Database
+
+    pruned: dict[str, int] = {}
+    peers: Peers = app.extensions["peers"]
+    for service in PRUNED_SERVICES:
+        try:
+            answer = peers.answer(service, "POST", "/internal/v1/idempotency/prune")
+        except Problem:
+            continue
+        if answer is not None:
+            pruned[service] = int(answer["pruned"])
+    database: Database = app.extensions["database"]
+    with database.transaction() as session:
+        pruned["reports"] = app.extensions["idempotency"].prune(session)
+    return pruned
