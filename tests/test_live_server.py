@@ -95,10 +95,42 @@ def test_make_run_without_a_database_url_runs_on_embedded_postgresql(tmp_path: P
             "code": "ZY-001", "name": "枞阳县商会冠名慈善基金", "kind": "chamber_named",
             "organization_id": organization.json()["id"], "purpose": "助学", "restricted": False})
         assert fund.status_code == 201
+        _reports_end_to_end(server, var_dir)
     finally:
         assert server.stop() == 0
     assert _postgres_processes(var_dir / "pg") == []
     assert not (var_dir / "pg" / "postmaster.pid").exists()
+
+
+def _reports_end_to_end(server: LiveServer, var_dir: Path) -> None:
+    """The worker and beat `make run` starts build an ad-hoc report, and a scheduled one once the
+    schedule is told its period has ended; the email lands under var/mail."""
+    base = server.base_url
+    donation = httpx.post(f"{base}/donations/api/v1/donations", headers=ADMIN, json={
+        "fund_code": "ZY-001", "amount": "2600.00", "currency": "CNY", "received_on": "2026-08-03",
+        "donor": {"name": "枞阳某某有限公司", "kind": "enterprise", "anonymous": False}, "channel": "bank"})
+    assert donation.status_code == 201
+    asked = httpx.post(f"{base}/reports/api/v1/reports", headers=ADMIN, json={"period": "2026-08", "fund_code": "ZY-001"})
+    assert asked.status_code == 202
+
+    def report_done() -> bool:
+        return httpx.get(f"{base}/reports/api/v1/reports/{asked.json()['id']}", headers=ADMIN).json()["status"] == "done"
+
+    wait_until(report_done, 60)
+    summary = httpx.get(f"{base}/reports/api/v1/reports/{asked.json()['id']}", headers=ADMIN).json()["summary"]
+    assert summary["closing_balance"] == "2600.00"
+    subscribed = httpx.post(f"{base}/reports/api/v1/subscriptions", headers=ADMIN, json={
+        "email": "auditor@mca.tongling.gov.cn", "frequency": "monthly", "fund_code": "ZY-001"})
+    assert subscribed.status_code == 201
+    env = {**os.environ, "VAR_DIR": str(var_dir), "SECRET_KEY": SECRET_KEY, "DATABASE_URL": "",
+           "DATABASE_ROLE_PREFIX": "", "PORT": base.rsplit(":", 1)[1]}
+    scheduled = subprocess.run([sys.executable, "-m", "services.reports.schedule", "--at", "2026-09-01T02:05+08:00"],
+                               cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert scheduled.returncode == 0 and "1 report(s) due" in scheduled.stdout, scheduled.stdout + scheduled.stderr
+    wait_until(lambda: list((var_dir / "mail").glob("*.eml")), 60)
+    (message,) = (var_dir / "mail").glob("*.eml")
+    assert "auditor@mca.tongling.gov.cn" in message.read_text(errors="replace")
+    assert f"emails: written as .eml files under {var_dir / 'mail'}" in server.log.read_text()
 
 
 def _serve_alone(factory: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -89,15 +90,27 @@ def main(argv: list[str] | None = None) -> int:
     if moment.tzinfo is None:
         parser.error("--at needs an offset, e.g. 2026-10-01T02:05+08:00")
 
-    from services.reports import create_app, tasks
+    from services.reports import create_app
+    from shared.config import load_settings
+    from shared.postgres import database_or_embedded
 
-    app = create_app()
+    settings = load_settings()
+    # Under `make run` without DATABASE_URL: the same embedded server, under var/pg.
+    with database_or_embedded(settings.database_url, settings.var_dir / "pg") as url:
+        return queue_due(create_app({"DATABASE_URL": url}), moment, build_here=args.build_here)
+
+
+def queue_due(app: Any, moment: dt.datetime, *, build_here: bool = False) -> int:
+    """What beat does at `moment`, once: queue the due reports and hand them to a worker
+    (or build them here)."""
+    from services.reports import tasks  # tasks imports this module
+
     with app.app_context():
         db: Database = app.extensions["database"]
         ids = fan_out(db, moment)
         print(f"{moment.isoformat()}: {len(ids)} report(s) due" + (f": {', '.join(map(str, ids))}" if ids else ""))
         for report_id in ids:
-            if args.build_here:
+            if build_here:
                 outcome = tasks.build_and_deliver(app, report_id)
                 print(f"  report {report_id}: {outcome}")
             else:
