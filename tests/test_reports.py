@@ -263,8 +263,8 @@ def test_a_refused_email_is_retried_and_logged_and_arrives_once(api: ApiClient, 
     assert build(reports_app, report_id) == "done"
     assert len(inbox.messages) == 1
     log = [e["message"] for e in api.get(f"{REPORTS}/reports/{report_id}/log").json["items"]]
-    assert sum("failed" in m and "will retry" in m for m in log) == 2
-    assert any(m.startswith("emailed to auditor@mca.tongling.gov.cn") for m in log)
+    assert sum("失败" in m and "稍后重试" in m for m in log) == 2
+    assert any(m.startswith("已发送邮件至 auditor@mca.tongling.gov.cn") for m in log)
 
 
 def test_two_workers_at_once_build_one_report_and_send_one_email(api: ApiClient, make: Factory, reports_app: Any,
@@ -323,7 +323,7 @@ def test_a_report_that_cannot_reach_the_ledger_is_retried_not_lost(api: ApiClien
     finally:
         peers.wire_local("donations", donations)
     report = api.get(f"{REPORTS}/reports/{report_id}").json
-    assert report["status"] == "queued" and "reached" in report["error"]
+    assert report["status"] == "queued" and "无法连接其他服务" in report["error"]
     assert build(reports_app, report_id) == "done"
 
 
@@ -408,7 +408,7 @@ def test_a_worker_killed_halfway_leaves_nothing_and_another_finishes_once(
         assert owner_query(database_url, "SELECT count(*) FROM reports.report_file") == [(3,)]
         log = [row[0] for row in owner_query(database_url, "SELECT message FROM reports.run_log "
                                                            "WHERE report_id = %s ORDER BY id", (report_id,))]
-        assert any("taken over from" in m for m in log), log
+        assert any("接管：原处理进程" in m for m in log), log
     finally:
         blocker.close()
         first.kill()
@@ -438,4 +438,4 @@ def test_beats_tick_queues_due_reports_takes_over_stuck_ones_and_prunes_every_se
         assert owner_query(database_url, f"SELECT key FROM {schema}.idempotency_key") == [("new",)]
     assert build(reports_app, stuck) == "done"
     log = [e["message"] for e in api.get(f"{REPORTS}/reports/{stuck}/log").json["items"]]
-    assert any("taken over from gone:1" in m for m in log)
+    assert any("接管：原处理进程 gone:1" in m for m in log)

@@ -65,7 +65,7 @@ def request_report(session: Session, actor: Principal, *, period: str, fund_code
         return request_report(session, actor, period=period, fund_code=fund_code,
                               organization_id=organization_id, notify=notify)
     session.add(RunLog(report_id=new_id, at=utcnow(), from_status=None, to_status="queued",
-                       message=f"requested by {actor.actor}" + (", to be emailed to subscribers" if notify else "")))
+                       message=f"{actor.name}（{actor.actor}）申请" + ("，完成后发送给订阅者" if notify else "")))
     record(session, AuditLog, actor, "report.request", f"report:{new_id}",
            {"scope": scope.key, "period": label, "notify": notify})
     session.flush()

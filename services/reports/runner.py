@@ -115,7 +115,7 @@ def run_report(db: Database, sources: object, settings: Settings, report_id: int
         log.warning("report %s: taken over by another worker; this attempt stops", report_id)
         return Outcome(report_id, "taken_over")
     except (Problem, httpx.HTTPError) as error:  # a peer service away or failing: try again later
-        _fail(db, claim, f"a service could not be reached: {error}", started, retrying=True)
+        _fail(db, claim, f"无法连接其他服务：{error}", started, retrying=True)
         raise Transient(str(error)) from error
     except Exception as error:
         log.exception("report %s failed", report_id)
@@ -215,15 +215,15 @@ def deliver_one(db: Database, settings: Settings, delivery_id: int) -> bool:
         with db.transaction() as session:
             session.execute(update(Delivery).where(Delivery.id == delivery_id).values(
                 last_error=str(error)[:2000], lease_until=None, status="failed" if give_up else "pending"))
-            _log_delivery(session, run, f"email to {delivery.email} failed (attempt {claimed.attempts}"
-                                        f"{', given up' if give_up else ', will retry'}): {error}")
+            _log_delivery(session, run, f"发送邮件至 {delivery.email} 失败（第 {claimed.attempts} 次，"
+                                        f"{'不再重试' if give_up else '稍后重试'}）：{error}")
         if give_up:
             return False
         raise
     with db.transaction() as session:
         session.execute(update(Delivery).where(Delivery.id == delivery_id).values(
             status="sent", sent_at=utcnow(), lease_until=None, last_error=None))
-        _log_delivery(session, run, f"emailed to {delivery.email} ({where})")
+        _log_delivery(session, run, f"已发送邮件至 {delivery.email}（{where}）")
     return True
 
 

@@ -74,7 +74,7 @@ def fan_out(db: Database, moment: dt.datetime) -> list[int]:
                 created_at=utcnow()).on_conflict_do_nothing().returning(ReportRun.id))
             if new_id is not None:
                 session.add(RunLog(report_id=new_id, at=utcnow(), to_status="queued",
-                                   message=f"scheduled: {item.period.label} ended (checked at {moment.isoformat()})"))
+                                   message=f"定期报告：{item.period.label} 已结束（检查时间 {moment.isoformat()}）"))
                 queued.append(new_id)
     return queued
 

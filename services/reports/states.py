@@ -76,8 +76,8 @@ def claim(session: Session, report_id: int, worker: str, lease: dt.timedelta) ->
         return None
     taken_over = previous.worker if previous.status == "running" else None
     log(session, report_id, previous.status, "running", worker=worker,
-        message=(f"taken over from {taken_over}, whose lease ran out" if taken_over else "started")
-        + f" (attempt {row.attempts})")
+        message=(f"接管：原处理进程 {taken_over} 已超时无响应" if taken_over else "开始生成")
+        + f"（第 {row.attempts} 次尝试）")
     return Claim(report_id, worker, row.attempts, taken_over)
 
 
@@ -107,17 +107,17 @@ def finish(session: Session, claim: Claim, *, summary: dict[str, object], heads:
            previous_report_id: int | None, duration_ms: int) -> None:
     _owned_move(session, claim, "done", {
         "summary": summary, "heads": heads, "previous_report_id": previous_report_id, "progress": 100,
-        "finished_at": utcnow(), "lease_until": None}, duration_ms, "done")
+        "finished_at": utcnow(), "lease_until": None}, duration_ms, "已完成")
 
 
 def fail(session: Session, claim: Claim, error: str, duration_ms: int, *, retrying: bool) -> None:
     """A failed attempt: queued again if it will be retried, else failed for good."""
     if retrying:
         _owned_move(session, claim, "queued", {"error": error, "worker": None, "lease_until": None},
-                    duration_ms, f"attempt {claim.attempt} failed, will retry: {error}")
+                    duration_ms, f"第 {claim.attempt} 次尝试失败，稍后重试：{error}")
     else:
         _owned_move(session, claim, "failed", {"error": error, "finished_at": utcnow(), "lease_until": None},
-                    duration_ms, f"failed: {error}")
+                    duration_ms, f"失败：{error}")
 
 
 def requeue_failed(session: Session, report_id: int, reason: str) -> bool:
