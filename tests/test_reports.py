@@ -439,3 +439,20 @@ def test_beats_tick_queues_due_reports_takes_over_stuck_ones_and_prunes_every_se
     assert build(reports_app, stuck) == "done"
     log = [e["message"] for e in api.get(f"{REPORTS}/reports/{stuck}/log").json["items"]]
     assert any("接管：原处理进程 gone:1" in m for m in log)
+
+
+def test_an_ad_hoc_report_is_emailed_to_subscribers_only_when_asked(api: ApiClient, make: Factory,
+                                                                     reports_app: Any, inbox: Inbox) -> None:
+    _, fund = _ledger(make, api)
+    api.post(f"{REPORTS}/subscriptions", {"email": "auditor@mca.tongling.gov.cn", "frequency": "monthly",
+                                          "fund_code": fund["code"]})
+    quiet = api.post(f"{REPORTS}/reports", {"period": "2026-07", "fund_code": fund["code"]}).json["id"]
+    assert build(reports_app, quiet) == "done" and inbox.messages == []
+    loud = api.post(f"{REPORTS}/reports", {"period": "2026-08", "fund_code": fund["code"], "notify": True}).json["id"]
+    assert build(reports_app, loud) == "done"
+    assert [m["To"] for m in inbox.messages] == ["auditor@mca.tongling.gov.cn"]
+    assert "2026年8月" in inbox.messages[0]["Subject"]
+    # Asked again later for the same period: rebuilt, but the subscriber has had it.
+    again = api.post(f"{REPORTS}/reports", {"period": "2026-08", "fund_code": fund["code"], "notify": True}).json["id"]
+    assert again != loud and build(reports_app, again) == "done"
+    assert len(inbox.messages) == 1
