@@ -20,6 +20,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import itertools
+import re
+from collections import namedtuple
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +45,8 @@ DORMANT_MONTHS = 12
 # At most this many late entries and receipt numbers are listed; their counts are always whole.
 LATE_ENTRIES_LISTED = 1000
 LISTED = 50
-CHAIN_BATCH = 5000
+CHAIN_BATCH = 10_000
+WORK_MEM = "256MB"
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,16 @@ class UnknownFunds(Exception):
 
 
 def read_snapshot(session: Session) -> None:
-    """Every statement of this request reads the same moment, and writes nothing."""
+    """Every statement of this request reads the same moment, and writes nothing.
+
+    A report's statements each read much of the ledger once: hash joins and sorts get
+    the memory to stay off disk, and no time goes to compiling them (JIT).
+    """
     if not session.in_transaction():
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     session.execute(text("SET TRANSACTION READ ONLY"))
+    session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    session.execute(text("SET LOCAL jit = off"))
 
 
 # -- heads ---------------------------------------------------------------------------------
@@ -99,6 +108,16 @@ HEADS_CTE = """heads AS (
     SELECT f.id AS fund_id, f.code, f.organization_id, f.restricted, h.seq
     FROM unnest(CAST(:head_codes AS text[]), CAST(:head_seqs AS integer[])) AS h(code, seq)
     JOIN donations.fund_ledger f ON f.code = h.code
+)"""
+
+
+# The entries after the heads: committed, so fund_day and the tables hold them, but not the
+# report's. Few (those posted since the heads were taken), found along the index of (fund_id, seq).
+TAIL_CTE = """tail AS MATERIALIZED (
+    SELECT h.fund_id, t.id, t.kind, t.effective_on, t.source_id
+    FROM heads h CROSS JOIN LATERAL (
+        SELECT e.id, e.kind, e.effective_on, e.source_id FROM donations.journal_entry e
+        WHERE e.fund_id = h.fund_id AND e.seq > h.seq OFFSET 0) t
 )"""
 
 
@@ -129,22 +148,21 @@ def balances_before(session: Session, heads_: Sequence[Head], day: dt.date) -> d
     fund_day holds every entry committed; the entries after the heads are taken back out.
     """
     rows = session.execute(text(f"""
-        WITH {HEADS_CTE},
+        WITH {HEADS_CTE}, {TAIL_CTE},
         days AS (
             SELECT d.fund_id, sum(d.bank_fen) AS bank, sum(d.in_kind_fen) AS in_kind,
                    -sum(d.unrestricted_fen) AS unrestricted, -sum(d.restricted_fen) AS restricted
             FROM heads h JOIN donations.fund_day d ON d.fund_id = h.fund_id AND d.day < :day
             GROUP BY d.fund_id
         ), since_heads AS (
-            SELECT e.fund_id,
+            SELECT t.fund_id,
                    sum(p.amount_fen) FILTER (WHERE p.account = 'bank') AS bank,
                    sum(p.amount_fen) FILTER (WHERE p.account = 'in_kind') AS in_kind,
                    sum(p.amount_fen) FILTER (WHERE p.account = 'unrestricted') AS unrestricted,
                    sum(p.amount_fen) FILTER (WHERE p.account = 'restricted') AS restricted
-            FROM heads h
-            JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq > h.seq AND e.effective_on < :day
-            JOIN donations.posting p ON p.entry_id = e.id
-            GROUP BY e.fund_id
+            FROM tail t JOIN donations.posting p ON p.entry_id = t.id
+            WHERE t.effective_on < :day
+            GROUP BY t.fund_id
         )
         SELECT h.code,
                coalesce(d.bank, 0) - coalesce(s.bank, 0) AS bank,
@@ -182,87 +200,141 @@ def _who(name: str | None, anonymous: bool | None) -> str:
     return ANONYMOUS_NAME if anonymous else (name or "")
 
 
+@dataclass
+class Moves:
+    """What moved a fund's net assets in a period, up to its head."""
+
+    net_fen: int = 0                 # every entry's change: donations - reversals - payments
+    in_kind_fen: int = 0             # the change of its goods (donated goods in, their reversals out)
+    reversals_count: int = 0
+    reversals_fen: int = 0
+    reversed_goods_fen: int = 0      # of reversals_fen: goods
+    disbursements_count: int = 0
+    disbursements_fen: int = 0
+    by_category: dict[str, int] | None = None
+
+    @property
+    def donations_fen(self) -> int:
+        return self.net_fen + self.reversals_fen + self.disbursements_fen
+
+
+def _month(day: dt.date) -> str:
+    return f"{day.year}-{day.month:02d}"
+
+
+def _moves(session: Session, heads_: Sequence[Head], first: dt.date,
+           last: dt.date) -> tuple[dict[str, Moves], dict[str, dict[str, int]]]:
+    """Each fund's moves in the period, and the scope's net change and outflow by month.
+
+    The net change comes from fund_day (a row per fund and day), less the entries after the
+    heads; the outflows (reversals and payments, few) are read one by one; donations are what
+    remains. So the cost follows the number of funds, days and outflows, not of donations.
+    """
+    params = {**_head_params(heads_), "first": first, "last": last}
+    moves = {h.fund_code: Moves(by_category=dict.fromkeys(DISBURSEMENT_CATEGORIES, 0)) for h in heads_}
+    months: dict[str, dict[str, int]] = {}
+    day = first.replace(day=1)
+    while day <= last:
+        months[_month(day)] = {"net_fen": 0, "outflow_fen": 0}
+        day = (day + dt.timedelta(days=32)).replace(day=1)
+
+    for row in session.execute(text(f"""
+        WITH {HEADS_CTE}, {TAIL_CTE},
+        days AS (
+            SELECT d.fund_id, date_trunc('month', d.day)::date AS month,
+                   sum(d.unrestricted_fen + d.restricted_fen) AS net, sum(d.in_kind_fen) AS in_kind
+            FROM heads h JOIN donations.fund_day d ON d.fund_id = h.fund_id AND d.day BETWEEN :first AND :last
+            GROUP BY 1, 2
+        ), since_heads AS (
+            SELECT t.fund_id, date_trunc('month', t.effective_on)::date AS month,
+                   -coalesce(sum(p.amount_fen) FILTER (WHERE p.account IN ('unrestricted', 'restricted')), 0) AS net,
+                   coalesce(sum(p.amount_fen) FILTER (WHERE p.account = 'in_kind'), 0) AS in_kind
+            FROM tail t JOIN donations.posting p ON p.entry_id = t.id
+            WHERE t.effective_on BETWEEN :first AND :last
+            GROUP BY 1, 2
+        )
+        SELECT h.code, m.month, m.net, m.in_kind FROM heads h JOIN days m ON m.fund_id = h.fund_id
+        UNION ALL
+        SELECT h.code, x.month, -x.net, -x.in_kind FROM heads h JOIN since_heads x ON x.fund_id = h.fund_id
+    """), params):
+        fund, net = moves[row.code], int(row.net)
+        fund.net_fen += net
+        fund.in_kind_fen += int(row.in_kind)
+        months[_month(row.month)]["net_fen"] += net
+    # The reversals and payments dated in the period, up to the heads.
+    for row in session.execute(text(f"""
+        WITH {HEADS_CTE}, outflows AS (
+            SELECT h.code, e.id, e.kind, e.effective_on, NULL::text AS category
+            FROM heads h JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq <= h.seq
+                 AND e.kind = 'reversal' AND e.effective_on BETWEEN :first AND :last
+            UNION ALL
+            SELECT h.code, e.id, e.kind, e.effective_on, b.category
+            FROM heads h JOIN donations.disbursement b ON b.fund_id = h.fund_id AND b.status = 'paid'
+            JOIN donations.journal_entry e ON e.id = b.entry_id AND e.seq <= h.seq
+                 AND e.effective_on BETWEEN :first AND :last
+        )
+        SELECT o.code, o.kind, o.category, date_trunc('month', o.effective_on)::date AS month,
+               count(*) FILTER (WHERE p.line = 1) AS entries,
+               coalesce(sum(p.amount_fen) FILTER (WHERE p.account IN ('unrestricted', 'restricted')), 0) AS outflow,
+               -coalesce(sum(p.amount_fen) FILTER (WHERE p.account = 'in_kind'), 0) AS goods
+        FROM outflows o JOIN donations.posting p ON p.entry_id = o.id
+        GROUP BY 1, 2, 3, 4
+    """), params):
+        fund, outflow = moves[row.code], int(row.outflow)
+        if row.kind == "reversal":
+            fund.reversals_count += row.entries
+            fund.reversals_fen += outflow
+            fund.reversed_goods_fen += int(row.goods)
+        else:
+            fund.disbursements_count += row.entries
+            fund.disbursements_fen += outflow
+            assert fund.by_category is not None
+            fund.by_category[row.category] = fund.by_category.get(row.category, 0) + outflow
+        months[_month(row.month)]["outflow_fen"] += outflow
+    return moves, months
+
+
 def figures(session: Session, heads_: Sequence[Head], first: dt.date, last: dt.date,
             previous: Sequence[Head] | None, thresholds: Thresholds) -> dict[str, Any]:
     params = {**_head_params(heads_), "first": first, "last": last}
     opening = balances_before(session, heads_, first)
-    funds: dict[str, dict[str, Any]] = {
-        h.fund_code: {"fund_code": h.fund_code, "opening_fen": net_assets(opening[h.fund_code]),
-                      "donations_count": 0, "donations_total_fen": 0, "restricted_total_fen": 0,
-                      "in_kind_total_fen": 0, "reversals_count": 0, "reversals_total_fen": 0,
-                      "disbursements_count": 0, "disbursements_total_fen": 0,
-                      "disbursements_by_category_fen": dict.fromkeys(DISBURSEMENT_CATEGORIES, 0)}
-        for h in heads_}
-    months: dict[str, dict[str, int]] = {}
-    day = first.replace(day=1)
-    while day <= last:
-        months[f"{day.year}-{day.month:02d}"] = {"inflow_fen": 0, "outflow_fen": 0}
-        day = (day + dt.timedelta(days=32)).replace(day=1)
-
-    # Each kind of entry, by fund and month: what it moved the fund's net assets by.
-    for row in session.execute(text(f"""
-        WITH {HEADS_CTE}
-        SELECT h.code, e.kind, to_char(e.effective_on, 'YYYY-MM') AS month,
-               count(*) FILTER (WHERE p.line = 1) AS entries,
-               -coalesce(sum(p.amount_fen) FILTER (WHERE p.account IN ('unrestricted', 'restricted')), 0) AS net,
-               -coalesce(sum(p.amount_fen) FILTER (WHERE p.account = 'restricted'), 0) AS restricted,
-               coalesce(sum(p.amount_fen) FILTER (WHERE p.account = 'in_kind'), 0) AS in_kind
-        FROM heads h
-        JOIN donations.journal_entry e
-          ON e.fund_id = h.fund_id AND e.seq <= h.seq AND e.effective_on BETWEEN :first AND :last
-        JOIN donations.posting p ON p.entry_id = e.id
-        GROUP BY h.code, e.kind, month
-    """), params):
-        fund, net = funds[row.code], int(row.net)
-        if row.kind == "donation":
-            fund["donations_count"] += row.entries
-            fund["donations_total_fen"] += net
-            fund["restricted_total_fen"] += int(row.restricted)
-            fund["in_kind_total_fen"] += int(row.in_kind)
-            months[row.month]["inflow_fen"] += net
-        elif row.kind == "reversal":
-            fund["reversals_count"] += row.entries
-            fund["reversals_total_fen"] -= net
-            months[row.month]["outflow_fen"] -= net
-        else:
-            fund["disbursements_count"] += row.entries
-            fund["disbursements_total_fen"] -= net
-            months[row.month]["outflow_fen"] -= net
-    for row in session.execute(text(f"""
-        WITH {HEADS_CTE}
-        SELECT h.code, b.category, sum(b.amount_fen) AS total
-        FROM heads h
-        JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq <= h.seq AND e.kind = 'disbursement'
-             AND e.effective_on BETWEEN :first AND :last
-        JOIN donations.disbursement b ON b.id = e.source_id
-        GROUP BY h.code, b.category
-    """), params):
-        by_category = funds[row.code]["disbursements_by_category_fen"]
-        by_category[row.category] = by_category.get(row.category, 0) + int(row.total)
-    for fund in funds.values():
-        fund["closing_fen"] = (fund["opening_fen"] + fund["donations_total_fen"] - fund["reversals_total_fen"]
-                               - fund["disbursements_total_fen"])
-
+    moves, months = _moves(session, heads_, first, last)
+    received = {r.code: r.n for r in session.execute(text(f"{PERIOD_DONATIONS} SELECT code, count(*) AS n "
+                                                          "FROM gifts GROUP BY code"), params)}
+    restricted_funds = {r.code: r.restricted for r in session.execute(text(
+        "SELECT code, restricted FROM donations.fund_ledger WHERE code = ANY(CAST(:codes AS text[]))"),
+        {"codes": [h.fund_code for h in heads_]})}
+    funds = []
+    for head in heads_:
+        fund, opening_fen = moves[head.fund_code], net_assets(opening[head.fund_code])
+        restricted = restricted_funds.get(head.fund_code, False)
+        funds.append({
+            "fund_code": head.fund_code, "opening_fen": opening_fen,
+            "donations_count": received.get(head.fund_code, 0), "donations_total_fen": fund.donations_fen,
+            "restricted_total_fen": fund.donations_fen if restricted else 0,
+            "in_kind_total_fen": fund.in_kind_fen + fund.reversed_goods_fen,
+            "reversals_count": fund.reversals_count, "reversals_total_fen": fund.reversals_fen,
+            "disbursements_count": fund.disbursements_count, "disbursements_total_fen": fund.disbursements_fen,
+            "disbursements_by_category_fen": fund.by_category,
+            "closing_fen": opening_fen + fund.net_fen})
     return {
-        "funds": [funds[h.fund_code] for h in heads_],
-        "months": [{"month": month, **flow} for month, flow in months.items()],
+        "funds": funds,
+        "months": [{"month": month, "inflow_fen": flow["net_fen"] + flow["outflow_fen"],
+                    "outflow_fen": flow["outflow_fen"]} for month, flow in months.items()],
         "donors": _largest_donors(session, params),
         **_late_entries(session, heads_, first, previous),
-        "large_donations": _large_donations(session, params, thresholds),
-        "structuring": _structuring(session, params, thresholds),
+        **_notable_donations(session, params, thresholds),
         "dormant_funds": _dormant_funds(session, heads_, last, thresholds),
         "concentrated_payees": _concentrated_payees(session, params, thresholds),
         "income": _previous_year_income(session, heads_, last.year - 1),
     }
 
 
-# The donations of the heads' funds received in the period (their entries up to the heads).
-PERIOD_DONATIONS = f"""WITH {HEADS_CTE}, gifts AS (
+# The donations of the heads' funds received in the period, but for those after the heads.
+PERIOD_DONATIONS = f"""WITH {HEADS_CTE}, {TAIL_CTE}, gifts AS (
     SELECT h.code, d.*
-    FROM heads h
-    JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq <= h.seq AND e.kind = 'donation'
-         AND e.effective_on BETWEEN :first AND :last
-    JOIN donations.donation d ON d.id = e.source_id
+    FROM heads h JOIN donations.donation d ON d.fund_id = h.fund_id AND d.received_on BETWEEN :first AND :last
+    WHERE d.id NOT IN (SELECT t.source_id FROM tail t WHERE t.kind = 'donation')
 )"""
 
 
@@ -278,34 +350,36 @@ def _largest_donors(session: Session, params: dict[str, Any]) -> list[dict[str, 
              "total_fen": int(r.total)} for r in rows]
 
 
-def _large_donations(session: Session, params: dict[str, Any], thresholds: Thresholds) -> list[dict[str, Any]]:
-    rows = session.execute(text(f"""
-        {PERIOD_DONATIONS}
-        SELECT code, receipt_year, receipt_seq, donor_name, donor_anonymous, donor_kind, received_on, amount_fen,
-               status
-        FROM gifts WHERE amount_fen > CAST(:large AS bigint) ORDER BY amount_fen DESC, receipt_year, receipt_seq LIMIT :limit
-    """), {**params, "large": thresholds.large_donation_fen, "limit": LATE_ENTRIES_LISTED}).all()
-    return [{"fund_code": r.code, "receipt_no": receipt_no(r.receipt_year, r.receipt_seq),
-             "donor": _who(r.donor_name, r.donor_anonymous), "donor_kind": r.donor_kind,
-             "received_on": r.received_on, "amount_fen": r.amount_fen, "status": r.status} for r in rows]
-
-
-def _structuring(session: Session, params: dict[str, Any], thresholds: Thresholds) -> list[dict[str, Any]]:
-    """Several donations of one donor just under the large-donation threshold within a few days:
-    a large gift split to stay under it. Only the donations in the band are read (few)."""
+def _notable_donations(session: Session, params: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
+    """Donations above the large-donation threshold, and several of one donor just under it
+    within a few days (a large gift split to stay under it). Only donations from the band
+    under the threshold up are read: few."""
     limit = thresholds.large_donation_fen
     rows = session.execute(text(f"""
         {PERIOD_DONATIONS}
-        SELECT code, receipt_year, receipt_seq, donor_name, donor_kind, donor_anonymous, received_on, amount_fen
-        FROM gifts
-        WHERE amount_fen <= CAST(:limit AS bigint)
-          AND amount_fen * 100 >= CAST(:limit AS bigint) * (100 - CAST(:band AS bigint))
+        SELECT code, receipt_year, receipt_seq, donor_name, donor_kind, donor_anonymous, received_on, amount_fen,
+               status
+        FROM gifts WHERE amount_fen * 100 >= CAST(:limit AS bigint) * (100 - CAST(:band AS bigint))
         ORDER BY donor_name, donor_kind, donor_anonymous, received_on, receipt_year, receipt_seq
     """), {**params, "limit": limit, "band": thresholds.structuring_band_percent}).all()
+    large = sorted((r for r in rows if r.amount_fen > limit),
+                   key=lambda r: (-r.amount_fen, r.receipt_year, r.receipt_seq))
+    return {
+        "large_donations": [
+            {"fund_code": r.code, "receipt_no": receipt_no(r.receipt_year, r.receipt_seq),
+             "donor": _who(r.donor_name, r.donor_anonymous), "donor_kind": r.donor_kind,
+             "received_on": r.received_on, "amount_fen": r.amount_fen, "status": r.status}
+            for r in large[:LATE_ENTRIES_LISTED]],
+        "structuring": _split_gifts([r for r in rows if r.amount_fen <= limit], thresholds)}
+
+
+def _split_gifts(band: list[Any], thresholds: Thresholds) -> list[dict[str, Any]]:
+    """Runs of at least `structuring_min_count` gifts of one donor within `structuring_days`
+    days, from gifts ordered by donor and date."""
     clusters = []
     window = dt.timedelta(days=thresholds.structuring_days - 1)
-    for _, gifts_iter in itertools.groupby(rows, key=lambda r: (r.donor_name, r.donor_kind, r.donor_anonymous)):
-        gifts = list(gifts_iter)
+    for _, same_donor in itertools.groupby(band, key=lambda r: (r.donor_name, r.donor_kind, r.donor_anonymous)):
+        gifts = list(same_donor)
         start = 0
         while start < len(gifts):
             end = start
@@ -343,15 +417,19 @@ def _dormant_funds(session: Session, heads_: Sequence[Head], last: dt.date,
             for h in heads_ if latest.get(h.fund_code) is None or latest[h.fund_code] <= since]
 
 
+# The heads' funds' payments dated in the period, up to the heads.
+PERIOD_PAYMENTS = f"""WITH {HEADS_CTE}, payments AS (
+    SELECT h.code, b.*
+    FROM heads h JOIN donations.disbursement b ON b.fund_id = h.fund_id AND b.status = 'paid'
+    JOIN donations.journal_entry e ON e.id = b.entry_id AND e.seq <= h.seq
+    WHERE e.effective_on BETWEEN :first AND :last
+)"""
+
+
 def _concentrated_payees(session: Session, params: dict[str, Any], thresholds: Thresholds) -> list[dict[str, Any]]:
     rows = session.execute(text(f"""
-        WITH {HEADS_CTE}, paid AS (
-            SELECT h.code, b.payee, sum(b.amount_fen) AS total, count(*) AS n
-            FROM heads h
-            JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq <= h.seq AND e.kind = 'disbursement'
-                 AND e.effective_on BETWEEN :first AND :last
-            JOIN donations.disbursement b ON b.id = e.source_id
-            GROUP BY h.code, b.payee
+        {PERIOD_PAYMENTS}, paid AS (
+            SELECT code, payee, sum(amount_fen) AS total, count(*) AS n FROM payments GROUP BY code, payee
         ), shares AS (
             SELECT paid.*, sum(total) OVER (PARTITION BY code) AS fund_total FROM paid
         )
@@ -363,28 +441,18 @@ def _concentrated_payees(session: Session, params: dict[str, Any], thresholds: T
 
 def _previous_year_income(session: Session, heads_: Sequence[Head], year: int) -> list[dict[str, Any]]:
     """Each organisation's donations less reversals dated in `year`, over the heads' funds."""
-    rows = session.execute(text(f"""
-        WITH {HEADS_CTE}
-        SELECT h.organization_id, e.kind,
-               -coalesce(sum(p.amount_fen) FILTER (WHERE p.account IN ('unrestricted', 'restricted')), 0) AS net
-        FROM heads h
-        JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq <= h.seq
-             AND e.kind IN ('donation', 'reversal') AND e.effective_on BETWEEN :first AND :last
-        JOIN donations.posting p ON p.entry_id = e.id
-        GROUP BY h.organization_id, e.kind
-    """), {**_head_params(heads_), "first": dt.date(year, 1, 1), "last": dt.date(year, 12, 31)}).all()
-    organizations = sorted({r.organization_id for r in session.execute(text(
-        f"WITH {HEADS_CTE} SELECT DISTINCT organization_id FROM heads"), _head_params(heads_))})
-    income = {org: {"organization_id": org, "year": year, "donations_fen": 0, "reversals_fen": 0}
-              for org in organizations}
-    for row in rows:
-        if row.kind == "donation":
-            income[row.organization_id]["donations_fen"] += int(row.net)
-        else:
-            income[row.organization_id]["reversals_fen"] -= int(row.net)
-    for entry in income.values():
-        entry["income_fen"] = entry["donations_fen"] - entry["reversals_fen"]
-    return list(income.values())
+    moves, _ = _moves(session, heads_, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    organizations = {r.code: r.organization_id for r in session.execute(text(
+        "SELECT code, organization_id FROM donations.fund_ledger WHERE code = ANY(CAST(:codes AS text[]))"),
+        {"codes": [h.fund_code for h in heads_]})}
+    income: dict[int, dict[str, Any]] = {}
+    for code, organization_id in sorted(organizations.items()):
+        entry = income.setdefault(organization_id, {"organization_id": organization_id, "year": year,
+                                                    "donations_fen": 0, "reversals_fen": 0, "income_fen": 0})
+        entry["donations_fen"] += moves[code].donations_fen
+        entry["reversals_fen"] += moves[code].reversals_fen
+        entry["income_fen"] += moves[code].donations_fen - moves[code].reversals_fen
+    return [income[org] for org in sorted(income)]
 
 
 # -- late entries and entries -----------------------------------------------------------------------
@@ -431,8 +499,9 @@ def _late_entries(session: Session, heads_: Sequence[Head], first: dt.date,
         ), late AS (
             SELECT h.code, e.*
             FROM heads h LEFT JOIN previous pv ON pv.code = h.code
-            JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq > coalesce(pv.seq, 0)
-                 AND e.seq <= h.seq AND e.effective_on < :first
+            CROSS JOIN LATERAL (SELECT * FROM donations.journal_entry e
+                                WHERE e.fund_id = h.fund_id AND e.seq > coalesce(pv.seq, 0) AND e.seq <= h.seq
+                                  AND e.effective_on < :first OFFSET 0) e
         )"""
     count = session.scalar(text(f"{late} SELECT count(*) FROM late"), params)
     rows = session.execute(text(f"""
@@ -534,81 +603,117 @@ def trial_balance(session: Session) -> dict[str, Any]:
             "entries": entries_count, "unbalanced": unbalanced, "unbalanced_count": unbalanced_count}
 
 
-def balance_mismatches(session: Session, heads_: Sequence[Head]) -> dict[str, Any]:
+# Balances as the ledger stores them: assets debit, net assets credit (a posting's sign reversed).
+BALANCE_SIGNS = {"bank": 1, "in_kind": 1, "unrestricted": -1, "restricted": -1}
+ACCOUNT_PLACES = {account: place for place, account in enumerate(ACCOUNTS)}
+
+
+class PostingSums:
+    """Postings summed by fund and day, signed as balances: what fund_day and fund_ledger must hold.
+
+    Filled while the chains are walked (which read every entry and its postings anyway), then
+    with the entries after the heads, so that the balances need no second pass over the ledger.
+    """
+
+    def __init__(self) -> None:
+        self.days: dict[tuple[str, dt.date], list[int]] = {}
+
+    def add(self, code: str, day: dt.date, account: str, amount: int) -> None:
+        sums = self.days.get((code, day))
+        if sums is None:
+            sums = self.days[(code, day)] = [0, 0, 0, 0]
+        sums[ACCOUNT_PLACES[account]] += BALANCE_SIGNS[account] * amount
+
+    def counted(self, rows: Iterable[ChainRow]) -> Iterator[ChainRow]:
+        for row in rows:
+            for account, amount in zip(row.accounts or (), row.amounts or (), strict=True):
+                self.add(row.code, row.effective_on, account, amount)
+            yield row
+
+
+def balance_mismatches(session: Session, heads_: Sequence[Head], sums: PostingSums) -> dict[str, Any]:
     """The heads' funds' stored balances (fund_ledger, and fund_day by day) against the sums of
-    their postings, over everything committed (stored balances include entries after the heads)."""
-    rows = session.execute(text(f"""
-        WITH {HEADS_CTE},
-        by_day AS MATERIALIZED (
-            SELECT e.fund_id, e.effective_on AS day,
-                   coalesce(sum(p.amount_fen) FILTER (WHERE p.account = 'bank'), 0) AS bank,
-                   coalesce(sum(p.amount_fen) FILTER (WHERE p.account = 'in_kind'), 0) AS in_kind,
-                   coalesce(-sum(p.amount_fen) FILTER (WHERE p.account = 'unrestricted'), 0) AS unrestricted,
-                   coalesce(-sum(p.amount_fen) FILTER (WHERE p.account = 'restricted'), 0) AS restricted
-            FROM heads h JOIN donations.journal_entry e ON e.fund_id = h.fund_id
-            JOIN donations.posting p ON p.entry_id = e.id
-            GROUP BY e.fund_id, e.effective_on
-        ), stored_days AS (
-            SELECT d.* FROM heads h JOIN donations.fund_day d ON d.fund_id = h.fund_id
-        ), days AS (
-            SELECT 'fund_day' AS place, coalesce(x.fund_id, d.fund_id) AS fund_id, coalesce(x.day, d.day) AS day,
-                   d.bank_fen AS stored_bank, x.bank AS bank, d.in_kind_fen AS stored_in_kind, x.in_kind AS in_kind,
-                   d.unrestricted_fen AS stored_unrestricted, x.unrestricted AS unrestricted,
-                   d.restricted_fen AS stored_restricted, x.restricted AS restricted
-            FROM by_day x FULL JOIN stored_days d ON d.fund_id = x.fund_id AND d.day = x.day
-        ), totals AS (
-            SELECT 'fund_ledger' AS place, f.id AS fund_id, NULL::date AS day,
-                   f.bank_fen AS stored_bank, coalesce(sum(x.bank), 0) AS bank,
-                   f.in_kind_fen AS stored_in_kind, coalesce(sum(x.in_kind), 0) AS in_kind,
-                   f.unrestricted_fen AS stored_unrestricted, coalesce(sum(x.unrestricted), 0) AS unrestricted,
-                   f.restricted_fen AS stored_restricted, coalesce(sum(x.restricted), 0) AS restricted
-            FROM heads h JOIN donations.fund_ledger f ON f.id = h.fund_id
-            LEFT JOIN by_day x ON x.fund_id = f.id
-            GROUP BY f.id
-        )
-        SELECT f.code, m.place, m.day, m.stored_bank, m.bank, m.stored_in_kind, m.in_kind, m.stored_unrestricted,
-               m.unrestricted, m.stored_restricted, m.restricted
-        FROM (SELECT * FROM totals UNION ALL SELECT * FROM days) m
-        JOIN donations.fund_ledger f ON f.id = m.fund_id
-        WHERE (coalesce(m.stored_bank, 0), coalesce(m.stored_in_kind, 0), coalesce(m.stored_unrestricted, 0),
-               coalesce(m.stored_restricted, 0))
-              IS DISTINCT FROM (coalesce(m.bank, 0), coalesce(m.in_kind, 0), coalesce(m.unrestricted, 0),
-                                coalesce(m.restricted, 0))
-        ORDER BY f.code, m.place DESC, m.day
-    """), _head_params(heads_)).all()
+    their postings, over everything committed (stored balances include entries after the heads).
+    `sums` holds the postings up to the heads; the entries after them are added here."""
+    params = _head_params(heads_)
+    for row in session.execute(text(f"""
+        WITH {HEADS_CTE}, {TAIL_CTE}
+        SELECT h.code, t.effective_on, p.account, sum(p.amount_fen) AS total
+        FROM heads h JOIN tail t ON t.fund_id = h.fund_id JOIN donations.posting p ON p.entry_id = t.id
+        GROUP BY h.code, t.effective_on, p.account
+    """), params):
+        sums.add(row.code, row.effective_on, row.account, int(row.total))
+    stored_days = {(r.code, r.day): [r.bank_fen, r.in_kind_fen, r.unrestricted_fen, r.restricted_fen]
+                   for r in session.execute(text(f"""
+                       WITH {HEADS_CTE}
+                       SELECT h.code, d.day, d.bank_fen, d.in_kind_fen, d.unrestricted_fen, d.restricted_fen
+                       FROM heads h JOIN donations.fund_day d ON d.fund_id = h.fund_id"""), params)}
+    stored_funds = {r.code: [r.bank_fen, r.in_kind_fen, r.unrestricted_fen, r.restricted_fen]
+                    for r in session.execute(text(f"""
+                        WITH {HEADS_CTE}
+                        SELECT h.code, f.bank_fen, f.in_kind_fen, f.unrestricted_fen, f.restricted_fen
+                        FROM heads h JOIN donations.fund_ledger f ON f.id = h.fund_id"""), params)}
+    zero = [0, 0, 0, 0]
     mismatches = []
-    for r in rows:
-        for account in ACCOUNTS:
-            stored, summed = getattr(r, f"stored_{account}") or 0, getattr(r, account) or 0
-            if stored != summed:
-                # Balances as the ledger signs them: assets debit, net assets credit.
-                mismatches.append({"fund_code": r.code, "place": r.place, "day": r.day, "account": account,
-                                   "stored_fen": int(stored), "postings_fen": int(summed)})
-    return {"funds_checked": len(known_funds(session, (h.fund_code for h in heads_))),
-            "mismatches": mismatches[:LISTED], "mismatch_count": len(mismatches)}
+    totals = {code: [0, 0, 0, 0] for code in stored_funds}
+    for code, day in sorted(stored_days.keys() | sums.days.keys()):
+        stored, summed = stored_days.get((code, day), zero), sums.days.get((code, day), zero)
+        totals[code] = [t + v for t, v in zip(totals[code], summed, strict=True)]
+        mismatches.extend({"fund_code": code, "place": "fund_day", "day": day, "account": account,
+                           "stored_fen": stored[place], "postings_fen": summed[place]}
+                          for account, place in ACCOUNT_PLACES.items() if stored[place] != summed[place])
+    for code in sorted(stored_funds):
+        stored, summed = stored_funds[code], totals[code]
+        mismatches.extend({"fund_code": code, "place": "fund_ledger", "day": None, "account": account,
+                           "stored_fen": stored[place], "postings_fen": summed[place]}
+                          for account, place in ACCOUNT_PLACES.items() if stored[place] != summed[place])
+    mismatches.sort(key=lambda m: (m["fund_code"], m["place"] != "fund_ledger", m["day"] or dt.date.min))
+    return {"funds_checked": len(stored_funds), "mismatches": mismatches[:LISTED], "mismatch_count": len(mismatches)}
 
 
-# One fund's entries up to its head, in seq order (along the unique index of (fund_id, seq)),
-# each with its postings and its source document's columns.
-CHAIN_ROWS = """
-    SELECT e.id, e.seq, e.kind, e.effective_on, e.posted_at, e.source_id, e.actor, e.prev_hash, e.hash,
+# The heads' funds' entries up to their heads, by fund and seq, each with its postings and its
+# source document's columns. One statement: the tables are read in bulk, joined and sorted once,
+# which costs far less than following the index of each fund's entries (a page read per entry).
+CHAIN_ROWS = f"""
+    WITH {HEADS_CTE},
+    entries AS (
+        SELECT h.code, e.* FROM heads h JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq <= h.seq
+    ), postings AS (
+        SELECT p.entry_id, array_agg(p.account ORDER BY p.line) AS accounts,
+               array_agg(p.amount_fen ORDER BY p.line) AS amounts
+        FROM donations.posting p WHERE p.fund_id IN (SELECT fund_id FROM heads)
+        GROUP BY p.entry_id
+    )
+    SELECT e.code, e.id, e.seq, e.kind, e.effective_on, e.posted_at, e.source_id, e.actor, e.prev_hash, e.hash,
            p.accounts, p.amounts,
            d.id AS donation_id, d.receipt_year, d.receipt_seq, d.amount_fen AS gift_fen, d.donor_name, d.donor_kind,
            d.donor_anonymous, d.received_on, d.channel, d.purpose AS gift_purpose, d.reference,
            d.reversal_reason,
            b.id AS disbursement_id, b.amount_fen AS payment_fen, b.payee, b.purpose AS payment_purpose, b.project,
            b.paid_on, b.bank_reference, b.requested_by, b.approved_by, b.category
-    FROM donations.journal_entry e
-    CROSS JOIN LATERAL (SELECT array_agg(p.account ORDER BY p.line) AS accounts,
-                               array_agg(p.amount_fen ORDER BY p.line) AS amounts
-                        FROM donations.posting p WHERE p.entry_id = e.id) p
-    {sources}
-    WHERE e.fund_id = :fund AND e.seq <= :head
-    ORDER BY e.seq
+    FROM entries e
+    LEFT JOIN postings p ON p.entry_id = e.id
+    {ENTRY_SOURCES}
+    ORDER BY e.code, e.seq
 """
+ChainRow = namedtuple("ChainRow", "code id seq kind effective_on posted_at source_id actor prev_hash hash accounts "
+                                  "amounts donation_id receipt_year receipt_seq gift_fen donor_name donor_kind "
+                                  "donor_anonymous received_on channel gift_purpose reference reversal_reason "
+                                  "disbursement_id payment_fen payee payment_purpose project paid_on bank_reference "
+                                  "requested_by approved_by category")
 
 
-def _document(row: Any) -> str:
+def _chain_rows(session: Session, heads_: Sequence[Head]) -> Iterator[ChainRow]:
+    """CHAIN_ROWS streamed through a server-side cursor, in this request's snapshot."""
+    connection = session.connection().connection.driver_connection
+    sql = re.sub(r":(head_codes|head_seqs)\b", r"%(\1)s", CHAIN_ROWS)
+    with connection.cursor(name="report_chain_rows", binary=True) as cursor:
+        cursor.execute(sql, _head_params(heads_))
+        while batch := cursor.fetchmany(CHAIN_BATCH):
+            yield from map(ChainRow._make, batch)
+
+
+def _document(row: ChainRow) -> str:
     """The entry's source document as chain.py writes it; a missing source reads as empty
     (as reads._document does), so that the entry then fails its hash."""
     if row.kind == "donation" and row.donation_id is not None:
@@ -629,7 +734,7 @@ def _document(row: Any) -> str:
     return ""
 
 
-def _chain_entries(rows: Iterable[Any]) -> Iterator[chain.ChainEntry]:
+def _chain_entries(rows: Iterable[ChainRow]) -> Iterator[chain.ChainEntry]:
     for row in rows:
         yield chain.ChainEntry(row.id, row.seq, row.kind, row.effective_on, row.posted_at, row.source_id, row.actor,
                                row.prev_hash, row.hash, _document(row),
@@ -649,24 +754,26 @@ def problem_code(verdict: chain.ChainVerdict) -> str | None:
     return next((code for start, code in PROBLEM_CODES if problem.startswith(start)), "other")
 
 
-def chains(session: Session, heads_: Sequence[Head], previous: Sequence[Head] | None) -> list[dict[str, Any]]:
+def chains(session: Session, heads_: Sequence[Head], previous: Sequence[Head] | None,
+           sums: PostingSums | None = None) -> list[dict[str, Any]]:
     """Each head's fund's chain, verified from its first entry to the head; a previous
-    report's head is looked up as its entry stands now."""
-    fund_ids = {r.code: r.id for r in session.execute(text(
-        "SELECT code, id FROM donations.fund_ledger WHERE code = ANY(CAST(:codes AS text[]))"),
-        {"codes": [h.fund_code for h in heads_]})}
-    query = text(CHAIN_ROWS.format(sources=ENTRY_SOURCES))
+    report's head is looked up as its entry stands now. Every entry read is added to `sums`."""
+    sums = sums if sums is not None else PostingSums()
+    known = known_funds(session, (h.fund_code for h in heads_))
+    wanted = {h.fund_code: h for h in heads_ if h.fund_code in known}
     verdicts: dict[str, chain.ChainVerdict] = {}
-    for head in heads_:
-        if head.fund_code not in fund_ids:
-            continue
-        result = session.execute(query, {"fund": fund_ids[head.fund_code], "head": head.seq},
-                                 execution_options={"stream_results": True, "yield_per": CHAIN_BATCH})
-        try:
-            verdicts[head.fund_code] = chain.verify_fund(head.fund_code, head.hash or "", head.seq, GENESIS_HASH,
-                                                         _chain_entries(result))
-        finally:
-            result.close()  # verify_fund stops at the first bad entry
+    with_entries = [h for h in wanted.values() if h.seq > 0]
+    if with_entries:
+        for code, rows in itertools.groupby(_chain_rows(session, with_entries), key=lambda r: r.code):
+            head = wanted[code]
+            counted = sums.counted(rows)
+            verdicts[code] = chain.verify_fund(code, head.hash or "", head.seq, GENESIS_HASH,
+                                               _chain_entries(counted))
+            for _ in counted:  # verify_fund stops at the first bad entry; the sums take every one
+                pass
+    for code, head in wanted.items():
+        if code not in verdicts:  # no entries up to the head (or they are gone)
+            verdicts[code] = chain.verify_fund(code, head.hash or "", head.seq, GENESIS_HASH, ())
 
     now_at_previous: dict[str, str | None] = {}
     if previous:
@@ -684,7 +791,7 @@ def chains(session: Session, heads_: Sequence[Head], previous: Sequence[Head] | 
         verdict = verdicts.get(head.fund_code)
         if verdict is None and head.seq > 0:
             verdict = chain.ChainVerdict(head.fund_code, 0, GENESIS_HASH, False, None, None, NO_SUCH_FUND)
-        elif verdict is None:
+        elif verdict is None:  # no entries up to the head
             verdict = chain.ChainVerdict(head.fund_code, 0, GENESIS_HASH, head.hash in (None, GENESIS_HASH))
         before = previous_by_code.get(head.fund_code)
         answer: dict[str, Any] = {
@@ -758,9 +865,8 @@ def four_eyes(session: Session, heads_: Sequence[Head]) -> dict[str, Any]:
     paid = f"""
         WITH {HEADS_CTE}, paid AS (
             SELECT h.code, b.*
-            FROM heads h
-            JOIN donations.journal_entry e ON e.fund_id = h.fund_id AND e.seq <= h.seq AND e.kind = 'disbursement'
-            JOIN donations.disbursement b ON b.id = e.source_id
+            FROM heads h JOIN donations.disbursement b ON b.fund_id = h.fund_id AND b.status = 'paid'
+            JOIN donations.journal_entry e ON e.id = b.entry_id AND e.seq <= h.seq
         )"""
     params = {**_head_params(heads_), "limit": LISTED}
     count = session.scalar(text(f"{paid} SELECT count(*) FROM paid"), params)
@@ -776,6 +882,7 @@ def four_eyes(session: Session, heads_: Sequence[Head]) -> dict[str, Any]:
 
 
 def checks(session: Session, heads_: Sequence[Head], previous: Sequence[Head] | None) -> dict[str, Any]:
-    return {"trial_balance": trial_balance(session), "balances": balance_mismatches(session, heads_),
-            "chains": chains(session, heads_, previous), "receipts": receipts(session),
-            "four_eyes": four_eyes(session, heads_)}
+    sums = PostingSums()
+    chain_states = chains(session, heads_, previous, sums)  # fills `sums` on the way
+    return {"trial_balance": trial_balance(session), "balances": balance_mismatches(session, heads_, sums),
+            "chains": chain_states, "receipts": receipts(session), "four_eyes": four_eyes(session, heads_)}
