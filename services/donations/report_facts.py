@@ -6,11 +6,14 @@ those heads, `seq <= head`, so the figures, the checks and the exported entries
 describe one moment of the ledger and can be rebuilt later from the same heads:
 entries are immutable and a fund's seq only grows.
 
-Figures are sums over postings (an entry's postings are what its hash covers),
-grouped in PostgreSQL; a balance at a date comes from `fund_day`, less what the
-entries after the heads added to it. Only the chain verification walks entries
-one by one in Python (chain.verify_fund recomputes every hash), fed by one
-streaming query.
+Figures are aggregated in PostgreSQL. Balances and a period's net change come
+from `fund_day` (a row per fund and day), less what the entries after the heads
+added to it; the outflows (reversals, payments) are read one by one, and the
+donations are what remains; so a quarter's figures cost about the same over a
+million entries as over a thousand. Only the chain check walks every entry, in
+Python (chain.verify_fund recomputes each hash), fed by one sorted, streamed
+query; the same pass sums the postings the balances check holds against
+`fund_day` and `fund_ledger`.
 
 Money is integer fen here; report_api.py writes it as text.
 """
@@ -34,15 +37,15 @@ from services.donations.models import GENESIS_HASH, receipt_no
 from services.donations.rules import ANONYMOUS_NAME, DISBURSEMENT_CATEGORIES
 
 ACCOUNTS = ("bank", "in_kind", "unrestricted", "restricted")
-NET_ASSETS = ("unrestricted", "restricted")
 
-# Anomaly rules the caller may tune (the reports service sends its own).
 LARGEST_DONORS = 20
+# Anomaly rules the caller may tune (the reports service sends the thresholds it owns).
 STRUCTURING_MIN_COUNT = 3
 STRUCTURING_DAYS = 7
 STRUCTURING_BAND_PERCENT = 10
 DORMANT_MONTHS = 12
-# At most this many late entries and receipt numbers are listed; their counts are always whole.
+# At most this many late entries (and large donations), and of the rest (missing receipt numbers,
+# mismatching balances, ...) this many, are listed; their counts are always whole.
 LATE_ENTRIES_LISTED = 1000
 LISTED = 50
 CHAIN_BATCH = 10_000
