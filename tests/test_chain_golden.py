@@ -107,3 +107,13 @@ def test_a_payments_category_is_in_its_document_on_both_sides(owner: psycopg.Con
         assert python == sql
         written[category] = python
     assert len(set(written.values())) == 3
+
+
+@pytest.mark.parametrize("seq", [1, 999_999, 1_000_000, 12_345_678])
+def test_a_receipt_number_reads_the_same_in_the_database_and_the_verifier(owner: psycopg.Connection[Any],
+                                                                          seq: int) -> None:
+    from services.donations.models import receipt_no
+
+    sql = owner.execute("SELECT donations.receipt_no(2026, %s)", (seq,)).fetchone()[0]  # type: ignore[index]
+    assert sql == receipt_no(2026, seq)
+    assert sql.split("-")[1].lstrip("0") == str(seq)
