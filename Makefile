@@ -13,7 +13,7 @@ help:
 	@echo "make run     serve all services on http://127.0.0.1:$${PORT:-8000} (DATABASE_URL, else embedded PostgreSQL under var/pg)"
 	@echo "make test    run the test suite on PostgreSQL (TEST_DATABASE_URL, else 127.0.0.1:5432, else embedded)"
 	@echo "make migrate bring the database (DATABASE_URL, else var/pg) to the latest schema; set up the services' roles"
-	@echo "make bench   benchmark the donations ledger on PostgreSQL (see bench/README.md)"
+	@echo "make bench   benchmark the donations ledger, then a quarterly report over 1M entries (see bench/README.md)"
 	@echo "make clean   remove the virtual environment and var/"
 
 $(STAMP): pyproject.toml
@@ -37,8 +37,16 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# BENCH_SUITES=ledger or BENCH_SUITES=reports runs one of the two benchmarks.
+BENCH_SUITES ?= ledger,reports
+comma := ,
+bench_suites := $(subst $(comma), ,$(BENCH_SUITES))
+
 bench: install
-	$(BIN)/python bench/run.py
+	@for suite in $(bench_suites); do case $$suite in ledger|reports) ;; \
+	  *) echo "BENCH_SUITES: no suite '$$suite' (ledger, reports)" >&2; exit 2;; esac; done
+	$(if $(filter ledger,$(bench_suites)),$(BIN)/python bench/run.py)
+	$(if $(filter reports,$(bench_suites)),$(BIN)/python bench/reports.py)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

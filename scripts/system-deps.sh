@@ -19,6 +19,7 @@ declare -A NEEDS=(
   [libpangoft2-1.0-0]="PDF reports (WeasyPrint)"
   [libharfbuzz-subset0]="PDF reports: embedding font subsets (WeasyPrint)"
   [wrk]="HTTP load for benchmarks"
+  [time]="/usr/bin/time -v: wall time and peak memory in make bench"
 )
 
 missing=()
