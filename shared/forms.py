@@ -194,6 +194,9 @@ def safe_next(target: str | None) -> str | None:
     """Only a local path: never send someone off-site after logging in."""
     if not target:
         return None
+    # A line break would split the Location header; a backslash reads as "/" to browsers ("/\\evil").
+    if any(ord(ch) < 32 or ch in "\\\x7f" for ch in target):
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None

@@ -271,7 +271,8 @@ def _list_page(status: int = 200, error: str | None = None, paying: tuple[int, P
     if form.errors and status == 200:
         status = 422
     return render_template("donations/disbursements.html", form=form, disbursements=disbursements,
-                           forms=forms, error=error, limit=LIST_LIMIT, fund_codes=_fund_codes()), status
+                           forms=forms, error=error, limit=LIST_LIMIT, fund_codes=_fund_codes(),
+                           filters=_filters()), status
 
 
 @bp.get("/disbursements/")

@@ -1,0 +1,63 @@
+"""Hostile input found by probing the running system: each answered 500 before its fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import ApiClient, Browser, Factory
+from tests.helpers import assert_problem
+
+
+@pytest.mark.parametrize("path", [
+    "/donations/api/v1/funds/基金A/balance",
+    "/donations/api/v1/funds/基金A/statement",
+    "/donations/api/v1/donations?fund_code=基金A",
+    "/donations/api/v1/funds/%E2%80%A8/balance",
+])
+def test_a_fund_code_in_any_script_in_an_api_url_is_not_found(api: ApiClient, path: str) -> None:
+    response = api.get(path)
+    assert response.status_code in (404, 422), (response.status_code, response.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("path", [
+    "/donations/funds/基金A/statement",
+    "/donations/statement?fund_code=基金A",
+])
+def test_a_fund_code_in_any_script_on_a_page_is_not_found(admin: Browser, path: str) -> None:
+    response = admin.get(path)
+    assert response.status_code in (404, 422), (path, response.status_code)
+
+
+@pytest.mark.parametrize("target", ["/funds/\r\nSet-Cookie: x=1", "/donations/%0d%0aX: y", "//evil.example/", "/\\evil.example/",
+                                    "/funds/\n"])
+def test_a_login_next_with_line_breaks_or_elsewhere_stays_on_the_site(browser: Browser, target: str) -> None:
+    from tests.conftest import ADMIN_PASSWORD, csrf_token
+
+    page = browser.get("/funds/login", query_string={"next": target})
+    assert page.status_code == 200
+    response = browser.http.post("/funds/login", query_string={"next": target},
+                                 data={"csrf_token": csrf_token(page.get_data(as_text=True)),
+                                       "username": "admin", "password": ADMIN_PASSWORD})
+    assert response.status_code == 302, response.status_code
+    location = response.headers["Location"]
+    assert "\r" not in location and "\n" not in location and "evil.example" not in location
+
+
+def test_url_building_words_in_the_disbursement_lists_query_are_ignored(api: ApiClient, make: Factory,
+                                                                        admin: Browser) -> None:
+    org = make.organization()
+    fund = make.fund(org["id"])
+    make.donation(fund["code"], "1000.00")
+    clerk = make.api_key(org["id"], ["donations:write", "donations:read"], name="clerk")
+    approver = make.api_key(org["id"], ["disbursements:approve", "donations:read"], name="approver")
+    made = api.post("/donations/api/v1/disbursements", {"fund_code": fund["code"], "amount": "10.00",
+                                                        "payee": "某村", "purpose": "路灯"}, key=clerk)
+    assert api.post(f"/donations/api/v1/disbursements/{made.json['id']}/approve", key=approver).status_code == 200
+    for query in ("_method=BOGUS", "_anchor=x&status=approved", "_external=1&_scheme=javascript", "_method=POST"):
+        page = admin.get(f"/donations/disbursements/?{query}")
+        assert page.status_code == 200, (query, page.status_code)
+        html = page.get_data(as_text=True)
+        assert f"/donations/disbursements/{made.json['id']}/pay" in html
+        assert "#x" not in html and "javascript:" not in html and "http://" not in html.split("<main>")[1]
