@@ -13,6 +13,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from shared.errors import Problem, http_exception_response
+from shared.refusals import Message
 from shared.shapes import Invalid, Shape
 
 SWAGGER_ASSETS = "swagger-ui-assets"
@@ -25,8 +26,29 @@ class ProblemApi(Api):
         return http_exception_response(error)
 
 
+def is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or mimetype.endswith("+json")
+
+
+def refuse_unless_json(req: Request) -> None:
+    """A body that says it is not JSON is refused as such (415), as the batch refuses one that is
+    neither JSON nor CSV, rather than read as no body at all (422 "missing fields")."""
+    if req.content_length == 0 or (req.content_length is None and not req.headers.get("Transfer-Encoding")):
+        return
+    if not is_json(req.mimetype):
+        received = req.mimetype or "none"
+        raise Problem("unsupported_media_type", expected="application/json", received=received,
+                      errors={"Content-Type": [Message("unsupported_media_type",
+                                                       {"expected": "application/json", "received": received})]})
+
+
 class ArgumentsParser(FlaskParser):
-    """webargs' parser; JSON nested too deeply to parse is a malformed body (400), not a 500."""
+    """webargs' parser: a body that is not JSON is a 415; JSON nested too deeply to parse is a
+    malformed body (400), not a 500."""
+
+    def load_json(self, req: Request, schema: Any) -> Any:
+        refuse_unless_json(req)
+        return super().load_json(req, schema)
 
     def _raw_load_json(self, req: Request) -> Any:
         try:

@@ -61,3 +61,17 @@ def test_url_building_words_in_the_disbursement_lists_query_are_ignored(api: Api
         html = page.get_data(as_text=True)
         assert f"/donations/disbursements/{made.json['id']}/pay" in html
         assert "#x" not in html and "javascript:" not in html and "http://" not in html.split("<main>")[1]
+
+
+@pytest.mark.parametrize("path", ["/donations/api/v1/donations", "/funds/api/v1/organizations",
+                                  "/reports/api/v1/reports", "/donations/api/v1/disbursements"])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/x-www-form-urlencoded"])
+def test_a_single_object_post_that_is_not_json_is_a_415_like_the_batch(api: ApiClient, path: str,
+                                                                       content_type: str) -> None:
+    response = api.request("POST", path, data='{"name": "x"}', headers={"Content-Type": content_type})
+    problem = assert_problem(response, 415)
+    assert "application/json" in problem["detail"] and content_type in problem["detail"]
+
+
+def test_an_empty_post_is_still_a_422_naming_the_missing_fields(api: ApiClient) -> None:
+    assert_problem(api.request("POST", "/funds/api/v1/organizations"), 422, "name")

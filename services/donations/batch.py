@@ -25,6 +25,7 @@ from services.donations import commands, ledger
 from services.donations.ledger import NewDonation
 from services.donations.rules import DONATION
 from services.donations.schemas import donation_json
+from shared.api import is_json
 from shared.auth import Principal
 from shared.contracts.funds import FundInfo
 from shared.errors import Problem, errors_json
@@ -61,7 +62,7 @@ def read_rows(request: Request) -> list[Row]:
     mimetype = request.mimetype
     if mimetype in ("text/csv", "application/csv"):
         return read_csv(request.get_data(cache=False))
-    if mimetype == "application/json" or mimetype.endswith("+json"):
+    if is_json(mimetype):
         return read_json(request.get_data(cache=True))
     raise Problem("unsupported_media_type", expected="application/json or text/csv",
                   received=mimetype or "none",
