@@ -101,6 +101,9 @@ _kind("fund_transition_invalid", 409, CONFLICT,
 _kind("fund_not_empty", 409, CONFLICT,
       N_("Fund %(fund_code)s still holds %(balance)s CNY (%(reserved)s CNY of it promised to approved "
          "payments); only a fund holding nothing can be closed."))
+_kind("last_admin_key", 409, CONFLICT,
+      N_("API key %(id)s is the last admin key: revoking it would lock everyone out. Issue another admin "
+         "key first."))
 _kind("self_demotion", 422, INVALID, N_("You cannot demote or deactivate yourself."))
 _kind("login_failed", 422, INVALID, N_("Wrong username or password, or the account is disabled."))
 

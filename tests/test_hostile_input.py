@@ -75,3 +75,34 @@ def test_a_single_object_post_that_is_not_json_is_a_415_like_the_batch(api: ApiC
 
 def test_an_empty_post_is_still_a_422_naming_the_missing_fields(api: ApiClient) -> None:
     assert_problem(api.request("POST", "/funds/api/v1/organizations"), 422, "name")
+
+
+def test_a_keys_listed_id_reveals_nothing_of_its_secret(api: ApiClient, make: Factory) -> None:
+    org = make.organization()
+    issued = api.post(f"/funds/api/v1/organizations/{org['id']}/api-keys",
+                      {"name": "integration", "scopes": ["funds:read"]}).json
+    listed = api.get(f"/funds/api/v1/organizations/{org['id']}/api-keys").json["items"]
+    (key,) = [k for k in listed if k["id"] == issued["id"]]
+    assert key["prefix"] == issued["prefix"] and key["prefix"].startswith("key_")
+    secret = issued["key"]
+    assert not any(secret[i:i + 4] in key["prefix"] for i in range(len(secret) - 3))
+
+
+def test_the_last_admin_key_cannot_be_revoked(api: ApiClient, make: Factory) -> None:
+    org = make.organization()
+    me = api.get("/funds/api/v1/me").json
+    problem = assert_problem(api.delete(f"/funds/api/v1/organizations/{me['organization_id']}/api-keys/{me['id']}"),
+                             409)
+    assert "last admin key" in problem["detail"]
+    assert api.get("/funds/api/v1/me").status_code == 200
+    # With a second admin key, the first may go; then the second is the last.
+    second = api.post(f"/funds/api/v1/organizations/{me['organization_id']}/api-keys",
+                      {"name": "second admin", "scopes": ["admin"]}).json
+    assert api.delete(f"/funds/api/v1/organizations/{me['organization_id']}/api-keys/{me['id']}").status_code in (
+        200, 204)
+    other = api.with_key(second["key"])
+    assert_problem(other.delete(f"/funds/api/v1/organizations/{me['organization_id']}/api-keys/{second['id']}"), 409)
+    # A key without admin goes as before.
+    plain = other.post(f"/funds/api/v1/organizations/{org['id']}/api-keys",
+                       {"name": "reader", "scopes": ["funds:read"]}).json
+    assert other.delete(f"/funds/api/v1/organizations/{org['id']}/api-keys/{plain['id']}").status_code in (200, 204)

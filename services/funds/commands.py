@@ -98,6 +98,12 @@ def any_organization(session: Session, organization_id: int) -> Organization:
 
 # -- API keys ----------------------------------------------------------------
 
+def public_key_id() -> str:
+    """How people tell keys apart: random, so it says nothing of the secret (the secret's own first
+    characters would hand an attacker part of it)."""
+    return "key_" + secrets.token_hex(6)
+
+
 @dataclass(frozen=True)
 class IssuedKey:
     key: ApiKey
@@ -110,7 +116,7 @@ def issue_api_key(session: Session, actor: Principal, organization_id: int, name
     organization = get_organization(session, actor, organization_id)
     secret = generate_api_key()
     key = ApiKey(organization_id=organization.id, name=name, key_hash=hash_api_key(secret),
-                 prefix=secret[:12], scopes=sorted(set(scopes)), created_at=utcnow(),
+                 prefix=public_key_id(), scopes=sorted(set(scopes)), created_at=utcnow(),
                  created_by=actor.actor)
     session.add(key)
     session.flush()
@@ -125,11 +131,23 @@ def revoke_api_key(session: Session, actor: Principal, organization_id: int, key
     if key is None or key.organization_id != organization_id:
         raise Problem("api_key_not_found", id=key_id, organization_id=organization_id)
     if key.revoked_at is None:
+        if "admin" in key.scopes:
+            _keep_an_admin_key(session, key)
         key.revoked_at = utcnow()
         session.flush()
         audit.record(session, AuditLog, actor, "api_key.revoke", f"api_key:{key.id}",
                      {"organization_id": organization_id})
     return key
+
+
+def _keep_an_admin_key(session: Session, revoking: ApiKey) -> None:
+    """Revoking the last live admin key would lock the federation out until a restart with a
+    bootstrap key: refused. The live admin keys are locked, so two revocations at once cannot
+    each leave the other as the last."""
+    live_admin_keys = session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None))
+                                      .order_by(ApiKey.id).with_for_update()).all()
+    if not any("admin" in other.scopes for other in live_admin_keys if other.id != revoking.id):
+        raise Problem("last_admin_key", id=revoking.id)
 
 
 def organization_keys(session: Session, organization_id: int) -> list[ApiKey]:
@@ -380,7 +398,7 @@ def bootstrap(session: Session, admin_api_key: str | None, admin_password: str |
         key = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
         if key is None:
             session.add(ApiKey(organization_id=organization.id, name="bootstrap admin",
-                               key_hash=key_hash, prefix=admin_api_key[:12], scopes=["admin"],
+                               key_hash=key_hash, prefix=public_key_id(), scopes=["admin"],
                                created_at=utcnow(), created_by="system"))
         elif key.revoked_at is not None or "admin" not in key.scopes:
             key.revoked_at = None

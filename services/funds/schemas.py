@@ -24,7 +24,7 @@ class ApiKeySchema(BaseSchema):
     organization_id = fields.Integer(required=True)
     name = fields.String(required=True)
     prefix = fields.String(required=True,
-                           metadata={"description": "The first characters of the key, to tell keys apart."})
+                           metadata={"description": "A random id to tell keys apart; it reveals nothing of the secret."})
     scopes = fields.List(fields.String(metadata={"enum": list(SCOPES)}), required=True)
     created_at = fields.DateTime(required=True)
     revoked_at = fields.DateTime(required=True, allow_none=True)
