@@ -19,6 +19,7 @@ from shared.errors import register_error_handlers
 from shared.i18n import init_i18n
 from shared.money import Money
 from shared.peers import Peers
+from shared.security import init_security_headers
 
 SHARED_TEMPLATES = Path(__file__).parent / "templates"
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -67,6 +68,7 @@ def create_service_app(service: str, import_name: str,
     app.extensions["csrf_protect"] = csrf
     app.extensions["peers"] = Peers(settings)
     _request_ids(app)
+    init_security_headers(app, https_only=settings.https_only)
     return app
 
 

@@ -60,6 +60,8 @@ class Settings:
     # How long Redis waits before handing an unacknowledged task to another worker (a worker
     # killed mid-task): a little over a lease, so a report is taken over soon, not in an hour.
     broker_visibility_timeout: float = 300.0
+    # Served over HTTPS (behind a TLS-terminating gateway): cookies only over HTTPS, and HSTS.
+    https_only: bool = False
 
     def service_database_url(self, service: str) -> str:
         """Where `service` connects: DATABASE_URL's database, as the service's own role."""
@@ -121,6 +123,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
         report_lease_seconds=float(env.get("REPORT_LEASE_SECONDS") or 120.0),
         schedule_every_seconds=float(env.get("SCHEDULE_EVERY_SECONDS") or 120.0),
         broker_visibility_timeout=float(env.get("BROKER_VISIBILITY_TIMEOUT") or 300.0),
+        https_only=(env.get("HTTPS_ONLY") or "").lower() in ("1", "true", "yes", "on"),
         public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{env.get('PORT') or 8000}").rstrip("/"),
     )
 
