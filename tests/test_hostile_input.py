@@ -106,3 +106,35 @@ def test_the_last_admin_key_cannot_be_revoked(api: ApiClient, make: Factory) -> 
     plain = other.post(f"/funds/api/v1/organizations/{org['id']}/api-keys",
                        {"name": "reader", "scopes": ["funds:read"]}).json
     assert other.delete(f"/funds/api/v1/organizations/{org['id']}/api-keys/{plain['id']}").status_code in (200, 204)
+
+
+def test_logging_out_ends_the_session_for_every_copy_of_its_cookie(gateway: Any) -> None:
+    """A cookie copied before logout is refused after it, by every service, within the contract's 5 s."""
+    import time
+
+    from werkzeug.test import Client
+
+    from tests.conftest import ADMIN_PASSWORD, csrf_token
+
+    browser = Browser(gateway)
+    browser.login("admin", ADMIN_PASSWORD)
+    copied = browser.http.get_cookie("charity_session")
+    assert copied is not None
+    thief = Client(gateway)
+    thief.set_cookie("charity_session", copied.value)
+    for path in ("/funds/", "/donations/", "/reports/"):
+        assert thief.get(path, headers={"Accept": "text/html"}).status_code == 200, path
+    other_login = Browser(gateway)
+    other_login.login("admin", ADMIN_PASSWORD)  # another browser of the same user stays logged in
+
+    page = browser.get("/funds/").get_data(as_text=True)
+    assert browser.http.post("/funds/logout", data={"csrf_token": csrf_token(page)}).status_code == 302
+    deadline = time.monotonic() + 5
+    for path in ("/funds/", "/donations/", "/reports/"):
+        while True:
+            answer = thief.get(path, headers={"Accept": "text/html"})
+            if answer.status_code == 302 and "/funds/login" in answer.headers["Location"]:
+                break
+            assert time.monotonic() < deadline, f"{path} still accepts the logged-out cookie"
+            time.sleep(0.2)
+    assert other_login.get("/funds/").status_code == 200

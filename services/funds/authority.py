@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from services.funds.commands import fund_info, key_principal, user_principal
-from services.funds.models import ApiKey, Fund, User
+from services.funds.commands import fund_info, key_principal, live_login_session, user_principal
+from services.funds.models import ApiKey, Fund
 from shared.auth import Principal, hash_api_key
 from shared.contracts.funds import FundInfo, is_fund_code
 from shared.db import Database
@@ -27,10 +27,10 @@ class LocalAuthority:
         return key_principal(key)
 
     def principal_for_session(self, user_id: int, session_token: str) -> Principal | None:
-        user = self.database.session.get(User, user_id)
-        if user is None or not user.active or user.session_token != session_token:
+        user = live_login_session(self.database.session, user_id, session_token)
+        if user is None:
             return None
-        return user_principal(user)
+        return user_principal(user, session_token.partition(".")[2])
 
     def fund(self, code: str) -> FundInfo | None:
         if not is_fund_code(code):

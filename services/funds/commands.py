@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from services.funds.models import STATUS_VERSION, ApiKey, AuditLog, Fund, Organization, User
+from services.funds.models import STATUS_VERSION, ApiKey, AuditLog, Fund, LoginSession, Organization, User
 from services.funds.rules import DEFAULT_CHARITY_KIND
 from shared import audit
 from shared.auth import ROLE_SCOPES, Principal, generate_api_key, hash_api_key
@@ -227,10 +227,39 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 _DUMMY_HASH = generate_password_hash("not a real password")
 
 
-def user_principal(user: User) -> Principal:
+def user_principal(user: User, login_secret: str) -> Principal:
+    """The user as their login session's cookie names them: the user's token (which changes when
+    the user does) and this login's own secret (which logging out ends)."""
     return Principal(kind="user", id=user.id, name=user.display_name,
                      organization_id=user.organization_id, scopes=ROLE_SCOPES[user.role],
-                     role=user.role, session_token=user.session_token)
+                     role=user.role, session_token=f"{user.session_token}.{login_secret}")
+
+
+def start_login_session(session: Session, user: User) -> Principal:
+    secret = secrets.token_hex(16)
+    session.add(LoginSession(user_id=user.id, token_hash=hash_api_key(secret), created_at=utcnow()))
+    session.flush()
+    return user_principal(user, secret)
+
+
+def live_login_session(session: Session, user_id: int, session_token: str) -> User | None:
+    """The user whose live login `session_token` names, if the user is active and unchanged since."""
+    user_token, _, login_secret = session_token.partition(".")
+    user = session.get(User, user_id)
+    if user is None or not user.active or user.session_token != user_token or not login_secret:
+        return None
+    login = session.scalar(select(LoginSession).where(LoginSession.token_hash == hash_api_key(login_secret),
+                                                      LoginSession.user_id == user_id,
+                                                      LoginSession.ended_at.is_(None)))
+    return user if login is not None else None
+
+
+def end_login_session(session: Session, principal: Principal) -> None:
+    """Logging out: this login's cookie is refused from now on, wherever a copy of it is."""
+    _, _, login_secret = (principal.session_token or "").partition(".")
+    if login_secret:
+        session.execute(update(LoginSession).where(LoginSession.token_hash == hash_api_key(login_secret),
+                                                   LoginSession.ended_at.is_(None)).values(ended_at=utcnow()))
 
 
 def key_principal(key: ApiKey) -> Principal:

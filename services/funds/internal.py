@@ -25,7 +25,7 @@ bp = Blueprint("funds_internal", __name__, url_prefix="/internal/v1")
 
 KEY = Shape("KeyLookup", {"key_hash": Text(max_length=64, min_length=64)})
 SESSION = Shape("SessionLookup", {"user_id": Integer(minimum=1, maximum=MAX_ID),
-                                  "session_token": Text(max_length=64)})
+                                  "session_token": Text(max_length=128)})
 FUNDS = Shape("FundsListing", {"organization_id": rules.organization_id(required=False)})
 
 

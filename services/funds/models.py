@@ -63,6 +63,20 @@ class User(Base):
     organization: Mapped[Organization] = relationship(lazy="joined")
 
 
+class LoginSession(Base):
+    """One login in a browser: ended by logging out, or with all of the user's others when the user
+    changes (password, role, deactivation: the user's session_token changes). Only a hash of its
+    secret is kept, like a key's."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None]
+
+
 class ApiKey(Base):
     __tablename__ = "api_key"
 

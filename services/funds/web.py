@@ -75,7 +75,7 @@ def login() -> Any:
         if user is None:
             problem_onto_form(form, Problem.invalid({"password": [Message("login_failed")]}))
         else:
-            login_user(commands.user_principal(user))
+            login_user(commands.start_login_session(db_session(), user))
             return redirect(safe_next(request.args.get("next")) or url_for("web.fund_list"))
     status = 422 if form.errors else 200
     return render_template("funds/login.html", form=form), status
@@ -83,6 +83,8 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    if current_user.is_authenticated:
+        commands.end_login_session(db_session(), current_user)
     logout_user()
     flash("您已退出登录。", "info")
     return redirect(url_for("web.login"))
