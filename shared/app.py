@@ -20,6 +20,7 @@ from shared.i18n import init_i18n
 from shared.money import Money
 from shared.peers import Peers
 from shared.security import init_security_headers
+from shared.throttle import init_throttle
 
 SHARED_TEMPLATES = Path(__file__).parent / "templates"
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -69,6 +70,7 @@ def create_service_app(service: str, import_name: str,
     app.extensions["peers"] = Peers(settings)
     _request_ids(app)
     init_security_headers(app, https_only=settings.https_only)
+    init_throttle(app, settings.rate_limit_storage_url)
     return app
 
 

@@ -28,6 +28,7 @@ from flask import Flask, current_app, g, redirect, request
 from flask_login import LoginManager, current_user
 
 from shared.errors import Problem
+from shared.throttle import BAD_KEYS_PER_ADDRESS, client_address, throttle
 
 if TYPE_CHECKING:
     from shared.contracts.funds import FundInfo
@@ -180,8 +181,11 @@ def principal_from_request() -> Principal:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Problem("api_key_missing", headers={"WWW-Authenticate": "Bearer"})
+    guesses = throttle()
+    guesses.check(BAD_KEYS_PER_ADDRESS, "api-key", client_address())
     principal = authority().principal_for_key(secret.strip())
     if principal is None:
+        guesses.failed(BAD_KEYS_PER_ADDRESS, "api-key", client_address())
         raise Problem("api_key_invalid", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     g.principal = principal
     return principal

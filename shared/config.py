@@ -62,6 +62,8 @@ class Settings:
     broker_visibility_timeout: float = 300.0
     # Served over HTTPS (behind a TLS-terminating gateway): cookies only over HTTPS, and HSTS.
     https_only: bool = False
+    # Where failed logins and bad keys are counted (shared/throttle.py).
+    rate_limit_storage_url: str = "memory://"
 
     def service_database_url(self, service: str) -> str:
         """Where `service` connects: DATABASE_URL's database, as the service's own role."""
@@ -94,6 +96,12 @@ def _secret_key(var_dir: Path) -> str:
     return key
 
 
+def _rate_limit_storage(env: Mapping[str, Any]) -> str:
+    """The broker's Redis when there is one (every process counts together), else this process's memory."""
+    broker = env.get("CELERY_BROKER_URL") or ""
+    return broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+
+
 def load_settings(overrides: Mapping[str, Any] | None = None,
                   environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment, with `overrides` (same names) on top."""
@@ -124,6 +132,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
         schedule_every_seconds=float(env.get("SCHEDULE_EVERY_SECONDS") or 120.0),
         broker_visibility_timeout=float(env.get("BROKER_VISIBILITY_TIMEOUT") or 300.0),
         https_only=(env.get("HTTPS_ONLY") or "").lower() in ("1", "true", "yes", "on"),
+        rate_limit_storage_url=env.get("RATE_LIMIT_STORAGE_URL") or _rate_limit_storage(env),
         public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{env.get('PORT') or 8000}").rstrip("/"),
     )
 

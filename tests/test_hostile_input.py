@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -138,3 +139,43 @@ def test_logging_out_ends_the_session_for_every_copy_of_its_cookie(gateway: Any)
             assert time.monotonic() < deadline, f"{path} still accepts the logged-out cookie"
             time.sleep(0.2)
     assert other_login.get("/funds/").status_code == 200
+
+
+def _login(browser: Browser, username: str, password: str) -> Any:
+    from tests.conftest import csrf_token
+
+    page = browser.get("/funds/login")
+    return browser.http.post("/funds/login", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
+                                                   "username": username, "password": password},
+                             headers={"Accept": "text/html"})
+
+
+def test_wrong_passwords_are_throttled_by_account_then_even_the_right_one_waits(gateway: Any,
+                                                                                 make: Factory) -> None:
+    from tests.conftest import ADMIN_PASSWORD
+
+    org = make.organization()
+    make.user(gateway, "clerk", "a-long-enough-password", "fund_manager", org["id"])
+    browser = Browser(gateway)
+    answers = [_login(browser, "admin", f"wrong-{n}").status_code for n in range(5)]
+    assert answers == [422] * 5
+    refused = _login(browser, "ADMIN ", ADMIN_PASSWORD)  # the same account, however typed
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert re.search(r"请在 \d+ 秒后再试", refused.get_data(as_text=True))
+    assert _login(browser, "clerk", "a-long-enough-password").status_code == 302  # another account is not
+
+
+def test_wrong_passwords_from_one_address_are_throttled_across_accounts(browser: Browser) -> None:
+    statuses = [_login(browser, f"nobody{n}", "wrong-password").status_code for n in range(21)]
+    assert statuses[:20] == [422] * 20 and statuses[20] == 429
+
+
+def test_bad_api_keys_from_one_address_are_throttled(api: ApiClient) -> None:
+    # Each service counts (together, in the Redis of production; here in each one's memory).
+    for path in ("/funds/api/v1/me", "/donations/api/v1/donations"):
+        statuses = [api.with_key(f"cfk_guess-{n}").get(path).status_code for n in range(20)]
+        assert statuses == [401] * 20
+        refused = api.with_key("cfk_guess-x").get(path)
+        problem = assert_problem(refused, 429)
+        assert int(refused.headers["Retry-After"]) >= 1 and "try again in" in problem["detail"]

@@ -29,6 +29,7 @@ from shared.db import db_session
 from shared.errors import Problem
 from shared.forms import ALL, problem_onto_form, safe_next, shown_refusal, submit
 from shared.refusals import Message
+from shared.throttle import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, client_address, throttle
 
 bp = Blueprint("web", __name__)
 
@@ -71,8 +72,19 @@ def _organization_choices(writable: bool = False) -> list[SelectChoice]:
 def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
+        account = ("login", form.values["username"].strip().lower())
+        address = ("login-address", client_address())
+        guesses = throttle()
+        try:
+            guesses.check(LOGIN_FAILURES_PER_ACCOUNT, *account)
+            guesses.check(LOGIN_FAILURES_PER_ADDRESS, *address)
+        except Problem as too_many:
+            problem_onto_form(form, too_many)
+            return render_template("funds/login.html", form=form), too_many.status, too_many.headers
         user = commands.authenticate(db_session(), form.values["username"], form.values["password"])
         if user is None:
+            guesses.failed(LOGIN_FAILURES_PER_ACCOUNT, *account)
+            guesses.failed(LOGIN_FAILURES_PER_ADDRESS, *address)
             problem_onto_form(form, Problem.invalid({"password": [Message("login_failed")]}))
         else:
             login_user(commands.start_login_session(db_session(), user))

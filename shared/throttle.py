@@ -1,0 +1,54 @@
+"""Throttling guesses: wrong passwords by account and by address, unknown API keys by address.
+
+Built on `limits` (the library under Flask-Limiter), counting failures only:
+a person who types their password right is never slowed down by others'
+mistakes on another account. The counts live in Redis in production (shared
+by every process: `RATE_LIMIT_STORAGE_URL`, by default the broker when it is
+Redis) and in memory on the embedded default. A refusal is a 429 with
+Retry-After, and says when to try again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from flask import Flask, current_app, request
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from shared.errors import Problem
+
+# Wrong passwords for one account, and from one address (any accounts), within a minute.
+LOGIN_FAILURES_PER_ACCOUNT = parse("5/minute")
+LOGIN_FAILURES_PER_ADDRESS = parse("20/minute")
+# Unknown or revoked API keys from one address within a minute.
+BAD_KEYS_PER_ADDRESS = parse("20/minute")
+
+
+class Throttle:
+    def __init__(self, storage_uri: str) -> None:
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+
+    def check(self, rule: RateLimitItem, *identifiers: str) -> None:
+        """Refuse (429) while the failures counted under `identifiers` have used up `rule`."""
+        if not self.limiter.test(rule, *identifiers):
+            reset_at = self.limiter.get_window_stats(rule, *identifiers).reset_time
+            seconds = max(1, math.ceil(reset_at - time.time()))
+            raise Problem("too_many_attempts", seconds=seconds, headers={"Retry-After": str(seconds)})
+
+    def failed(self, rule: RateLimitItem, *identifiers: str) -> None:
+        self.limiter.hit(rule, *identifiers)
+
+
+def init_throttle(app: Flask, storage_uri: str) -> None:
+    app.extensions["throttle"] = Throttle(storage_uri)
+
+
+def throttle() -> Throttle:
+    return current_app.extensions["throttle"]  # type: ignore[no-any-return]
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
