@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.config import SERVICES, Settings, load_settings
 from shared.dates import beijing_time
@@ -71,6 +72,10 @@ def create_service_app(service: str, import_name: str,
     _request_ids(app)
     init_security_headers(app, https_only=settings.https_only)
     init_throttle(app, settings.rate_limit_storage_url)
+    if settings.trusted_proxies:
+        # The client's address (and scheme) as the gateway saw them, not the gateway's own.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxies)
     return app
 
 

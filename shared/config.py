@@ -64,6 +64,9 @@ class Settings:
     https_only: bool = False
     # Where failed logins and bad keys are counted (shared/throttle.py).
     rate_limit_storage_url: str = "memory://"
+    # How many proxies in front set X-Forwarded-For (the gateway in docker-compose: 1). 0: the
+    # header is ignored, so nobody can choose the address their failed logins are counted under.
+    trusted_proxies: int = 0
 
     def service_database_url(self, service: str) -> str:
         """Where `service` connects: DATABASE_URL's database, as the service's own role."""
@@ -133,6 +136,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
         broker_visibility_timeout=float(env.get("BROKER_VISIBILITY_TIMEOUT") or 300.0),
         https_only=(env.get("HTTPS_ONLY") or "").lower() in ("1", "true", "yes", "on"),
         rate_limit_storage_url=env.get("RATE_LIMIT_STORAGE_URL") or _rate_limit_storage(env),
+        trusted_proxies=int(env.get("TRUSTED_PROXIES") or 0),
         public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{env.get('PORT') or 8000}").rstrip("/"),
     )
 

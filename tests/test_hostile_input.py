@@ -179,3 +179,26 @@ def test_bad_api_keys_from_one_address_are_throttled(api: ApiClient) -> None:
         refused = api.with_key("cfk_guess-x").get(path)
         problem = assert_problem(refused, 429)
         assert int(refused.headers["Retry-After"]) >= 1 and "try again in" in problem["detail"]
+
+
+@pytest.mark.parametrize("trusted, separate", [("0", False), ("1", True)])
+def test_failed_logins_count_by_the_address_the_gateway_saw_only_behind_a_trusted_proxy(
+        app_config: dict[str, Any], trusted: str, separate: bool) -> None:
+    from services.gateway import create_gateway
+
+    gateway = create_gateway({**app_config, "TRUSTED_PROXIES": trusted})
+    try:
+        browser = Browser(gateway)
+        from tests.conftest import csrf_token
+
+        def attempt(n: int) -> int:
+            page = browser.get("/funds/login")
+            return browser.http.post("/funds/login", headers={"Accept": "text/html", "X-Forwarded-For": f"10.0.0.{n}"},
+                                     data={"csrf_token": csrf_token(page.get_data(as_text=True)),
+                                           "username": f"nobody{n}", "password": "wrong-password"}).status_code
+
+        statuses = [attempt(n) for n in range(21)]
+        assert (statuses[20] == 422) == separate, statuses
+    finally:
+        for app in gateway.apps.values():
+            app.extensions["database"].dispose()
