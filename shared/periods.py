@@ -79,6 +79,16 @@ class Period:
         return self.label
 
     @property
+    def chinese_name(self) -> str:
+        """"2026年8月", "2026年第三季度", "2026年度": as reports and their emails name it."""
+        year = self.first.year
+        if self.kind == "year":
+            return f"{year}年度"
+        if self.kind == "quarter":
+            return f"{year}年第{'一二三四'[(self.first.month - 1) // 3]}季度"
+        return f"{year}年{self.first.month}月"
+
+    @property
     def previous(self) -> Period:
         return Period.containing(self.first - dt.timedelta(days=1), self.kind)
 

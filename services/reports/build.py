@@ -23,20 +23,10 @@ from shared.money import Money
 from shared.periods import Period
 
 ALL_FUNDS_LABEL = "全部基金"
-QUARTERS = "一二三四"
 
 
 class NoSuchScope(LookupError):
     """The report's fund or organisation is not known to the funds service."""
-
-
-def period_in_chinese(period: Period) -> str:
-    """2026年度, 2026年第三季度, 2026年8月."""
-    if period.kind == "year":
-        return f"{period.first.year}年度"
-    if period.kind == "quarter":
-        return f"{period.first.year}年第{QUARTERS[(period.first.month - 1) // 3]}季度"
-    return f"{period.first.year}年{period.first.month}月"
 
 
 def scope_funds(sources: Sources, scope: facts.Scope,
@@ -65,7 +55,6 @@ def scope_funds(sources: Sources, scope: facts.Scope,
     return label, org_id, [funds[code] for code in sorted(funds)]
 
 
-_scope_funds = scope_funds  # the name exports.py imports it by
 
 
 def _fund_figures(fund: facts.Fund, ledger: facts.LedgerFundFigures, available_fen: int) -> facts.FundFigures:
@@ -146,7 +135,7 @@ def build_content(sources: Sources, *, report_id: int, scope: facts.Scope, perio
     if scope.fund_code is not None:
         organization_id = funds[0].organization_id
     content = facts.ReportContent(
-        report_id=report_id, title=f"{label} {period_in_chinese(period)}审计报告", scope_label=label,
+        report_id=report_id, title=f"{label} {period.chinese_name}审计报告", scope_label=label,
         period=period, generated_at=generated_at, heads=heads, previous=previous,
         funds=tuple(fund_figures), totals=_totals(fund_figures, label, organization_id),
         months=figures.months, donors=figures.donors, late_entries=figures.late_entries,
@@ -158,7 +147,7 @@ def build_content(sources: Sources, *, report_id: int, scope: facts.Scope, perio
 # -- the API's summary -------------------------------------------------------------------------
 
 def _money(fen: int) -> str:
-    return str(Money(fen))
+    return str(Money(fen))  # the API's "1280.00"
 
 
 def _figures_json(f: facts.FundFigures) -> dict[str, Any]:

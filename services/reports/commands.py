@@ -112,9 +112,9 @@ def report_files(session: Session, report_id: int) -> list[ReportFile]:
 
 
 def report_file(session: Session, actor: Principal, report_id: int, fmt: str) -> ReportFile:
+    """A report's file; a format it has no file in (or no such format) is not found."""
     get_report(session, actor, report_id)
-    found = session.scalar(select(ReportFile).where(ReportFile.report_id == report_id, ReportFile.format == fmt)
-                           .options())
+    found = session.scalar(select(ReportFile).where(ReportFile.report_id == report_id, ReportFile.format == fmt))
     if found is None:
         raise Problem("report_file_not_found", id=report_id, format=fmt)
     return found

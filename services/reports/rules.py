@@ -12,7 +12,7 @@ from shared.contracts.funds import fund_code
 from shared.dates import today
 from shared.db import MAX_BIG_ID, MAX_ID
 from shared.periods import FREQUENCIES, PERIOD_PATTERN, Period
-from shared.shapes import Choice, Flag, Integer, Refusal, Shape, Text, list_fields, refuse_field
+from shared.shapes import Choice, Flag, Integer, Shape, Text, list_fields, refuse_field
 
 RUN_STATES = ("queued", "running", "done", "failed")
 TRIGGERS = ("schedule", "request")
@@ -87,10 +87,3 @@ EXPORT = Shape("ExportArgs", {
     "format": Choice(EXPORT_FORMATS),
     **_scope_fields(),
 }, after=_checks(_period_begun, _one_scope))
-
-
-def file_format(value: str) -> str:
-    """A report file's format from a URL: one of FILE_FORMATS, else the file is not there."""
-    if value not in FILE_FORMATS:
-        raise Refusal("not_one_of", choices=", ".join(FILE_FORMATS))
-    return value

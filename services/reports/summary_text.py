@@ -5,17 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from services.reports.models import ReportRun
+from services.reports.render.common import check_name
 from shared.money import Money
 
-CHECK_NAMES = {
-    "trial_balance": "试算平衡",
-    "balances_match_ledger": "余额与分录一致",
-    "audit_chain": "审计哈希链",
-    "receipt_numbers_gapless": "收据编号连续",
-    "four_eyes": "四眼原则",
-    "charity_law_spending_ratio": "慈善活动支出比例",
-    "charity_law_management_cost_ratio": "管理费用比例",
-}
 
 
 def yuan(value: Any) -> str:
@@ -42,7 +34,7 @@ def summary_text(run: ReportRun, public_url: str) -> str:
     ]
     for check in checks:
         verdict = "✓ 通过" if check.get("passed") else "✗ 未通过"
-        lines.append(f"  {verdict}  {CHECK_NAMES.get(check.get('name'), check.get('name'))}：{check.get('detail', '')}")
+        lines.append(f"  {verdict}  {check_name(check.get('name', ''))}：{check.get('detail', '')}")
     lines += ["", f"在线查看：{public_url}/reports/reports/{run.id}",
               "附件：PDF、XLSX、CSV 三种格式，内容相同。", ""]
     return "\n".join(lines)

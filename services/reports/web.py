@@ -14,15 +14,14 @@ from services.reports.forms import (
     EXPORT_FORMAT_LABELS, FREQUENCY_LABELS, STATUS_LABELS, CancelForm, ExportForm, ReportFilterForm, ReportForm,
     SubscriptionForm,
 )
-from services.reports.render import CONTENT_TYPES
-from services.reports.summary_text import CHECK_NAMES
-from services.reports.views import file_response
+from services.reports.render.common import check_name
+from services.reports.summary_text import yuan
+from services.reports.views import file_response, kept_file_response
 from shared.auth import login_required_for
 from shared.db import db_session
 from shared.errors import Problem
 from shared.forms import shown_refusal, submit
 from shared.idempotency import submitted_once
-from shared.money import Money
 
 bp = Blueprint("web", __name__)
 LIST_LIMIT = 100
@@ -30,10 +29,7 @@ LIST_LIMIT = 100
 
 @bp.app_context_processor
 def _labels() -> dict[str, Any]:
-    def yuan(text: str | None) -> str:
-        return "" if text is None else Money.parse_signed(text).display()
-
-    return {"STATUS_LABELS": STATUS_LABELS, "FREQUENCY_LABELS": FREQUENCY_LABELS, "CHECK_NAMES": CHECK_NAMES,
+    return {"STATUS_LABELS": STATUS_LABELS, "FREQUENCY_LABELS": FREQUENCY_LABELS, "check_name": check_name,
             "EXPORT_FORMAT_LABELS": EXPORT_FORMAT_LABELS, "yuan": yuan}
 
 
@@ -71,10 +67,7 @@ def report(report_id: int) -> Any:
 @bp.get("/reports/<int:report_id>/files/<fmt>")
 @login_required_for("reports:read")
 def report_file(report_id: int, fmt: str) -> Any:
-    if fmt not in CONTENT_TYPES:
-        raise Problem("report_file_not_found", id=report_id, format=fmt)
-    found = commands.report_file(db_session(), current_user, report_id, fmt)
-    return file_response(found.content, CONTENT_TYPES[fmt], f"report-{report_id}.{fmt}", found.sha256)
+    return kept_file_response(commands.report_file(db_session(), current_user, report_id, fmt))
 
 
 @bp.route("/subscriptions", methods=["GET", "POST"])

@@ -40,7 +40,6 @@ ANOMALY_KINDS = {
 PASSED, FAILED = "通过", "未通过"
 NONE_TEXT = "无"
 TOTAL_LABEL = "合计"
-QUARTER_NAMES = ("第一季度", "第二季度", "第三季度", "第四季度")
 
 # Sheet names of the XLSX and section names of the CSV, in order.
 SUMMARY, FUNDS, MONTHS, DONORS, LATE, CHECKS, ANOMALIES, HEADS = (
@@ -62,9 +61,8 @@ def yuan(fen: int) -> str:
 
 
 def money(fen: int) -> str:
-    """"¥1,280.00", "-¥12.50": an amount as the PDF shows it, by integer divmod."""
-    units, cents = divmod(abs(fen), 100)
-    return f"{'-' if fen < 0 else ''}¥{units:,}.{cents:02d}"
+    """"¥1,280.00", "-¥12.50": an amount as the PDF shows it."""
+    return Money(fen).display()
 
 
 def share_text(part_fen: int, whole_fen: int) -> str:
@@ -97,13 +95,7 @@ def beijing_text(moment: dt.datetime) -> str:
 
 
 def period_name(period: Period) -> str:
-    """"2026年8月", "2026年第三季度", "2026年度"."""
-    year = period.first.year
-    if period.kind == "year":
-        return f"{year}年度"
-    if period.kind == "quarter":
-        return f"{year}年{QUARTER_NAMES[(period.first.month - 1) // 3]}"
-    return f"{year}年{period.first.month}月"
+    return period.chinese_name
 
 
 def period_span(period: Period) -> str:
