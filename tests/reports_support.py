@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import os
 import signal
@@ -10,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,8 +22,15 @@ import pytest
 from werkzeug.serving import make_server
 
 from shared.config import REPO_ROOT
+from shared.dates import today
 from shared.postgres import libpq_dsn
-from tests.conftest import ADMIN_KEY, SECRET_KEY, free_port
+from tests.conftest import ADMIN_KEY, SECRET_KEY, ApiClient, Factory, free_port
+from tests.helpers import assert_ok
+
+API = "/donations/api/v1"
+# An organisation's two hands: a clerk who records and requests, an approver who approves.
+CLERK_SCOPES = ["funds:read", "donations:read", "donations:write"]
+APPROVER_SCOPES = ["donations:read", "disbursements:approve"]
 
 
 class Inbox:
@@ -115,3 +124,36 @@ def worker_env(database_url: str, var_dir: Path, base_url: str, broker: str, smt
     return {**os.environ, "DATABASE_URL": database_url, "VAR_DIR": str(var_dir), "SECRET_KEY": SECRET_KEY,
             "DATABASE_ROLE_PREFIX": "", "PUBLIC_URL": base_url, "CELERY_BROKER_URL": broker,
             "SMTP_URL": smtp_url, "BOOTSTRAP_ADMIN_API_KEY": ADMIN_KEY, **extra}
+
+
+# -- a ledger built through the public API, as an organisation's people build it -------------
+
+@dataclass
+class Org:
+    id: int
+    clerk: ApiClient
+    approver: ApiClient
+
+
+def make_org(api: ApiClient, make: Factory, name: str) -> Org:
+    organization = make.organization(name)
+    return Org(organization["id"], api.with_key(make.api_key(organization["id"], CLERK_SCOPES, "出纳")),
+               api.with_key(make.api_key(organization["id"], APPROVER_SCOPES, "审批人")))
+
+
+def donate(org: Org, code: str, amount: str, received_on: dt.date, *, donor: str = "王秀英",
+           kind: str = "individual", anonymous: bool = False, channel: str = "bank",
+           purpose: str = "助学") -> dict[str, Any]:
+    body = {"fund_code": code, "amount": amount, "currency": "CNY",
+            "donor": {"name": donor, "kind": kind, "anonymous": anonymous},
+            "received_on": received_on.isoformat(), "channel": channel, "purpose": purpose}
+    return assert_ok(org.clerk.post(f"{API}/donations", json=body), 201)  # type: ignore[no-any-return]
+
+
+def pay(org: Org, code: str, amount: str, *, payee: str = "铜陵市第一中学", **fields: Any) -> dict[str, Any]:
+    """Requested by the clerk, approved by the approver, paid today."""
+    body = {"fund_code": code, "amount": amount, "payee": payee, "purpose": "资助贫困学生学费", **fields}
+    requested = assert_ok(org.clerk.post(f"{API}/disbursements", json=body), 201)
+    assert_ok(org.approver.post(f"{API}/disbursements/{requested['id']}/approve"))
+    return assert_ok(org.clerk.post(f"{API}/disbursements/{requested['id']}/pay",  # type: ignore[no-any-return]
+                                    json={"paid_on": today().isoformat(), "bank_reference": f"ICBC-{requested['id']}"}))

@@ -25,12 +25,13 @@ from typing import Any
 
 import pytest
 
-from conftest import SECRET_KEY, ApiClient, Factory
+from conftest import ApiClient, Factory
 from helpers import assert_ok
 from services.reports.facts import LedgerEntry, OpeningBalance, Posting, Scope
 from services.reports.render import ledger_export
 from shared.dates import SHANGHAI, today
 from shared.periods import Period
+from tests.reports_support import Org, donate, make_org, pay
 
 API = "/donations/api/v1"
 QUARTER = Period.parse("2026-Q3")
@@ -458,40 +459,6 @@ def test_a_quarter_of_120000_entries_is_built_in_linear_time() -> None:
 
 # -- end to end: the ledger through the public API, exported through Sources --------------------
 
-CLERK_SCOPES = ["funds:read", "donations:read", "donations:write"]
-APPROVER_SCOPES = ["donations:read", "disbursements:approve"]
-
-
-@dataclass
-class Org:
-    id: int
-    clerk: ApiClient
-    approver: ApiClient
-
-
-def make_org(api: ApiClient, make: Factory, name: str) -> Org:
-    organization = make.organization(name)
-    return Org(organization["id"], api.with_key(make.api_key(organization["id"], CLERK_SCOPES, "出纳")),
-               api.with_key(make.api_key(organization["id"], APPROVER_SCOPES, "审批人")))
-
-
-def donate(org: Org, code: str, amount: str, received_on: dt.date, *, donor: str = "王秀英",
-           anonymous: bool = False, channel: str = "bank", purpose: str = "助学") -> dict[str, Any]:
-    body = {"fund_code": code, "amount": amount, "currency": "CNY",
-            "donor": {"name": donor, "kind": "individual", "anonymous": anonymous},
-            "received_on": received_on.isoformat(), "channel": channel, "purpose": purpose}
-    return assert_ok(org.clerk.post(f"{API}/donations", json=body), 201)  # type: ignore[no-any-return]
-
-
-def pay(org: Org, code: str, amount: str, payee: str) -> None:
-    """Requested by the clerk, approved by another, paid today."""
-    requested = assert_ok(org.clerk.post(f"{API}/disbursements", json={
-        "fund_code": code, "amount": amount, "payee": payee, "purpose": "资助贫困学生学费"}), 201)
-    assert_ok(org.approver.post(f"{API}/disbursements/{requested['id']}/approve"))
-    assert_ok(org.clerk.post(f"{API}/disbursements/{requested['id']}/pay",
-                             json={"paid_on": today().isoformat(), "bank_reference": f"ICBC-{requested['id']}"}))
-
-
 def trial_balance(api: ApiClient) -> dict[str, int]:
     """The ledger's own account balances now, debit positive."""
     body = assert_ok(api.get(f"{API}/trial-balance"))
@@ -528,8 +495,8 @@ def books(api: ApiClient, make: Factory) -> Books:
     donate(home, school, "0.01", today(), donor="李四", purpose="一分钱")
     donate(away, other, "70.00", today(), donor="赵六")
     assert_ok(home.clerk.post(f"{API}/donations/{twice['id']}/reverse", json={"reason": "重复入账\n;再说"}))
-    pay(home, school, "500.00", "铜陵市第一中学")
-    pay(home, general, "200.00", "+铜陵市第二中学")
+    pay(home, school, "500.00", payee="铜陵市第一中学")
+    pay(home, general, "200.00", payee="+铜陵市第二中学")
     return Books(home, general, school, other, quiet, this_year)
 
 
@@ -539,48 +506,7 @@ def export_with(gateway: Any, scope: Scope, period: Period, fmt: str) -> tuple[b
 
     app = gateway.apps["reports"]
     with app.app_context():
-        sources = Sources(app.extensions["peers"])
-        if not _funds_lists_answer(gateway):
-            sources = _FundsFromPublicApi(app.extensions["peers"], ApiClient(gateway))
-        return export(sources, scope, period, fmt)
-
-
-def _funds_lists_answer(gateway: Any) -> bool:
-    """Whether the funds service's internal lists (funds, an organisation) are there yet."""
-    from shared.auth import internal_token
-
-    answer = ApiClient(gateway, key=None).get("/funds/internal/v1/organizations/1",
-                                                headers={"X-Internal-Token": internal_token(SECRET_KEY)})
-    return not (answer.status_code == 404 and answer.mimetype != "application/json")
-
-
-def _FundsFromPublicApi(peers: Any, api: ApiClient) -> Any:  # noqa: N802 - stands for a class
-    """Sources whose funds and organisations come from the funds service's public API, for as
-    long as its internal lists do not answer; the ledger's answers are Sources' own."""
-    from services.reports import facts
-    from services.reports.sources import Sources
-
-    class FundsFromPublicApi(Sources):
-        def funds(self, organization_id: int | None = None) -> list[facts.Fund]:
-            query: dict[str, Any] = {"limit": 500}
-            if organization_id is not None:
-                query["organization_id"] = organization_id
-            page = assert_ok(api.get("/funds/api/v1/funds", query_string=query))
-            assert page["next_cursor"] is None
-            return [facts.Fund(f["code"], f["name"], f["organization_id"], "", f["restricted"], f["status"])
-                    for f in page["items"]]
-
-        def fund(self, code: str) -> facts.Fund | None:
-            return next((f for f in self.funds() if f.code == code), None)
-
-        def organization(self, organization_id: int) -> facts.Organization | None:
-            answer = api.get(f"/funds/api/v1/organizations/{organization_id}")
-            if answer.status_code == 404:
-                return None
-            body = assert_ok(answer)
-            return facts.Organization(body["id"], body["name"], body["kind"], None, None)
-
-    return FundsFromPublicApi(peers)
+        return export(Sources(app.extensions["peers"]), scope, period, fmt)
 
 
 def test_an_organisations_journal_closes_each_fund_with_the_ledgers_balance(

@@ -24,14 +24,13 @@ from services.reports.sources import Sources, fen
 from shared.auth import internal_token
 from shared.dates import today
 from shared.periods import Period
+from tests.reports_support import APPROVER_SCOPES, CLERK_SCOPES, Org, donate, make_org, pay
 from shared.postgres import libpq_dsn
 
 API = "/donations/api/v1"
 FUNDS_API = "/funds/api/v1"
 REPORT = "/donations/internal/v1/report"
 INTERNAL = {"X-Internal-Token": internal_token(SECRET_KEY)}
-CLERK_SCOPES = ["funds:read", "donations:read", "donations:write"]
-APPROVER_SCOPES = ["donations:read", "disbursements:approve"]
 THRESHOLDS = {"large_donation": "500000.00", "payee_share_percent": 50}
 
 
@@ -48,37 +47,6 @@ def heads_of(snapshot: dict[str, Any], *codes: str) -> list[dict[str, Any]]:
 
 def by_code(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {item["fund_code"]: item for item in items}
-
-
-@dataclass
-class Org:
-    id: int
-    clerk: ApiClient
-    approver: ApiClient
-
-
-def make_org(api: ApiClient, make: Factory, name: str) -> Org:
-    organization = make.organization(name)
-    return Org(organization["id"], api.with_key(make.api_key(organization["id"], CLERK_SCOPES, "出纳")),
-               api.with_key(make.api_key(organization["id"], APPROVER_SCOPES, "审批人")))
-
-
-def donate(org: Org, code: str, amount: str, received_on: dt.date, *, donor: str = "王秀英",
-           kind: str = "individual", anonymous: bool = False, channel: str = "bank",
-           purpose: str = "助学") -> dict[str, Any]:
-    body = {"fund_code": code, "amount": amount, "currency": "CNY",
-            "donor": {"name": donor, "kind": kind, "anonymous": anonymous},
-            "received_on": received_on.isoformat(), "channel": channel, "purpose": purpose}
-    return assert_ok(org.clerk.post(f"{API}/donations", json=body), 201)  # type: ignore[no-any-return]
-
-
-def pay(org: Org, code: str, amount: str, *, payee: str = "铜陵市第一中学", **fields: Any) -> dict[str, Any]:
-    """Requested by the clerk, approved by the approver, paid today."""
-    body = {"fund_code": code, "amount": amount, "payee": payee, "purpose": "资助贫困学生学费", **fields}
-    requested = assert_ok(org.clerk.post(f"{API}/disbursements", json=body), 201)
-    assert_ok(org.approver.post(f"{API}/disbursements/{requested['id']}/approve"))
-    return assert_ok(org.clerk.post(f"{API}/disbursements/{requested['id']}/pay",  # type: ignore[no-any-return]
-                                    json={"paid_on": today().isoformat(), "bank_reference": f"ICBC-{requested['id']}"}))
 
 
 def reverse(org: Org, donation: dict[str, Any]) -> None:
