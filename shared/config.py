@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,6 +100,50 @@ def _secret_key(var_dir: Path) -> str:
     return key
 
 
+# LEDGER_ENV=production (the Dockerfile's image, docker-compose): SECRET_KEY must be set, long and
+# not a sample. Unset (`make run`, tests, benchmarks): an unset key is generated into var/.
+PRODUCTION = "production"
+MIN_SECRET_KEY_LENGTH = 32
+# Values published with the project (.env.example, the test suite's) and the like.
+SAMPLE_SECRET_KEYS = frozenset({
+    "replace-me-with-python3-c-import-secrets-print-secrets-token-urlsafe-48",
+    "test-secret-key-not-for-production",
+})
+SAMPLE_MARKERS = ("change-me", "changeme", "replace-me", "not-for-production", "example", "secret-key")
+
+
+class InsecureSecretKey(SystemExit):
+    """A production process started with an unset, short or sample SECRET_KEY. Exits with status 3
+    (gunicorn's "worker failed to boot": the master stops instead of starting workers again)."""
+
+    def __init__(self, reason: str) -> None:
+        self.message = (f"refusing to start: SECRET_KEY {reason} (LEDGER_ENV=production); set it to a random "
+                        f"value of at least {MIN_SECRET_KEY_LENGTH} characters, e.g. "
+                        f"python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
+        super().__init__(3)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _refuse_insecure_secret_key(key: str) -> None:
+    """In production, stop with one line on stderr unless SECRET_KEY is fit for it."""
+    lowered = key.strip().lower()
+    if not lowered:
+        reason = "is not set"
+    elif lowered in SAMPLE_SECRET_KEYS or any(marker in lowered for marker in SAMPLE_MARKERS):
+        reason = "is a sample value"
+    elif len(key) < MIN_SECRET_KEY_LENGTH:
+        reason = f"is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+    elif len(set(key)) < 10:
+        reason = "repeats too few characters to be random"
+    else:
+        return
+    refusal = InsecureSecretKey(reason)
+    print(refusal.message, file=sys.stderr, flush=True)
+    raise refusal
+
+
 def _rate_limit_storage(env: Mapping[str, Any]) -> str:
     """The broker's Redis when there is one (every process counts together), else this process's memory."""
     broker = env.get("CELERY_BROKER_URL") or ""
@@ -111,6 +156,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
     env: dict[str, Any] = dict(os.environ if environ is None else environ)
     env.update(overrides or {})
 
+    if (env.get("LEDGER_ENV") or "").strip().lower() == PRODUCTION:
+        _refuse_insecure_secret_key(env.get("SECRET_KEY") or "")
     var_dir = Path(env.get("VAR_DIR") or REPO_ROOT / "var").resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
 
