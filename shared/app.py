@@ -19,6 +19,7 @@ from shared.db import Database
 from shared.errors import register_error_handlers
 from shared.i18n import init_i18n
 from shared.money import Money
+from shared.observability import init_logging, init_observability, observe_requests
 from shared.peers import Peers
 from shared.security import init_security_headers
 from shared.throttle import init_throttle
@@ -62,6 +63,8 @@ def create_service_app(service: str, import_name: str,
     app.jinja_env.globals["Money"] = Money
     app.jinja_env.filters["beijing"] = beijing_time
 
+    init_logging(app)
+    observe_requests(app)  # first hooks: the request's line and metrics come after its commit
     if service in SERVICES:  # the gateway's root has no data of its own
         Database(app)
     register_error_handlers(app)
@@ -72,6 +75,8 @@ def create_service_app(service: str, import_name: str,
     _request_ids(app)
     init_security_headers(app, https_only=settings.https_only)
     init_throttle(app, settings.rate_limit_storage_url)
+    if service in SERVICES:
+        init_observability(app)  # /healthz, /readyz, /metrics
     if settings.trusted_proxies:
         # The client's address (and scheme) as the gateway saw them, not the gateway's own.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]

@@ -68,6 +68,15 @@ class Settings:
     # How many proxies in front set X-Forwarded-For (the gateway in docker-compose: 1). 0: the
     # header is ignored, so nobody can choose the address their failed logins are counted under.
     trusted_proxies: int = 0
+    # Logs: `json` (one JSON object a line, the default) or `text` (for a person at a terminal).
+    log_format: str = "json"
+    log_level: str = "INFO"
+    # When set, GET /<service>/metrics asks for `Authorization: Bearer <METRICS_TOKEN>`.
+    metrics_token: str | None = None
+    # How long /readyz waits for each of its checks (database, Redis, each peer's /healthz).
+    health_timeout_seconds: float = 1.5
+    # When set, the Celery worker serves its own metrics (report runs) on this port.
+    worker_metrics_port: int | None = None
 
     def service_database_url(self, service: str) -> str:
         """Where `service` connects: DATABASE_URL's database, as the service's own role."""
@@ -150,6 +159,14 @@ def _rate_limit_storage(env: Mapping[str, Any]) -> str:
     return broker if broker.startswith(("redis://", "rediss://")) else "memory://"
 
 
+def log_format(env: Mapping[str, Any]) -> str:
+    """LOG_FORMAT: json (the default) or text."""
+    value = (env.get("LOG_FORMAT") or "json").strip().lower()
+    if value not in ("json", "text"):
+        raise ValueError(f"LOG_FORMAT must be json or text, not {value!r}")
+    return value
+
+
 def load_settings(overrides: Mapping[str, Any] | None = None,
                   environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment, with `overrides` (same names) on top."""
@@ -184,6 +201,11 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
         https_only=(env.get("HTTPS_ONLY") or "").lower() in ("1", "true", "yes", "on"),
         rate_limit_storage_url=env.get("RATE_LIMIT_STORAGE_URL") or _rate_limit_storage(env),
         trusted_proxies=int(env.get("TRUSTED_PROXIES") or 0),
+        log_format=log_format(env),
+        log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        metrics_token=env.get("METRICS_TOKEN") or None,
+        health_timeout_seconds=float(env.get("HEALTH_TIMEOUT_SECONDS") or 1.5),
+        worker_metrics_port=int(env["WORKER_METRICS_PORT"]) if env.get("WORKER_METRICS_PORT") else None,
         public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{env.get('PORT') or 8000}").rstrip("/"),
     )
 

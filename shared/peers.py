@@ -2,7 +2,8 @@
 
 Behind the gateway the peers live in the same process and are called through
 WSGI directly; standalone, over HTTP at `<SERVICE>_URL` (default: the gateway
-address). Either way the call carries the internal token.
+address). Either way the call carries the internal token and the id of the
+request (or task) it is made for, as X-Request-Id.
 """
 
 from __future__ import annotations
@@ -16,8 +17,16 @@ from flask import Flask, current_app
 from shared.auth import internal_token
 from shared.config import Settings
 from shared.errors import Problem
+from shared.logs import current_request_id
 
 log = logging.getLogger(__name__)
+
+
+def _request_id_header(request: httpx.Request) -> None:
+    """Every call to a peer carries the id of the request (or task) it is made for."""
+    request_id = current_request_id()
+    if request_id:
+        request.headers["X-Request-Id"] = request_id
 
 
 class Peers:
@@ -40,10 +49,12 @@ class Peers:
             local = self._local.get(service)
             if local is not None:
                 client = httpx.Client(transport=httpx.WSGITransport(app=local, script_name=f"/{service}"),
-                                      base_url=f"http://{service}.internal", headers=headers)
+                                      base_url=f"http://{service}.internal", headers=headers,
+                                      event_hooks={"request": [_request_id_header]})
             else:
                 base = self.settings.peer_urls.get(service) or f"{self.settings.public_url}/{service}"
-                client = httpx.Client(base_url=base, headers=headers, timeout=5.0)
+                client = httpx.Client(base_url=base, headers=headers, timeout=5.0,
+                                      event_hooks={"request": [_request_id_header]})
             self._clients[service] = client
         return client
 
