@@ -7,13 +7,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test install system-deps migrate bench clean help
+.PHONY: run test install system-deps migrate bench clean help backup restore
 
 help:
 	@echo "make run     serve all services on http://127.0.0.1:$${PORT:-8000} (DATABASE_URL, else embedded PostgreSQL under var/pg)"
 	@echo "make test    run the test suite on PostgreSQL (TEST_DATABASE_URL, else 127.0.0.1:5432, else embedded)"
 	@echo "make migrate bring the database (DATABASE_URL, else var/pg) to the latest schema; set up the services' roles"
 	@echo "make bench   benchmark the donations ledger, then a quarterly report over 1M entries (see bench/README.md)"
+	@echo "make backup  back up the database (DATABASE_URL, else var/pg) and its report files under var/backups (BACKUP_DIR)"
+	@echo "make restore BACKUP=<folder> [REPLACE=1]  restore a backup into the database (DATABASE_URL, else var/pg)"
 	@echo "make clean   remove the virtual environment and var/"
 
 $(STAMP): pyproject.toml
@@ -30,6 +32,16 @@ system-deps:
 
 migrate: install
 	$(BIN)/python -m shared.migrate
+
+# A folder under var/backups (BACKUP_DIR): pg_dump of every service's schema, the report files,
+# a manifest with their sha256 (shared/backup.py).
+backup: install
+	$(BIN)/python -m shared.backup create
+
+# Into an empty database only, unless REPLACE=1; then migrates and sets up the services' roles.
+restore: install
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=var/backups/<folder> [REPLACE=1]" >&2; exit 2; }
+	$(BIN)/python -m shared.backup restore "$(BACKUP)" $(if $(filter 1 yes true,$(REPLACE)),--replace)
 
 run: install
 	$(BIN)/python -m services.serve
