@@ -174,6 +174,7 @@ def record_rows(session: Session, actor: Principal, rows: list[Row]) -> list[dic
             accepted.append((index, commands.new_donation(fund, values)))
 
     outcomes = ledger.record_donations(session, [donation for _, donation in accepted], [ledger.actor_json(actor)])
+    commands.count_recorded([donation for _, donation in accepted], outcomes)
     for (index, donation), outcome in zip(accepted, outcomes):
         row = rows[index]
         if outcome.outcome == "recorded":

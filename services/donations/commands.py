@@ -24,7 +24,8 @@ from services.donations.models import Disbursement, Donation, JournalEntry, Post
 from services.donations.schemas import donation_json, named_postings
 from shared.auth import Principal, authority
 from shared.contracts.funds import FundInfo, is_fund_code
-from shared.db import MAX_BIG_ID, contains_pattern
+from shared import metrics
+from shared.db import MAX_BIG_ID, after_commit, contains_pattern
 from shared.errors import Problem
 from shared.refusals import Message
 
@@ -102,6 +103,13 @@ def donation_created(donation: NewDonation, outcome: Outcome) -> Response:
     raise Problem(outcome.outcome, fund_code=donation.fund.code)
 
 
+def count_recorded(donations: list[NewDonation], outcomes: list[Outcome]) -> None:
+    """Count the donations recorded (metrics) once the request's transaction has committed them."""
+    recorded = [d for d, o in zip(donations, outcomes) if o.outcome == "recorded"]
+    if recorded:
+        after_commit(lambda: [metrics.donation_recorded(d.fund.restricted, d.amount_fen) for d in recorded])
+
+
 def record_donation(session: Session, actor: Principal, data: dict[str, Any]) -> Response:
     """One donation: in this request's transaction when it holds an Idempotency-Key (whose
     record must commit with it), else posted together with other requests' (poster.py)."""
@@ -109,6 +117,7 @@ def record_donation(session: Session, actor: Principal, data: dict[str, Any]) ->
     donation = new_donation(fund, data)
     if g.get("idempotency_claimed"):
         outcome = ledger.record_donations(session, [donation], [ledger.actor_json(actor)])[0]
+        count_recorded([donation], [outcome])
         if outcome.outcome == "fund_status_changing":
             funds_status.settle_after_request(fund.code)  # once this request has released its locks
         return donation_created(donation, outcome)
@@ -209,7 +218,9 @@ def approve_disbursement(session: Session, actor: Principal, disbursement_id: in
 def pay_disbursement(session: Session, actor: Principal, disbursement_id: int, paid_on: dt.date,
                      bank_reference: str) -> Disbursement:
     _, fund = _disbursement_for_change(session, actor, disbursement_id, "donations:write")
-    return ledger.pay_disbursement(session, actor, fund, disbursement_id, paid_on, bank_reference)
+    paid = ledger.pay_disbursement(session, actor, fund, disbursement_id, paid_on, bank_reference)
+    after_commit(lambda: metrics.disbursement_paid(fund.restricted, paid.amount_fen))
+    return paid
 
 
 def reject_disbursement(session: Session, actor: Principal, disbursement_id: int, reason: str) -> Disbursement:

@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 
 from services.donations import funds_status, ledger
 from services.donations.ledger import NewDonation, Outcome
+from shared import metrics
 from shared.errors import Problem
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,8 @@ class DonationPoster:
                 unsettled.append(waiting)
                 continue
             waiting.response, waiting.error = response, error
+            if response is not None:  # recorded and committed
+                metrics.donation_recorded(waiting.donation.fund.restricted, waiting.donation.amount_fen)
             waiting.done.set()
         if unsettled:
             # A change of a fund's status nobody confirmed: settle it (the group's locks are
