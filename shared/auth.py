@@ -56,6 +56,8 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
 }
 
 KEY_PREFIX = "cfk_"
+# The protection space a 401's `WWW-Authenticate: Bearer realm=...` names (RFC 6750).
+REALM = "charity-ledger"
 
 
 def generate_api_key() -> str:
@@ -180,7 +182,7 @@ def principal_from_request() -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
-        raise Problem("api_key_missing", headers={"WWW-Authenticate": "Bearer"})
+        raise Problem("api_key_missing", headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'})
     principal = authority().principal_for_key(secret.strip())
     if principal is None:
         # Only a refused key is counted: a valid one never waits on the throttle's store, which
@@ -189,7 +191,8 @@ def principal_from_request() -> Principal:
         guesses = throttle()
         guesses.check(BAD_KEYS_PER_ADDRESS, "api-key", client_address())
         guesses.failed(BAD_KEYS_PER_ADDRESS, "api-key", client_address())
-        raise Problem("api_key_invalid", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        raise Problem("api_key_invalid", headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token", '
+                                                                      'error_description="unknown or revoked key"'})
     g.principal = principal
     return principal
 

@@ -31,9 +31,9 @@ import marshmallow
 from marshmallow import fields as mf
 from marshmallow import validate as mv
 
-from shared.money import AMOUNT_PATTERN, MAX_AMOUNT_FEN, MIN_AMOUNT_FEN, Money
+from shared.money import MAX_AMOUNT_FEN, MIN_AMOUNT_FEN, Money
 from shared.refusals import Message
-from shared.schemas import decode_cursor
+from shared.schemas import AMOUNT_IN, decode_cursor
 
 MISSING: Any = marshmallow.missing
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # RFC 3339 full-date, as OpenAPI's `format: date`
@@ -200,10 +200,10 @@ class Amount(Field):
         return money
 
     def metadata(self) -> dict[str, Any]:
-        return {"example": "1280.00", **super().metadata()}
+        return {"example": AMOUNT_IN["example"], "description": AMOUNT_IN["description"], **super().metadata()}
 
     def _marshmallow(self, **kwargs: Any) -> mf.Field:
-        return mf.String(validate=mv.Regexp(f"^{AMOUNT_PATTERN.pattern}$"), **kwargs)
+        return mf.String(validate=mv.Regexp(AMOUNT_IN["pattern"]), **kwargs)
 
     def sql_check(self, column: str) -> str:
         return f"{column} BETWEEN {MIN_AMOUNT_FEN} AND {MAX_AMOUNT_FEN}"
@@ -230,6 +230,15 @@ class Day(Field):
         if self.latest is not None and day > self.latest():
             raise Refusal("date_in_future")
         return day
+
+    def metadata(self) -> dict[str, Any]:
+        metadata = super().metadata()
+        bounds = [f"not before {self.earliest.isoformat()}" if self.earliest else "",
+                  "not after today in Asia/Shanghai" if self.latest else ""]
+        if any(bounds):
+            said = metadata.get("description", "")
+            metadata["description"] = f"{said} YYYY-MM-DD, {' and '.join(b for b in bounds if b)}.".strip()
+        return metadata
 
     def _marshmallow(self, **kwargs: Any) -> mf.Field:
         return mf.Date(**kwargs)

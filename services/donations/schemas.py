@@ -20,19 +20,7 @@ from services.donations.rules import (
 )
 from shared.contracts.funds import FUND_STATUSES
 from shared.money import CURRENCY, Money
-from shared.schemas import BaseSchema, page_schema
-
-MONEY = {"type": "string", "pattern": r"^-?(0|[1-9][0-9]*)\.[0-9]{2}$", "example": "1280.00"}
-
-
-def MoneyOut(attribute: str, **kwargs: Any) -> fields.Field:  # noqa: N802 - a field factory
-    """An amount kept in fen under `attribute`, answered as "1280.00"."""
-    return fields.Function(lambda obj: str(Money(_get(obj, attribute))), required=True,
-                           metadata={**MONEY, **kwargs.pop("metadata", {})}, **kwargs)
-
-
-def _get(obj: Any, name: str) -> Any:
-    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+from shared.schemas import AMOUNT_OUT, BaseSchema, currency_field, money_out, page_schema
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
@@ -66,9 +54,9 @@ class DonationSchema(BaseSchema):
 
     id = fields.Integer(required=True)
     fund_code = fields.String(required=True)
-    amount = fields.String(required=True, metadata=MONEY)
+    amount = fields.String(required=True, metadata=AMOUNT_OUT)
     amount_in_words = fields.String(required=True, metadata={"description": "大写金额, as on the receipt"})
-    currency = fields.String(required=True, metadata={"enum": [CURRENCY]})
+    currency = currency_field()
     donor = fields.Nested(DonorOutSchema, required=True)
     received_on = fields.Date(required=True)
     channel = fields.String(required=True, metadata={"enum": list(CHANNELS)})
@@ -91,8 +79,8 @@ class DonationSchema(BaseSchema):
 
 class PostingSchema(BaseSchema):
     account = fields.String(required=True, metadata={"example": "Assets:Bank:TL-HQ-001"})
-    debit = fields.String(required=True, metadata=MONEY)
-    credit = fields.String(required=True, metadata=MONEY)
+    debit = fields.String(required=True, metadata=AMOUNT_OUT)
+    credit = fields.String(required=True, metadata=AMOUNT_OUT)
 
 
 class ReversalSchema(BaseSchema):
@@ -104,8 +92,8 @@ class ReversalSchema(BaseSchema):
     seq = fields.Integer(required=True, attribute="entry.seq")
     date = fields.Date(required=True, attribute="entry.effective_on")
     posted_at = fields.DateTime(required=True, attribute="entry.posted_at")
-    amount = MoneyOut("amount_fen")
-    currency = fields.Constant(CURRENCY, required=True)
+    amount = money_out("amount_fen")
+    currency = currency_field()
     reason = fields.String(required=True)
     reverses = fields.Integer(required=True, attribute="donation.id",
                               metadata={"description": "the reversed donation's id"})
@@ -118,8 +106,8 @@ class ReversalSchema(BaseSchema):
 class DisbursementSchema(BaseSchema):
     id = fields.Integer(required=True)
     fund_code = fields.String(required=True)
-    amount = MoneyOut("amount_fen")
-    currency = fields.Constant(CURRENCY, required=True)
+    amount = money_out("amount_fen")
+    currency = currency_field()
     payee = fields.String(required=True)
     purpose = fields.String(required=True)
     project = fields.String(required=True, allow_none=True)
@@ -142,11 +130,11 @@ class DisbursementSchema(BaseSchema):
 
 class BalanceSchema(BaseSchema):
     fund_code = fields.String(required=True)
-    balance = MoneyOut("balance_fen")
-    available = MoneyOut("available_fen", metadata={"description": "balance less approved, unpaid disbursements"})
-    cash = MoneyOut("cash_fen", metadata={"description": "at the bank (the rest of the balance is donated goods)"})
-    goods = MoneyOut("goods_fen", metadata={"description": "donated goods, at their declared value"})
-    currency = fields.Constant(CURRENCY, required=True)
+    balance = money_out("balance_fen")
+    available = money_out("available_fen", description="balance less approved, unpaid disbursements")
+    cash = money_out("cash_fen", description="at the bank (the rest of the balance is donated goods)")
+    goods = money_out("goods_fen", description="donated goods, at their declared value")
+    currency = currency_field()
     status = fields.String(required=True, metadata={"enum": list(FUND_STATUSES),
                                                      "description": "the fund's status as the ledger applies it"})
     as_of = fields.DateTime(required=True)
@@ -158,10 +146,10 @@ class StatementLineSchema(BaseSchema):
     date = fields.Date(required=True)
     kind = fields.String(required=True, metadata={"enum": list(ENTRY_KINDS)})
     source_id = fields.Integer(required=True, metadata={"description": "the donation's or disbursement's id"})
-    amount = MoneyOut("amount_fen", metadata={"description": "always positive; see direction"})
+    amount = money_out("amount_fen", description="always positive; see direction")
     direction = fields.String(required=True, metadata={"enum": ["in", "out"],
                                                         "description": "'in' adds to the fund, 'out' takes from it"})
-    balance_after = MoneyOut("balance_after_fen")
+    balance_after = money_out("balance_after_fen")
     posted_at = fields.DateTime(required=True)
 
 
@@ -169,24 +157,24 @@ class StatementSchema(BaseSchema):
     fund_code = fields.String(required=True)
     from_ = fields.Date(required=True, data_key="from", attribute="from", allow_none=True)
     to = fields.Date(required=True, allow_none=True)
-    currency = fields.Constant(CURRENCY, required=True)
-    opening_balance = MoneyOut("opening_fen")
+    currency = currency_field()
+    opening_balance = money_out("opening_fen")
     entries = fields.List(fields.Nested(StatementLineSchema), required=True)
-    closing_balance = MoneyOut("closing_fen")
+    closing_balance = money_out("closing_fen")
 
 
 class TrialBalanceAccountSchema(BaseSchema):
     account = fields.String(required=True, metadata={"example": "Assets:Bank:TL-HQ-001"})
-    debit = MoneyOut("debit_fen")
-    credit = MoneyOut("credit_fen")
+    debit = money_out("debit_fen")
+    credit = money_out("credit_fen")
 
 
 class TrialBalanceSchema(BaseSchema):
     as_of = fields.Date(required=True)
-    currency = fields.Constant(CURRENCY, required=True)
+    currency = currency_field()
     accounts = fields.List(fields.Nested(TrialBalanceAccountSchema), required=True)
-    total_debits = MoneyOut("total_debits_fen")
-    total_credits = MoneyOut("total_credits_fen")
+    total_debits = money_out("total_debits_fen")
+    total_credits = money_out("total_credits_fen")
 
 
 class ChainHeadSchema(BaseSchema):

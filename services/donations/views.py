@@ -16,7 +16,7 @@ from services.donations.schemas import (
     BalanceSchema, BatchResultSchema, ChainHeadsSchema, ChainReportSchema, DisbursementPageSchema,
     DisbursementSchema, DonationPageSchema, DonationSchema, ReversalSchema, StatementSchema, TrialBalanceSchema,
 )
-from shared.api import Blueprint, add_me_endpoint
+from shared.api import Blueprint, add_me_endpoint, fund_code_parameter
 from shared.auth import principal_from_request, require_scope
 from shared.db import db_session
 from shared.idempotency import idempotent
@@ -28,8 +28,33 @@ add_me_endpoint(blp)
 QUERY = {"location": "query"}
 
 
+CSV_DOC = (
+    "A CSV file in UTF-8 (a BOM is allowed; from Excel, save as \"CSV UTF-8\"), one donation a line after a "
+    f"header row naming its columns, in any order: {', '.join(f'`{c}`' for c in batch.CSV_COLUMNS)}; "
+    f"{' and '.join(f'`{c}`' for c in sorted(batch.OPTIONAL_COLUMNS))} may be left out, and an empty cell of an "
+    "optional column says nothing. Cells are text with the same rules as the JSON fields: `amount` like "
+    "`1280.00`, `donor_anonymous` true/false (also 1/0, yes/no, blank for false), `received_on` YYYY-MM-DD. "
+    f"A row's `row` in the results is its line number (the header is line 1). At most {batch.MAX_ROWS:,} rows; "
+    "a header that names an unknown column or lacks a required one is a 422, and so is a file that is not UTF-8.")
+BATCH_BODY = {
+    "required": True,
+    "description": "The donations: a JSON list of the same objects `createDonation` takes, or a CSV file. Each "
+                   "row is checked and recorded on its own; an invalid row does not stop the others.",
+    "content": {
+        "application/json": {"schema": {"type": "array", "minItems": 1, "maxItems": batch.MAX_ROWS,
+                                        "items": {"$ref": "#/components/schemas/DonationCreate"}}},
+        "text/csv": {"schema": {"type": "string", "description": CSV_DOC}, "example": batch.CSV_EXAMPLE},
+    },
+}
+
+# What any operation that moves money into or out of a fund may be refused for, besides its own.
+FUND_STATE_REFUSALS = ("fund_frozen", "fund_closed", "fund_status_changing")
+MONEY_IN_REFUSALS = ("no_such_fund", "fund_closed", "fund_status_changing", "ledger_rule")
+
+
 @blp.route("/donations")
 class Donations(MethodView):
+    @blp.operation("listDonations")
     @require_scope("donations:read")
     @blp.arguments(DONATION_LIST.schema(), **QUERY)
     @blp.response(200, DonationPageSchema)
@@ -40,6 +65,7 @@ class Donations(MethodView):
                                         donor=args.get("donor"))
         return paginate(db_session(), query, args, Donation)
 
+    @blp.operation("createDonation", refuses=MONEY_IN_REFUSALS + ("duplicate_reference",))
     @idempotent
     @require_scope("donations:write")
     @blp.arguments(DONATION.schema())
@@ -51,11 +77,10 @@ class Donations(MethodView):
 
 @blp.route("/donations/batch")
 class DonationBatch(MethodView):
+    @blp.operation("createDonationBatch")
     @idempotent
     @require_scope("donations:write")
-    @blp.doc(requestBody={"content": {
-        "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/DonationCreate"}}},
-        "text/csv": {"schema": {"type": "string"}, "example": batch.CSV_EXAMPLE}}})
+    @blp.doc(requestBody=BATCH_BODY)
     @blp.response(200, BatchResultSchema)
     def post(self) -> Any:
         """Record many donations from a JSON list or a CSV file; a result per row"""
@@ -64,6 +89,7 @@ class DonationBatch(MethodView):
 
 @blp.route("/donations/<int:donation_id>")
 class DonationById(MethodView):
+    @blp.operation("getDonation", refuses=("donation_not_found",))
     @require_scope("donations:read")
     @blp.response(200, DonationSchema)
     def get(self, donation_id: int) -> Any:
@@ -73,6 +99,9 @@ class DonationById(MethodView):
 
 @blp.route("/donations/<int:donation_id>/reverse")
 class DonationReverse(MethodView):
+    @blp.operation("reverseDonation", refuses=("donation_not_found", "already_reversed", *FUND_STATE_REFUSALS,
+                                               "reversal_exceeds_available", "reversal_exceeds_goods",
+                                               "reversal_exceeds_cash", "balance_below_zero", "ledger_rule"))
     @idempotent
     @require_scope("donations:write")
     @blp.arguments(REVERSAL.schema())
@@ -84,6 +113,7 @@ class DonationReverse(MethodView):
 
 @blp.route("/disbursements")
 class Disbursements(MethodView):
+    @blp.operation("listDisbursements")
     @require_scope("donations:read")
     @blp.arguments(DISBURSEMENT_LIST.schema(), **QUERY)
     @blp.response(200, DisbursementPageSchema)
@@ -93,6 +123,7 @@ class Disbursements(MethodView):
                                             status=args.get("status"), category=args.get("category"))
         return paginate(db_session(), query, args, Disbursement)
 
+    @blp.operation("createDisbursement", refuses=MONEY_IN_REFUSALS)
     @idempotent
     @require_scope("donations:write")
     @blp.arguments(DISBURSEMENT.schema())
@@ -104,6 +135,7 @@ class Disbursements(MethodView):
 
 @blp.route("/disbursements/<int:disbursement_id>")
 class DisbursementById(MethodView):
+    @blp.operation("getDisbursement", refuses=("disbursement_not_found",))
     @require_scope("donations:read")
     @blp.response(200, DisbursementSchema)
     def get(self, disbursement_id: int) -> Any:
@@ -113,6 +145,9 @@ class DisbursementById(MethodView):
 
 @blp.route("/disbursements/<int:disbursement_id>/approve")
 class DisbursementApprove(MethodView):
+    @blp.operation("approveDisbursement", refuses=(
+        "disbursement_not_found", "own_disbursement", "disbursement_not_requested", "insufficient_available",
+        "insufficient_cash", *FUND_STATE_REFUSALS, "ledger_rule"))
     @idempotent
     @require_scope("disbursements:approve")
     @blp.response(200, DisbursementSchema)
@@ -123,6 +158,9 @@ class DisbursementApprove(MethodView):
 
 @blp.route("/disbursements/<int:disbursement_id>/pay")
 class DisbursementPay(MethodView):
+    @blp.operation("payDisbursement", refuses=(
+        "disbursement_not_found", "disbursement_not_approved", "paid_before_approval", *FUND_STATE_REFUSALS,
+        "balance_below_zero", "ledger_rule"))
     @idempotent
     @require_scope("donations:write")
     @blp.arguments(PAYMENT.schema())
@@ -135,6 +173,8 @@ class DisbursementPay(MethodView):
 
 @blp.route("/disbursements/<int:disbursement_id>/reject")
 class DisbursementReject(MethodView):
+    @blp.operation("rejectDisbursement", refuses=("disbursement_not_found", "disbursement_not_rejectable",
+                                                  "ledger_rule"))
     @idempotent
     @require_scope("disbursements:approve")
     @blp.arguments(REVERSAL.schema())
@@ -145,8 +185,9 @@ class DisbursementReject(MethodView):
                                             data["reason"])
 
 
-@blp.route("/funds/<code>/balance")
+@blp.route("/funds/<code>/balance", parameters=[fund_code_parameter()])
 class FundBalance(MethodView):
+    @blp.operation("getFundBalance", refuses=("fund_not_found",))
     @require_scope("donations:read")
     @blp.response(200, BalanceSchema)
     def get(self, code: str) -> Any:
@@ -154,8 +195,9 @@ class FundBalance(MethodView):
         return reads.fund_balance(db_session(), principal_from_request(), code)
 
 
-@blp.route("/funds/<code>/statement")
+@blp.route("/funds/<code>/statement", parameters=[fund_code_parameter()])
 class FundStatement(MethodView):
+    @blp.operation("getFundStatement", refuses=("fund_not_found",))
     @require_scope("donations:read")
     @blp.arguments(STATEMENT.schema(), **QUERY)
     @blp.response(200, StatementSchema)
@@ -166,6 +208,7 @@ class FundStatement(MethodView):
 
 @blp.route("/trial-balance")
 class TrialBalance(MethodView):
+    @blp.operation("getTrialBalance")
     @require_scope("donations:read")
     @blp.arguments(TRIAL_BALANCE.schema(), **QUERY)
     @blp.response(200, TrialBalanceSchema)
@@ -176,6 +219,7 @@ class TrialBalance(MethodView):
 
 @blp.route("/ledger/heads")
 class ChainHeads(MethodView):
+    @blp.operation("listChainHeads")
     @require_scope("donations:read")
     @blp.response(200, ChainHeadsSchema)
     def get(self) -> Any:
@@ -185,6 +229,7 @@ class ChainHeads(MethodView):
 
 @blp.route("/ledger/verify")
 class ChainVerify(MethodView):
+    @blp.operation("verifyLedger", refuses=("fund_not_found",))
     @require_scope("donations:read")
     @blp.arguments(VERIFY.schema(), **QUERY)
     @blp.response(200, ChainReportSchema)

@@ -13,7 +13,7 @@ from services.funds.rules import API_KEY, FUND, FUND_CHANGE, FUND_LIST, LIST, OR
 from services.funds.schemas import (
     ApiKeyIssuedSchema, ApiKeyPageSchema, FundPageSchema, FundSchema, OrganizationPageSchema, OrganizationSchema,
 )
-from shared.api import Blueprint, add_me_endpoint
+from shared.api import Blueprint, add_me_endpoint, fund_code_parameter
 from shared.auth import principal_from_request, require_scope
 from shared.db import db_session
 from shared.idempotency import idempotent
@@ -26,6 +26,7 @@ add_me_endpoint(blp)
 
 @blp.route("/organizations")
 class Organizations(MethodView):
+    @blp.operation("listOrganizations")
     @require_scope("funds:read")
     @blp.arguments(LIST.schema(), location="query")
     @blp.response(200, OrganizationPageSchema)
@@ -33,6 +34,7 @@ class Organizations(MethodView):
         """Organisations this key may see"""
         return paginate(db_session(), commands.visible_organizations(principal_from_request()), args, Organization)
 
+    @blp.operation("createOrganization", refuses=("organization_name_taken",))
     @idempotent
     @require_scope("admin")
     @blp.arguments(ORGANIZATION.schema())
@@ -44,12 +46,14 @@ class Organizations(MethodView):
 
 @blp.route("/organizations/<int:organization_id>")
 class OrganizationById(MethodView):
+    @blp.operation("getOrganization", refuses=("organization_not_found",))
     @require_scope("funds:read")
     @blp.response(200, OrganizationSchema)
     def get(self, organization_id: int) -> Any:
         """One organisation"""
         return commands.get_organization(db_session(), principal_from_request(), organization_id)
 
+    @blp.operation("updateOrganization", refuses=("organization_not_found",))
     @require_scope("admin")
     @blp.arguments(ORGANIZATION_CHANGE.schema())
     @blp.response(200, OrganizationSchema)
@@ -60,6 +64,7 @@ class OrganizationById(MethodView):
 
 @blp.route("/organizations/<int:organization_id>/api-keys")
 class ApiKeys(MethodView):
+    @blp.operation("listApiKeys", refuses=("organization_not_found",))
     @require_scope("admin")
     @blp.response(200, ApiKeyPageSchema)
     def get(self, organization_id: int) -> Any:
@@ -68,6 +73,7 @@ class ApiKeys(MethodView):
         commands.get_organization(session, principal_from_request(), organization_id)
         return {"items": commands.organization_keys(session, organization_id), "next_cursor": None}
 
+    @blp.operation("createApiKey", refuses=("organization_not_found",))
     @idempotent(keep_answer=False)  # the answer holds the secret, which is never stored
     @require_scope("admin")
     @blp.arguments(API_KEY.schema())
@@ -84,6 +90,7 @@ class ApiKeys(MethodView):
 
 @blp.route("/organizations/<int:organization_id>/api-keys/<int:key_id>")
 class ApiKeyById(MethodView):
+    @blp.operation("revokeApiKey", refuses=("api_key_not_found", "last_admin_key"))
     @require_scope("admin")
     @blp.response(204)
     def delete(self, organization_id: int, key_id: int) -> None:
@@ -93,6 +100,7 @@ class ApiKeyById(MethodView):
 
 @blp.route("/funds")
 class Funds(MethodView):
+    @blp.operation("listFunds")
     @require_scope("funds:read")
     @blp.arguments(FUND_LIST.schema(), location="query")
     @blp.response(200, FundPageSchema)
@@ -102,6 +110,7 @@ class Funds(MethodView):
                                     kind=args.get("kind"), status=args.get("status"), q=args.get("q"))
         return paginate(db_session(), query, args, Fund)
 
+    @blp.operation("createFund", refuses=("fund_code_taken", "no_such_organization"))
     @idempotent
     @require_scope("funds:write")
     @blp.arguments(FUND.schema())
@@ -111,14 +120,16 @@ class Funds(MethodView):
         return commands.create_fund(db_session(), principal_from_request(), **data)
 
 
-@blp.route("/funds/<code>")
+@blp.route("/funds/<code>", parameters=[fund_code_parameter()])
 class FundByCode(MethodView):
+    @blp.operation("getFund", refuses=("fund_not_found",))
     @require_scope("funds:read")
     @blp.response(200, FundSchema)
     def get(self, code: str) -> Any:
         """One fund"""
         return commands.get_fund(db_session(), principal_from_request(), code)
 
+    @blp.operation("updateFund", refuses=("fund_not_found", "fund_closed_unchangeable"))
     @require_scope("funds:write")
     @blp.arguments(FUND_CHANGE.schema())
     @blp.response(200, FundSchema)
@@ -127,8 +138,10 @@ class FundByCode(MethodView):
         return commands.update_fund(db_session(), principal_from_request(), code, **data)
 
 
-def _status_view(action: str, summary: str) -> None:
+def _status_view(action: str, summary: str, *refuses: str) -> None:
     class StatusChange(MethodView):
+        @blp.operation(f"{action}Fund", refuses=("fund_not_found", "fund_transition_invalid", "fund_status_changing",
+                                                 "service_unavailable", *refuses))
         @idempotent
         @require_scope("funds:write")
         @blp.response(200, FundSchema)
@@ -138,9 +151,9 @@ def _status_view(action: str, summary: str) -> None:
 
     StatusChange.post.__doc__ = summary
     StatusChange.__name__ = f"Fund{action.title()}"
-    blp.route(f"/funds/<code>/{action}", endpoint=f"fund_{action}")(StatusChange)
+    blp.route(f"/funds/<code>/{action}", endpoint=f"fund_{action}", parameters=[fund_code_parameter()])(StatusChange)
 
 
 _status_view("freeze", "Freeze a fund: it takes donations but pays nothing out")
 _status_view("unfreeze", "Make a frozen fund active again")
-_status_view("close", "Close a fund with a zero balance (409 otherwise); closed takes nothing")
+_status_view("close", "Close a fund with a zero balance (409 otherwise); closed takes nothing", "fund_not_empty")

@@ -9,7 +9,7 @@ from marshmallow import fields
 
 from services.reports.rules import FILE_FORMATS, RUN_STATES, TRIGGERS
 from shared.periods import FREQUENCIES
-from shared.schemas import BaseSchema, page_schema
+from shared.schemas import BaseSchema, Computed, page_schema
 
 
 class ScopeSchema(BaseSchema):
@@ -20,21 +20,23 @@ class ScopeSchema(BaseSchema):
 
 class ReportFileSchema(BaseSchema):
     format = fields.String(required=True, metadata={"enum": list(FILE_FORMATS)})
-    sha256 = fields.String(required=True)
-    size = fields.Integer(required=True)
-    url = fields.String(required=True)
+    sha256 = fields.String(required=True, metadata={"pattern": "^[0-9a-f]{64}$",
+                                                    "description": "The file's SHA-256, also its download's ETag."})
+    size = fields.Integer(required=True, metadata={"minimum": 0, "description": "Bytes."})
+    url = fields.String(required=True, metadata={"description": "Where to download it (a path on this host)."})
 
 
 class ReportSchema(BaseSchema):
     id = fields.Integer(required=True)
-    period = fields.String(required=True)
-    scope = fields.Method("_scope", required=True, metadata={"type": "object"})
+    period = fields.String(required=True, metadata={"example": "2026-Q3"})
+    scope = Computed(ScopeSchema, lambda schema, run: schema._scope(run), required=True)
     status = fields.String(required=True, metadata={"enum": list(RUN_STATES)})
-    progress = fields.Integer(required=True, metadata={"description": "Percent done, 0-100."})
+    progress = fields.Integer(required=True, metadata={"minimum": 0, "maximum": 100,
+                                                       "description": "Percent done, 0-100."})
     summary = fields.Dict(required=True, allow_none=True,
                           metadata={"description": "The figures and checks (API.md); null until done."})
-    files = fields.Method("_files", required=True, metadata={"type": "array"})
-    error = fields.String(allow_none=True)
+    files = Computed(ReportFileSchema, lambda schema, run: schema._files(run), many=True, required=True)
+    error = fields.String(required=True, allow_none=True, metadata={"description": "Why it failed; null otherwise."})
     trigger = fields.String(required=True, metadata={"enum": list(TRIGGERS)})
     notify = fields.Boolean(required=True)
     attempts = fields.Integer(required=True)
@@ -60,8 +62,8 @@ class ReportRefSchema(BaseSchema):
 
 class RunLogSchema(BaseSchema):
     at = fields.DateTime(required=True)
-    from_status = fields.String(required=True, allow_none=True)
-    to_status = fields.String(required=True)
+    from_status = fields.String(required=True, allow_none=True, metadata={"enum": [*RUN_STATES, None]})
+    to_status = fields.String(required=True, metadata={"enum": list(RUN_STATES)})
     worker = fields.String(required=True, allow_none=True)
     duration_ms = fields.Integer(required=True, allow_none=True)
     message = fields.String(required=True)

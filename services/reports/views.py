@@ -10,11 +10,14 @@ from flask.views import MethodView
 from services.reports import commands
 from services.reports.models import ReportFile, ReportRun, Subscription
 from services.reports.render import CONTENT_TYPES
-from services.reports.rules import EXPORT, REPORT_LIST, REPORT_REQUEST, SUBSCRIPTION, SUBSCRIPTION_LIST
+from services.reports.exports import CONTENT_TYPES as EXPORT_CONTENT_TYPES
+from services.reports.rules import (
+    EXPORT, FILE_FORMATS, REPORT_LIST, REPORT_REQUEST, SUBSCRIPTION, SUBSCRIPTION_LIST,
+)
 from services.reports.schemas import (
     ReportPageSchema, ReportRefSchema, ReportSchema, RunLogPageSchema, SubscriptionPageSchema, SubscriptionSchema,
 )
-from shared.api import Blueprint, add_me_endpoint
+from shared.api import Blueprint, add_me_endpoint, file_response_doc, path_parameter
 from shared.auth import principal_from_request, require_scope
 from shared.db import db_session
 from shared.idempotency import idempotent
@@ -25,6 +28,10 @@ blp = Blueprint("reports_api", __name__, url_prefix="/api/v1",
 add_me_endpoint(blp)
 
 
+# What naming a report's scope (a fund, an organisation, or every fund) may be refused for.
+SCOPE_REFUSALS = ("fund_not_found", "organization_not_found", "scope_all_forbidden")
+
+
 def with_files(run: ReportRun) -> ReportRun:
     run.files = commands.report_files(db_session(), run.id)  # type: ignore[attr-defined]
     return run
@@ -32,6 +39,7 @@ def with_files(run: ReportRun) -> ReportRun:
 
 @blp.route("/reports")
 class Reports(MethodView):
+    @blp.operation("listReports")
     @require_scope("reports:read")
     @blp.arguments(REPORT_LIST.schema(), location="query")
     @blp.response(200, ReportPageSchema)
@@ -44,6 +52,7 @@ class Reports(MethodView):
         page["items"] = [with_files(run) for run in page["items"]]
         return page
 
+    @blp.operation("createReport", refuses=SCOPE_REFUSALS)
     @idempotent
     @require_scope("reports:read")
     @blp.arguments(REPORT_REQUEST.schema())
@@ -56,6 +65,7 @@ class Reports(MethodView):
 
 @blp.route("/reports/<int:report_id>")
 class ReportById(MethodView):
+    @blp.operation("getReport", refuses=("report_not_found",))
     @require_scope("reports:read")
     @blp.response(200, ReportSchema)
     def get(self, report_id: int) -> Any:
@@ -65,6 +75,7 @@ class ReportById(MethodView):
 
 @blp.route("/reports/<int:report_id>/log")
 class ReportLog(MethodView):
+    @blp.operation("getReportLog", refuses=("report_not_found",))
     @require_scope("reports:read")
     @blp.response(200, RunLogPageSchema)
     def get(self, report_id: int) -> Any:
@@ -72,11 +83,13 @@ class ReportLog(MethodView):
         return {"items": commands.run_log(db_session(), principal_from_request(), report_id), "next_cursor": None}
 
 
-@blp.route("/reports/<int:report_id>/files/<fmt>")
+@blp.route("/reports/<int:report_id>/files/<fmt>", parameters=[
+    path_parameter("fmt", {"type": "string", "enum": list(FILE_FORMATS)}, "The file's format.")])
 class ReportFileByFormat(MethodView):
+    @blp.operation("getReportFile", refuses=("report_not_found", "report_file_not_found"))
     @require_scope("reports:read")
-    @blp.response(200, {"format": "binary", "type": "string"},
-                  content_type="application/pdf", description="The file (pdf, xlsx or csv).")
+    @blp.doc(responses={"200": file_response_doc("The file, as kept when the report was built.",
+                                                 CONTENT_TYPES.values(), etag=True)})
     def get(self, report_id: int, fmt: str) -> Any:
         """A report's file: pdf, xlsx or csv"""
         return kept_file_response(commands.report_file(db_session(), principal_from_request(), report_id, fmt))
@@ -99,6 +112,7 @@ def file_response(content: bytes, content_type: str, filename: str, sha256: str 
 
 @blp.route("/subscriptions")
 class Subscriptions(MethodView):
+    @blp.operation("listSubscriptions")
     @require_scope("reports:read")
     @blp.arguments(SUBSCRIPTION_LIST.schema(), location="query")
     @blp.response(200, SubscriptionPageSchema)
@@ -106,6 +120,7 @@ class Subscriptions(MethodView):
         """Subscriptions: an auditor's own, an organisation's for its keys and users"""
         return paginate(db_session(), commands.visible_subscriptions(principal_from_request()), args, Subscription)
 
+    @blp.operation("createSubscription", refuses=SCOPE_REFUSALS)
     @idempotent
     @require_scope("reports:read")
     @blp.arguments(SUBSCRIPTION.schema())
@@ -117,6 +132,7 @@ class Subscriptions(MethodView):
 
 @blp.route("/subscriptions/<int:subscription_id>")
 class SubscriptionById(MethodView):
+    @blp.operation("deleteSubscription", refuses=("subscription_not_found",))
     @require_scope("reports:read")
     @blp.response(204)
     def delete(self, subscription_id: int) -> Any:
@@ -127,10 +143,12 @@ class SubscriptionById(MethodView):
 
 @blp.route("/exports")
 class Exports(MethodView):
+    @blp.operation("getLedgerExport", refuses=SCOPE_REFUSALS)
     @require_scope("reports:read")
     @blp.arguments(EXPORT.schema(), location="query")
-    @blp.response(200, {"format": "binary", "type": "string"}, content_type="text/plain",
-                  description="The scope's ledger for the period: csv, xlsx or a journal for hledger/ledger-cli.")
+    @blp.doc(responses={"200": file_response_doc(
+        "The scope's ledger for the period: csv, xlsx, or a journal (text/plain) for hledger and ledger-cli.",
+        EXPORT_CONTENT_TYPES.values())})
     def get(self, args: dict[str, Any]) -> Any:
         """A period's ledger for accountants: CSV, XLSX, or a plain-text journal"""
         from services.reports.exports import export
