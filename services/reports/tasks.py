@@ -5,20 +5,35 @@ app's settings and every task runs inside an app context. Tasks are
 acknowledged late (a worker killed mid-task leaves its message to another)
 and idempotent: runner.py claims a report before building it and keeps the
 result in one transaction, so a repeated or duplicated task is harmless.
+
+A task queued while serving a request carries the request's id (the message's
+`request_id` header); its log lines and its calls to other services carry it
+too. Every task logs a JSON line when it starts and when it ends (its name,
+id, state and request id); each report run is counted by the state it ended
+in, with its duration (shared/metrics.py). The reports service's /metrics
+reads the queue's length from the broker and the reports by state from its
+database at scrape time.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from celery import Celery, Task, shared_task
+from celery import Celery, Task, shared_task, signals
 from flask import Flask, current_app
+from prometheus_client.core import Metric
+from sqlalchemy import func, select
 
 from services.reports import runner, schedule
+from shared import metrics
 from shared.config import Settings
 from shared.db import Database, utcnow
+from shared.logs import REQUEST_ID, TASK, current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +43,8 @@ MAX_RETRIES = 8
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
+    # Beat keeps its schedule file there whatever the broker: without the folder it dies at start.
+    (settings.var_dir / "celery").mkdir(parents=True, exist_ok=True)
     config: dict[str, Any] = {
         "broker_url": settings.celery_broker_url,
         "task_ignore_result": True,
@@ -63,7 +80,85 @@ def init_celery(app: Flask) -> Celery:
     celery.config_from_object(celery_config(app.config["SETTINGS"]))
     celery.set_default()
     app.extensions["celery"] = celery
+    _connect_signals()
+    if "report_metrics" not in app.extensions:
+        app.extensions["report_metrics"] = True
+        metrics.add_collector(app, lambda: _scrape_time_metrics(app))
     return celery
+
+
+# -- request ids, task logs and metrics ----------------------------------------------------
+
+HEADER = "request_id"
+
+
+def _connect_signals() -> None:
+    signals.before_task_publish.connect(_stamp_request_id, weak=False, dispatch_uid="ledger.request_id")
+    signals.task_prerun.connect(_task_started, weak=False, dispatch_uid="ledger.task_started")
+    signals.task_postrun.connect(_task_ended, weak=False, dispatch_uid="ledger.task_ended")
+
+
+def _stamp_request_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """A task queued for a request (or by a task working for one) carries its id."""
+    request_id = current_request_id()
+    if request_id and headers is not None:
+        headers.setdefault(HEADER, request_id)
+
+
+def _request_id_of(task: Task) -> str | None:
+    value = getattr(task.request, HEADER, None) or (getattr(task.request, "headers", None) or {}).get(HEADER)
+    return value if isinstance(value, str) else None
+
+
+def _task_started(task_id: str | None = None, task: Task | None = None, **_: Any) -> None:
+    if task is None:
+        return
+    REQUEST_ID.set(_request_id_of(task))
+    TASK.set({"task": task.name, "task_id": task_id})
+    log.info("task %s[%s] started", task.name, task_id, extra={"state": "STARTED"})
+
+
+def _task_ended(task_id: str | None = None, task: Task | None = None, state: str | None = None, **_: Any) -> None:
+    if task is None:
+        return
+    log.info("task %s[%s] %s", task.name, task_id, state, extra={"state": state})
+    REQUEST_ID.set(None)
+    TASK.set(None)
+
+
+def _scrape_time_metrics(app: Flask) -> Iterator[Metric]:
+    yield metrics.gauge("celery_queue_length", "Tasks waiting in the reports queue (read from the broker).",
+                        ["service", "queue"], {("reports", queue): n for queue, n in _queue_lengths(app).items()})
+    from services.reports.models import ReportRun
+
+    database: Database = app.extensions["database"]
+    assert database.read_engine is not None
+    with database.read_engine.connect() as connection:
+        counts = dict(connection.execute(select(ReportRun.status, func.count()).group_by(ReportRun.status)).all())
+    yield metrics.gauge("report_runs_current", "Reports by their state now (read from the database).",
+                        ["service", "state"],
+                        {("reports", state): counts.get(state, 0) for state in ("queued", "running", "done", "failed")})
+
+
+def _queue_lengths(app: Flask) -> dict[str, int]:
+    celery: Celery = app.extensions["celery"]
+    queue = celery.conf.task_default_queue or "celery"
+    url = str(celery.conf.broker_url)
+    if url.startswith(("redis://", "rediss://")):
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            # kombu keeps a queue's prioritised messages in sibling lists (priority steps 3, 6, 9).
+            names = [queue] + [f"{queue}\x06\x16{step}" for step in (3, 6, 9)]
+            return {queue: sum(int(client.llen(name)) for name in names)}
+        finally:
+            client.close()
+    if url.startswith("filesystem://"):
+        folder = Path(celery.conf.broker_transport_options["data_folder_in"])
+        return {queue: sum(1 for _ in folder.glob(f"*.{queue}.msg"))}
+    with celery.connection_for_read() as connection:
+        return {queue: int(connection.default_channel.queue_declare(queue=queue, passive=True).message_count)}
 
 
 def _backoff(retries: int) -> float:
@@ -77,7 +172,13 @@ def build_and_deliver(app: Flask, report_id: int) -> str:
 
     db: Database = app.extensions["database"]
     settings: Settings = app.config["SETTINGS"]
-    outcome = runner.run_report(db, Sources(app.extensions["peers"]), settings, report_id)
+    started = time.monotonic()
+    try:
+        outcome = runner.run_report(db, Sources(app.extensions["peers"]), settings, report_id)
+    except runner.Transient:
+        metrics.report_run("retrying", time.monotonic() - started)
+        raise
+    metrics.report_run(outcome.status, time.monotonic() - started)
     if outcome.status == "done":
         runner.deliver_pending(db, settings, report_id)
     return outcome.status
