@@ -8,6 +8,13 @@ the reports service's Celery worker with beat (on Celery's embedded
 transport under var/celery unless CELERY_BROKER_URL names a broker), and
 stops them all on Ctrl-C, then the embedded server. On a fresh machine it makes an admin password and
 an admin API key, keeps them under var/ and prints them.
+
+Logs go to the terminal: one line per request from the services themselves
+(gunicorn's access log is off: deploy/gunicorn.conf.py), the worker's per
+task. LOG_FORMAT defaults to text when stderr is a terminal, else json.
+Metrics (/<service>/metrics) add up every gunicorn worker and the Celery
+worker's processes through PROMETHEUS_MULTIPROC_DIR (var/metrics, emptied at
+start unless set).
 """
 
 from __future__ import annotations
@@ -22,9 +29,23 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from shared.config import Settings, load_settings
+from shared.config import REPO_ROOT, Settings, load_settings
 from shared.migrate import upgrade
 from shared.postgres import database_or_embedded, describe
+
+
+GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
+
+
+def _logs_and_metrics(settings: Settings, env: dict[str, str]) -> None:
+    """Text logs on a terminal unless told; one metrics folder for gunicorn and the worker."""
+    if not env.get("LOG_FORMAT"):
+        env["LOG_FORMAT"] = "text" if sys.stderr.isatty() else "json"
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(settings.var_dir / "metrics")
+    from shared.metrics import clean_multiprocess_dir
+
+    clean_multiprocess_dir(env["PROMETHEUS_MULTIPROC_DIR"])
 
 
 def _kept_secret(path: Path, make: str) -> str:
@@ -52,10 +73,10 @@ def gunicorn_command(host: str, port: int, environ: Mapping[str, str] = os.envir
     # posts all that wait in one transaction: the more wait together, the fewer commits).
     workers = int(environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
     threads = int(environ.get("WEB_THREADS") or 32)
-    return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+    # No access log: each service logs a line per request (route, status, duration, request id).
+    return [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG), "--bind", f"{host}:{port}",
             "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-            "--access-logfile", "-", "--graceful-timeout", "10",
-            "services.gateway:create_gateway()"]
+            "--graceful-timeout", "10", "services.gateway:create_gateway()"]
 
 
 def worker_command(environ: Mapping[str, str] = os.environ) -> list[str]:
@@ -89,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 def serve(settings: Settings, env: dict[str, str], host: str, port: int, database: str) -> int:
     """Run gunicorn until Ctrl-C (or until it stops); its exit status."""
     password, key = _bootstrap_credentials(settings, env)
+    _logs_and_metrics(settings, env)
     children = [subprocess.Popen(gunicorn_command(host, port, env), env=env),
                 subprocess.Popen(worker_command(env), env=env)]
 
