@@ -5,20 +5,26 @@ a person who types their password right is never slowed down by others'
 mistakes on another account. The counts live in Redis in production (shared
 by every process: `RATE_LIMIT_STORAGE_URL`, by default the broker when it is
 Redis) and in memory on the embedded default. A refusal is a 429 with
-Retry-After, and says when to try again.
+Retry-After, and says when to try again. While the store cannot be reached the
+throttle lets everything through (and logs it): an outage of Redis must not
+lock people out or fail their requests.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from shared.errors import Problem
+
+log = logging.getLogger(__name__)
 
 # Wrong passwords for one account, and from one address (any accounts), within a minute.
 LOGIN_FAILURES_PER_ACCOUNT = parse("5/minute")
@@ -27,19 +33,33 @@ LOGIN_FAILURES_PER_ADDRESS = parse("20/minute")
 BAD_KEYS_PER_ADDRESS = parse("20/minute")
 
 
+# How long a request waits for the store (Redis) before going on without it.
+STORE_TIMEOUT_SECONDS = 1.0
+
+
 class Throttle:
     def __init__(self, storage_uri: str) -> None:
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        options = ({"socket_timeout": STORE_TIMEOUT_SECONDS, "socket_connect_timeout": STORE_TIMEOUT_SECONDS}
+                   if storage_uri.startswith(("redis://", "rediss://")) else {})
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri, wrap_exceptions=True, **options))
 
     def check(self, rule: RateLimitItem, *identifiers: str) -> None:
         """Refuse (429) while the failures counted under `identifiers` have used up `rule`."""
-        if not self.limiter.test(rule, *identifiers):
+        try:
+            if self.limiter.test(rule, *identifiers):
+                return
             reset_at = self.limiter.get_window_stats(rule, *identifiers).reset_time
-            seconds = max(1, math.ceil(reset_at - time.time()))
-            raise Problem("too_many_attempts", seconds=seconds, headers={"Retry-After": str(seconds)})
+        except StorageError as error:
+            log.warning("the throttle's store cannot be reached; letting the request through: %s", error)
+            return
+        seconds = max(1, math.ceil(reset_at - time.time()))
+        raise Problem("too_many_attempts", seconds=seconds, headers={"Retry-After": str(seconds)})
 
     def failed(self, rule: RateLimitItem, *identifiers: str) -> None:
-        self.limiter.hit(rule, *identifiers)
+        try:
+            self.limiter.hit(rule, *identifiers)
+        except StorageError as error:
+            log.warning("the throttle's store cannot be reached; a failure went uncounted: %s", error)
 
 
 def init_throttle(app: Flask, storage_uri: str) -> None:

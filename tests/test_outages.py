@@ -1,0 +1,171 @@
+"""Surviving outages: Redis gone, PostgreSQL restarting, the funds service down, a worker killed.
+
+Each test runs the services as they are really served (gunicorn, a Celery worker with beat)
+against servers of its own that it stops, kills and starts again; a client meets an outage
+as a 503 problem with Retry-After, never a 500, and the money recorded stays exactly right.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.dates import today
+from shared.periods import Period
+from tests.conftest import ADMIN_PASSWORD, csrf_token, free_port
+from tests.outage_support import (ADMIN, CeleryWorker, Gunicorn, PrivateCluster, PrivateRedis, assert_unavailable,
+                                  owner_rows, private_cluster, private_redis, service_env, wait_for)
+
+pytestmark = pytest.mark.slow
+__all__ = ["private_cluster", "private_redis"]  # fixtures
+
+DONATIONS = "/donations/api/v1"
+CLERK_SCOPES = ["funds:read", "donations:read", "donations:write", "reports:read"]
+APPROVER_SCOPES = ["donations:read", "disbursements:approve"]
+REDIS_OUTAGE_SECONDS = 30.0
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+class Ledger:
+    """An organisation with a fund, a clerk's key and an approver's key, over real HTTP."""
+
+    def __init__(self, http: httpx.Client, name: str, code: str) -> None:
+        self.http = http
+        self.code = code
+        organization = http.post("/funds/api/v1/organizations", headers=ADMIN,
+                                 json={"name": name, "kind": "chamber_of_commerce"})
+        assert organization.status_code == 201, organization.text
+        self.organization_id = organization.json()["id"]
+        self.clerk = bearer(self.issue(CLERK_SCOPES, "出纳"))
+        self.approver = bearer(self.issue(APPROVER_SCOPES, "审批人"))
+        fund = http.post("/funds/api/v1/funds", headers=ADMIN, json={
+            "code": code, "name": f"{name}冠名慈善基金", "kind": "chamber_named",
+            "organization_id": self.organization_id, "purpose": "助学助困", "restricted": False})
+        assert fund.status_code == 201, fund.text
+
+    def issue(self, scopes: list[str], name: str) -> str:
+        issued = self.http.post(f"/funds/api/v1/organizations/{self.organization_id}/api-keys", headers=ADMIN,
+                                json={"name": name, "scopes": scopes})
+        assert issued.status_code == 201, issued.text
+        return issued.json()["key"]  # type: ignore[no-any-return]
+
+    def donation_body(self, amount: str = "100.00", reference: str | None = None) -> dict[str, Any]:
+        return {"fund_code": self.code, "amount": amount, "currency": "CNY", "received_on": today().isoformat(),
+                "donor": {"name": "铜陵某某有限公司", "kind": "enterprise", "anonymous": False}, "channel": "bank",
+                "reference": reference or uuid.uuid4().hex}
+
+    def donate(self, amount: str = "100.00", **kwargs: Any) -> httpx.Response:
+        return self.http.post(f"{DONATIONS}/donations", headers={**self.clerk, **kwargs.pop("headers", {})},
+                              json=self.donation_body(amount, **kwargs))
+
+    def pay(self, amount: str) -> None:
+        """Requested by the clerk, approved by the approver, paid."""
+        requested = self.http.post(f"{DONATIONS}/disbursements", headers=self.clerk, json={
+            "fund_code": self.code, "amount": amount, "payee": "铜陵市第一中学", "purpose": "资助贫困学生学费"})
+        assert requested.status_code == 201, requested.text
+        approved = self.http.post(f"{DONATIONS}/disbursements/{requested.json()['id']}/approve",
+                                  headers=self.approver)
+        assert approved.status_code == 200, approved.text
+        paid = self.http.post(f"{DONATIONS}/disbursements/{requested.json()['id']}/pay", headers=self.clerk,
+                              json={"paid_on": today().isoformat(), "bank_reference": f"ICBC-{uuid.uuid4().hex[:8]}"})
+        assert paid.status_code == 200, paid.text
+
+    def balance(self) -> str:
+        response = self.http.get(f"{DONATIONS}/funds/{self.code}/balance", headers=self.clerk)
+        assert response.status_code == 200, response.text
+        return response.json()["balance"]  # type: ignore[no-any-return]
+
+    def verify(self) -> None:
+        verdict = self.http.get(f"{DONATIONS}/ledger/verify", headers=ADMIN, timeout=30)
+        assert verdict.status_code == 200, verdict.text
+        assert verdict.json()["valid"], verdict.json()
+
+
+def fen(amount: str) -> int:
+    whole, _, cents = amount.partition(".")
+    return int(whole) * 100 + int(cents)
+
+
+# -- 1. Redis stops for 30 s ----------------------------------------------------------
+
+def wrong_login(http: httpx.Client) -> httpx.Response:
+    page = http.get("/funds/login")
+    return http.post("/funds/login", data={"csrf_token": csrf_token(page.text), "username": "admin",
+                                           "password": "not-" + ADMIN_PASSWORD})
+
+
+def test_money_moves_and_reports_wait_while_redis_is_down(database_url: str, tmp_path: Path,
+                                                          private_redis: PrivateRedis) -> None:
+    """Redis is the broker and the throttle's store, and nothing on the money path: donations,
+    payouts, balances and logins go on; a report asked for meanwhile waits in the database and
+    is built once, with its files once, when Redis is back."""
+    port = free_port()
+    env = service_env(database_url, tmp_path / "var", CELERY_BROKER_URL=private_redis.url,
+                      PUBLIC_URL=f"http://127.0.0.1:{port}", SCHEDULE_EVERY_SECONDS="2", WEB_CONCURRENCY="1",
+                      WEB_THREADS="8")
+    web = Gunicorn(env, tmp_path / "web.log", port=port)
+    worker = CeleryWorker(env, tmp_path / "worker.log")
+    try:
+        with httpx.Client(base_url=web.base_url, timeout=20) as http:
+            ledger = Ledger(http, "铜陵市义安区商会", "YA-REDIS-1")
+            assert ledger.donate("5000.00").status_code == 201
+            expected = fen("5000.00")
+            worker.wait_ready()
+
+            private_redis.stop()
+            down_at = time.monotonic()
+            started = time.monotonic()
+            asked = http.post("/reports/api/v1/reports", headers=ledger.clerk,
+                              json={"period": Period.containing(today(), "month").label, "fund_code": ledger.code})
+            assert asked.status_code == 202, asked.text
+            assert time.monotonic() - started < 5, "asking for a report waited on the broker"
+            report = asked.json()
+            assert report["status"] == "queued"
+
+            rounds = 0
+            while time.monotonic() - down_at < REDIS_OUTAGE_SECONDS:
+                started = time.monotonic()
+                assert ledger.donate("100.00").status_code == 201
+                ledger.pay("30.00")
+                expected += fen("100.00") - fen("30.00")
+                assert fen(ledger.balance()) == expected
+                unknown = http.get(f"{DONATIONS}/me", headers=bearer("cfk_not-a-key"))
+                assert unknown.status_code == 401, unknown.text  # the throttle's store is away: not a 500
+                assert wrong_login(http).status_code == 422
+                assert time.monotonic() - started < 5, "the money path waited on Redis"
+                rounds += 1
+                time.sleep(0.5)
+            assert rounds >= 10
+            private_redis.start()
+
+            def built() -> bool:
+                return http.get(f"/reports/api/v1/reports/{report['id']}", headers=ledger.clerk).json()["status"] == "done"
+
+            wait_for(built, 90, "the report asked for while Redis was down")
+            time.sleep(5)  # a few more ticks of beat: nothing is built twice
+            assert "Process Beat" not in worker.log.read_text(errors="replace"), "beat died"
+            runs = owner_rows(database_url, "SELECT id, status FROM reports.report_run WHERE fund_code = %s",
+                              (ledger.code,))
+            assert runs == [(report["id"], "done")]
+            files = owner_rows(database_url, "SELECT format, count(*) FROM reports.report_file WHERE report_id = %s "
+                               "GROUP BY format ORDER BY format", (report["id"],))
+            assert files and all(count == 1 for _, count in files), files
+            claims = owner_rows(database_url, "SELECT count(*) FROM reports.run_log WHERE report_id = %s "
+                                "AND to_status = 'running'", (report["id"],))
+            assert claims == [(1,)]
+            summary = http.get(f"/reports/api/v1/reports/{report['id']}", headers=ledger.clerk).json()["summary"]
+            assert fen(summary["closing_balance"]) == expected
+            ledger.verify()
+    finally:
+        worker.stop()
+        web.stop()
