@@ -20,6 +20,7 @@ declare -A NEEDS=(
   [libharfbuzz-subset0]="PDF reports: embedding font subsets (WeasyPrint)"
   [wrk]="HTTP load for benchmarks"
   [time]="/usr/bin/time -v: wall time and peak memory in make bench"
+  [nginx]="the gateway of deploy/nginx.conf, run natively in tests (docker-compose uses the nginx image)"
 )
 
 missing=()
