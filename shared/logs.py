@@ -89,6 +89,21 @@ def _current_service() -> str | None:
     return None
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record comes (pytest swaps it between tests)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         for name in ("service", "request_id"):
@@ -115,7 +130,7 @@ def configure_logging(log_format: str = "json", level: str = "INFO", service: st
     for handler in list(root.handlers):
         if getattr(handler, "_ledger", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler._ledger = True  # type: ignore[attr-defined]
     handler.setFormatter(formatter(log_format))
     handler.addFilter(ContextFilter(service))
