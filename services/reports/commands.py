@@ -17,7 +17,7 @@ from services.reports.models import AuditLog, ReportFile, ReportRun, RunLog, Sub
 from shared.audit import record
 from shared.auth import Principal, authority
 from shared.contracts.funds import is_fund_code
-from shared.db import after_commit, utcnow
+from shared.db import MAX_BIG_ID, MAX_ID, after_commit, utcnow
 from shared.errors import Problem
 from shared.periods import Period
 
@@ -100,7 +100,7 @@ def visible_reports(actor: Principal, *, period: str | None = None, fund_code: s
 
 
 def get_report(session: Session, actor: Principal, report_id: int) -> ReportRun:
-    run = session.get(ReportRun, report_id)
+    run = session.get(ReportRun, report_id) if 0 < report_id <= MAX_BIG_ID else None  # else no row's id
     if run is None or not (actor.sees_all_organizations or run.owner_organization_id == actor.organization_id):
         raise Problem("report_not_found", id=report_id)
     return run
@@ -157,7 +157,8 @@ def visible_subscriptions(actor: Principal) -> Select[Any]:
 
 
 def cancel_subscription(session: Session, actor: Principal, subscription_id: int) -> None:
-    subscription = session.scalar(visible_subscriptions(actor).where(Subscription.id == subscription_id))
+    subscription = (session.scalar(visible_subscriptions(actor).where(Subscription.id == subscription_id))
+                    if 0 < subscription_id <= MAX_ID else None)  # else no row's id
     if subscription is None:
         raise Problem("subscription_not_found", id=subscription_id)
     subscription.cancelled_at = utcnow()
