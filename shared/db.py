@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
-from sqlalchemy import DateTime, Engine, MetaData, create_engine
+import psycopg
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -78,14 +82,65 @@ def declarative_base(schema: str) -> type[DeclarativeBase]:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url` (PostgreSQL).
 
-    No ping before every checkout (a round trip per request): a connection
-    that died with its server fails one request, and SQLAlchemy then renews
+    No ping before every checkout (a round trip per request), but a look at
+    the connection's socket, which costs no round trip: a server that ended
+    the session (a restart, a shutdown, an idle timeout) has said so and
+    closed it, so an idle connection with something to read is dead, and the
+    pool replaces it before the request uses it. A connection that dies while
+    in use fails its request (503, see `unavailable`); SQLAlchemy then renews
     the whole pool.
     """
     kwargs.setdefault("pool_recycle", 3600)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkout", _refuse_dead_connection)
+    return engine
+
+
+def _refuse_dead_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    if _closed_by_server(dbapi_connection):
+        raise DisconnectionError("the server closed this connection while it sat in the pool")
+
+
+def _closed_by_server(dbapi_connection: Any) -> bool:
+    """Whether an idle psycopg connection was closed by its server (or its socket is gone)."""
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:
+        return False
+    if dbapi_connection.closed:
+        return True
+    try:
+        fd = pgconn.socket
+    except psycopg.Error:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+    # Idle, nothing is owed to it: anything to read is the server's goodbye (or EOF).
+    return bool(poller.poll(0))
+
+
+# What a server says when it is going away or not there yet: admin or crash shutdown, starting
+# up or shutting down, too many connections; and SQLSTATE class 08, connection exceptions.
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether `error` means the database cannot be reached or used right now (down, restarting,
+    the connection lost, no connection free): worth a retry shortly, not a fault of the request."""
+    if isinstance(error, SATimeoutError):  # no connection free in the pool
+        return True
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig  # type: ignore[assignment]
+    if isinstance(error, psycopg.InterfaceError):  # "the connection is closed"
+        return True
+    if isinstance(error, psycopg.OperationalError):
+        sqlstate = error.sqlstate
+        # No SQLSTATE: the client's own failure to connect or to talk to the server.
+        return sqlstate is None or sqlstate.startswith("08") or sqlstate in UNAVAILABLE_SQLSTATES
+    return False
 
 
 class Database:

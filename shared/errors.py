@@ -7,6 +7,11 @@ the English message as `detail`; a validation problem names each refused
 field in `errors` (messages) and `codes` (their codes). Browsers asking for a
 page get the same facts as a small page in their language. Flask, werkzeug,
 webargs and CSRF errors are turned into the same shape.
+
+An outage is not a fault of the request: a database that cannot be reached
+(down, restarting, the connection lost: shared.db.unavailable) is a 503
+`database_unavailable`, wherever it surfaces, and every 503 says when to try
+again (Retry-After). Anything else unexpected is a 500 that shows no stack.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from shared import i18n
+from shared.db import unavailable
 from shared.money import Money
 from shared.refusals import KINDS, Label, Message, english
 
@@ -32,6 +38,9 @@ PROBLEM_MIMETYPE = "application/problem+json"
 LABELLED_PARAMS = frozenset({"status", "target", "account"})
 
 FieldErrors = Mapping[str, list[Message]]
+
+# What a 503 tells the client to wait before trying again: a peer or the database coming back.
+RETRY_AFTER_SECONDS = 5
 
 
 def normalise(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,6 +120,16 @@ class Problem(Exception):
         return i18n.render(self.code, self.params, lang), errors
 
 
+def as_problem(error: BaseException) -> Problem:
+    """The refusal an exception stands for: itself if it is one, 503 for a database that cannot be
+    reached, else a 500 (logged by whoever caught it)."""
+    if isinstance(error, Problem):
+        return error
+    if unavailable(error):
+        return Problem("database_unavailable")
+    return Problem("internal_error")
+
+
 def describe(errors: FieldErrors) -> str:
     return "; ".join(f"{field}: {' '.join(str(m) for m in messages)}" for field, messages in errors.items())
 
@@ -143,7 +162,14 @@ def problem_response(problem: Problem) -> Response:
         response = Response(json.dumps(body, ensure_ascii=False), status=problem.status, mimetype=PROBLEM_MIMETYPE)
     for name, value in problem.headers.items():
         response.headers[name] = value
+    _retry_after(response)
     return response
+
+
+def _retry_after(response: Response) -> None:
+    """Every 503 says when to try again."""
+    if response.status_code == 503 and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
 
 
 def _wants_html() -> bool:
@@ -195,6 +221,9 @@ def _message(item: Any) -> Message:
 
 def http_exception_response(error: HTTPException) -> Response:
     """A werkzeug/webargs/flask-smorest HTTP error as a problem, keeping Allow and the like."""
+    if isinstance(error, InternalServerError) and error.original_exception is not None:
+        # An exception outside the view (the commit after it, say): answered as one raised in it.
+        return unexpected_response(error.original_exception)
     status = error.code or 500
     headers = {k: v for k, v in error.get_headers() if k.lower() not in ("content-type", "content-length")}
     data = getattr(error, "data", None) or {}
@@ -223,6 +252,7 @@ def http_exception_response(error: HTTPException) -> Response:
     response.status_code = status
     for name, value in headers.items():
         response.headers[name] = value
+    _retry_after(response)
     return response
 
 
@@ -233,11 +263,19 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
-        if isinstance(error, InternalServerError) and error.original_exception is not None:
-            return _unexpected(error.original_exception)
         return http_exception_response(error)
 
     @app.errorhandler(Exception)
     def _unexpected(error: BaseException) -> Response:
+        return unexpected_response(error)
+
+
+def unexpected_response(error: BaseException) -> Response:
+    """An exception no view turned into a refusal: 503 for the database away, else a logged 500."""
+    problem = as_problem(error)
+    if problem.code == "database_unavailable":
+        log.warning("the database cannot be reached on %s %s: %s", request.method, request.path,
+                    (str(error).splitlines() or [type(error).__name__])[0])
+    else:
         log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
-        return problem_response(Problem("internal_error"))
+    return problem_response(problem)

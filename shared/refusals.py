@@ -73,6 +73,8 @@ _kind("validation", 422, INVALID, N_("Some fields are not valid."))
 _kind("internal_error", 500, N_("Internal server error"),
       N_("The server failed to answer this request; it has been logged."))
 _kind("service_unavailable", 503, UNAVAILABLE, N_("The %(service)s service cannot be reached; try again shortly."))
+_kind("database_unavailable", 503, UNAVAILABLE,
+      N_("The database cannot be reached at the moment; try again shortly."))
 _kind("http_error", 400, BAD_REQUEST, N_("The request could not be answered (HTTP %(status)s)."))
 
 # -- idempotency -------------------------------------------------------------------

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -142,9 +143,10 @@ class PrivateCluster:
 
 
 @pytest.fixture
-def private_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateCluster]:
-    root = tmp_path_factory.mktemp("outage-pg")
-    os.chmod(root, 0o755)  # the embedded server runs as its own system user when we are root
+def private_cluster() -> Iterator[PrivateCluster]:
+    # Not under pytest's temporary folders: as root the server runs as a system user of its own,
+    # which must reach the folder (as tests/conftest.py does for the suite's embedded server).
+    root = Path(tempfile.mkdtemp(prefix="charity-ledger-outage-"))
     cluster = PrivateCluster(root)
     try:
         yield cluster

@@ -169,3 +169,97 @@ def test_money_moves_and_reports_wait_while_redis_is_down(database_url: str, tmp
     finally:
         worker.stop()
         web.stop()
+
+
+# -- 2. PostgreSQL restarts mid-load ------------------------------------------------------
+
+class Load:
+    """Clients sending donations until told to stop: half of them with an Idempotency-Key, which
+    they retry after a 503 until it is answered; every answer kept with when it was asked."""
+
+    def __init__(self, base_url: str, ledger: Ledger, clients: int = 6) -> None:
+        self.base_url, self.ledger = base_url, ledger
+        self.answers: list[tuple[float, float, str, bool, httpx.Response]] = []  # asked, answered, ref, keyed
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._client, args=(n % 2 == 0,), daemon=True) for n in range(clients)]
+
+    def __enter__(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+    def _client(self, keyed: bool) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=30) as http:
+            while not self.stopping.is_set():
+                reference = uuid.uuid4().hex
+                headers = {**self.ledger.clerk, **({"Idempotency-Key": reference} if keyed else {})}
+                while True:
+                    asked = time.monotonic()
+                    response = http.post(f"{DONATIONS}/donations", headers=headers,
+                                         json=self.ledger.donation_body("10.00", reference))
+                    with self.lock:
+                        self.answers.append((asked, time.monotonic(), reference, keyed, response))
+                    if not (keyed and response.status_code == 503):
+                        break
+                    time.sleep(0.2)
+
+    def asked_after(self, moment: float) -> list[httpx.Response]:
+        return [response for asked, _, _, _, response in self.answers if asked > moment]
+
+
+def test_a_postgresql_restart_mid_load_is_a_503_and_then_nothing_but_success(
+        private_cluster: PrivateCluster, tmp_path: Path) -> None:
+    """Requests in flight when PostgreSQL goes away are refused with 503 and Retry-After (never a
+    500); once it is back the very next requests succeed, on the same gunicorn workers; every
+    donation answered 201 is in the ledger exactly once, and the ledger verifies."""
+    env = service_env(private_cluster.url, tmp_path / "var", WEB_CONCURRENCY="2", WEB_THREADS="8")
+    web = Gunicorn(env, tmp_path / "web.log")
+    http = httpx.Client(base_url=web.base_url, timeout=30)
+    try:
+        workers = web.workers()
+        ledger = Ledger(http, "铜陵市郊区商会", "JQ-PG-1")
+        with Load(web.base_url, ledger) as load:
+            wait_for(lambda: len(load.answers) >= 20, 30, "donations before the restart")
+            private_cluster.stop()
+            time.sleep(2)
+            during = [r for _, _, _, _, r in load.answers[-30:]]
+            private_cluster.start()
+            back_at = time.monotonic()
+            wait_for(lambda: len(load.asked_after(back_at)) >= 40, 60, "donations after the restart")
+        answers = list(load.answers)
+        balance = http.get(f"{DONATIONS}/funds/{ledger.code}/balance", headers=ledger.clerk)
+        assert balance.status_code == 200, balance.text
+
+        statuses = [response.status_code for *_, response in answers]
+        assert set(statuses) <= {201, 503}, sorted(set(statuses))
+        refused = [response for *_, response in answers if response.status_code == 503]
+        assert refused, "no request met the restart"
+        assert any(r.status_code == 503 for r in during)
+        for response in refused:
+            body = assert_unavailable(response)
+            assert body["code"] in ("database_unavailable", "service_unavailable"), body
+        after = [response for asked, _, _, _, response in answers if asked > back_at]
+        assert after and all(r.status_code == 201 for r in after), [(r.status_code, r.text[:200]) for r in after
+                                                                      if r.status_code != 201][:5]
+        assert web.workers() == workers, "gunicorn restarted its workers"
+
+        rows = dict(owner_rows(private_cluster.url, "SELECT reference, count(*) FROM donations.donation "
+                                                   "WHERE fund_code = %s GROUP BY reference", (ledger.code,)))
+        told = {reference for _, _, reference, _, response in answers if response.status_code == 201}
+        assert all(rows.get(reference) == 1 for reference in told), "a donation answered 201 is missing or twice"
+        assert set(rows.values()) == {1}
+        keyed = {reference for _, _, reference, is_keyed, _ in answers if is_keyed}
+        assert keyed <= told, "a client retrying with its key never got its donation recorded"
+        # A donation refused while its commit's answer was lost may be recorded: never twice.
+        assert set(rows) <= {reference for _, _, reference, _, _ in answers}
+        assert fen(balance.json()["balance"]) == 1000 * sum(rows.values())
+        ledger.verify()
+    finally:
+        http.close()
+        web.stop()

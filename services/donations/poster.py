@@ -33,7 +33,8 @@ from sqlalchemy import Engine
 from services.donations import funds_status, ledger
 from services.donations.ledger import NewDonation, Outcome
 from shared import metrics
-from shared.errors import Problem
+from shared.db import unavailable
+from shared.errors import Problem, as_problem
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +100,16 @@ class DonationPoster:
                 log.exception("posting a group of %d donations failed", len(group))
                 for waiting in group:
                     if not waiting.done.is_set():
-                        waiting.error = error if isinstance(error, Problem) else Problem("internal_error")
+                        waiting.error = as_problem(error)  # a database away: 503, not 500
                         waiting.done.set()
 
     def _post(self, group: list[_Waiting]) -> None:
         try:
             answers = self._transaction(group)
-        except Exception:
-            if len(group) == 1:
+        except Exception as error:
+            # A connection lost (the database going away) may have lost the answer to a commit that
+            # happened: posting the donations again could record them twice. They are refused (503).
+            if len(group) == 1 or unavailable(error):
                 raise
             log.warning("a group of %d donations failed; posting each alone", len(group), exc_info=True)
             for waiting in group:
