@@ -186,8 +186,9 @@ def test_the_gateway_routes_to_the_services_and_passes_the_request_id(gateway_in
     made = httpx.get(f"{base}/donations/api/v1/me", headers={"Authorization": f"Bearer {ADMIN_KEY}",
                                                              "X-Request-Id": "bad id\twith spaces"})
     assert made.status_code == 200 and re.fullmatch(r"[0-9a-f]{32}", made.headers["X-Request-Id"])
-    assert "erp-7f3a-0001" in gateway_in_front.log.read_text() and made.headers["X-Request-Id"] in \
-        gateway_in_front.log.read_text()
+    # nginx logs a request once it has answered it.
+    wait(lambda: "request_id=erp-7f3a-0001" in gateway_in_front.log.read_text()
+         and f"request_id={made.headers['X-Request-Id']}" in gateway_in_front.log.read_text(), 10, "the access log")
     assert httpx.get(f"{base}/").headers["Location"] == "/funds/"
 
 
