@@ -233,6 +233,9 @@ LABELS: dict[str, str] = {
     "fundraising": N_("fundraising costs"),
     "social_organization": N_("social organisation or social service institution"),
     "foundation": N_("foundation with public fundraising status"),
+    "other_actor": N_("anyone but the requester"),
+    "person_only": N_("people only, on the web pages, never an API key"),
+    "non_requesting_keys": N_("people, or API keys that never request disbursements"),
 }
 
 class Label(str):

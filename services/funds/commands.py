@@ -22,6 +22,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from services.funds.models import STATUS_VERSION, ApiKey, AuditLog, Fund, LoginSession, Organization, User
 from services.funds.rules import DEFAULT_CHARITY_KIND
+from shared.contracts.funds import DEFAULT_APPROVAL_RULE
 from shared import audit
 from shared.auth import ROLE_SCOPES, Principal, generate_api_key, hash_api_key
 from shared.contracts.funds import FundInfo, is_fund_code
@@ -43,27 +44,33 @@ def _require(actor: Principal, scope: str) -> None:
 # -- organisations -----------------------------------------------------------
 
 def create_organization(session: Session, actor: Principal, name: str, kind: str,
-                        charity_kind: str = DEFAULT_CHARITY_KIND) -> Organization:
+                        charity_kind: str = DEFAULT_CHARITY_KIND,
+                        approval_rule: str = DEFAULT_APPROVAL_RULE) -> Organization:
     _require(actor, "admin")
     if session.scalar(select(Organization.id).where(Organization.name == name)) is not None:
         raise _taken("organization_name_taken", "name", name=name)
-    organization = Organization(name=name, kind=kind, charity_kind=charity_kind, created_at=utcnow())
+    organization = Organization(name=name, kind=kind, charity_kind=charity_kind, approval_rule=approval_rule,
+                                created_at=utcnow())
     session.add(organization)
     _flush_unique(session, _taken("organization_name_taken", "name", name=name))
     audit.record(session, AuditLog, actor, "organization.create", f"organization:{organization.id}",
-                 {"name": name, "kind": kind, "charity_kind": charity_kind})
+                 {"name": name, "kind": kind, "charity_kind": charity_kind, "approval_rule": approval_rule})
     return organization
 
 
 def update_organization(session: Session, actor: Principal, organization_id: int, *,
-                        charity_kind: str | None = None) -> Organization:
+                        charity_kind: str | None = None, approval_rule: str | None = None) -> Organization:
+    """An admin's change of what is sent; each change is in the audit log, from and to."""
     _require(actor, "admin")
     organization = _by_id(session, Organization, organization_id, with_for_update=True)
     if organization is None or not actor.may_read(organization.id):
         raise Problem("organization_not_found", id=organization_id)
-    if charity_kind is not None and charity_kind != organization.charity_kind:
-        changes = {"charity_kind": {"from": organization.charity_kind, "to": charity_kind}}
-        organization.charity_kind = charity_kind
+    changes: dict[str, Any] = {}
+    for attribute, value in (("charity_kind", charity_kind), ("approval_rule", approval_rule)):
+        if value is not None and value != getattr(organization, attribute):
+            changes[attribute] = {"from": getattr(organization, attribute), "to": value}
+            setattr(organization, attribute, value)
+    if changes:
         session.flush()
         audit.record(session, AuditLog, actor, "organization.update", f"organization:{organization.id}", changes)
     return organization
@@ -272,7 +279,7 @@ def key_principal(key: ApiKey) -> Principal:
 def fund_info(fund: Fund) -> FundInfo:
     return FundInfo(code=fund.code, name=fund.name, organization_id=fund.organization_id,
                     restricted=fund.restricted, status=fund.status, purpose=fund.purpose,
-                    status_version=fund.status_version)
+                    status_version=fund.status_version, approval_rule=fund.approval_rule)
 
 
 def create_fund(session: Session, actor: Principal, *, code: str, name: str, kind: str,

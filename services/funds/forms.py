@@ -12,10 +12,11 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from services.funds.rules import (
     API_KEY, CHARITY_KINDS, DEFAULT_CHARITY_KIND, FUND, FUND_CLOSE, FUND_EDIT, FUND_LIST, LOGIN,
-    MANAGEMENT_COST_LIMIT_PERCENT, MIN_PASSWORD_LENGTH, ORGANIZATION, ORGANIZATION_CHARITY_KIND, USER, USER_CHANGE,
+    MANAGEMENT_COST_LIMIT_PERCENT, MIN_PASSWORD_LENGTH, ORGANIZATION, ORGANIZATION_APPROVAL_RULE,
+    ORGANIZATION_CHARITY_KIND, USER, USER_CHANGE,
 )
 from shared.auth import ROLE_LABELS, SCOPES
-from shared.contracts.funds import FUND_STATUSES
+from shared.contracts.funds import APPROVAL_RULES, DEFAULT_APPROVAL_RULE, FUND_STATUSES
 from shared.forms import ALL, QueryForm, WebForm, choices
 from shared.i18n import label
 
@@ -95,6 +96,16 @@ class CloseFundForm(WebForm):
     confirm = BooleanField("我确认关闭此基金（关闭后不可恢复）")
 
 
+def approval_rule_choices() -> list[SelectChoice]:
+    """An approval rule as the catalogue words it, in the reader's language (asked per request)."""
+    return [SelectChoice(rule, f"{label(rule)}（{rule}）") for rule in APPROVAL_RULES]
+
+
+def _approval_rule() -> SelectField:
+    """Its choices are worded when the form is shown, in its reader's language."""
+    return _select("拨付审批规则", approval_rule_choices, DEFAULT_APPROVAL_RULE)  # type: ignore[arg-type]
+
+
 def _charity_kind() -> SelectField:
     return _select("慈善组织类型", choices(CHARITY_KIND_LABELS), DEFAULT_CHARITY_KIND)
 
@@ -105,6 +116,7 @@ class OrganizationForm(WebForm):
     name = StringField("机构名称")
     kind = _select("机构类型", choices(ORGANIZATION_KIND_LABELS))
     charity_kind = _charity_kind()
+    approval_rule = _approval_rule()
 
 
 class CharityKindForm(WebForm):
@@ -113,6 +125,14 @@ class CharityKindForm(WebForm):
     shape = ORGANIZATION_CHARITY_KIND
 
     charity_kind = _charity_kind()
+
+
+class ApprovalRuleForm(WebForm):
+    """Who may approve the organisation's disbursements, on its page."""
+
+    shape = ORGANIZATION_APPROVAL_RULE
+
+    approval_rule = _approval_rule()
 
 
 class ApiKeyForm(WebForm):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Sequence, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Sequence, String, Text, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from services.funds.rules import DEFAULT_CHARITY_KIND, FUND, MANAGEMENT_COST_LIMIT_PERCENT, ORGANIZATION, USER
 from shared.audit import AuditLogMixin
-from shared.contracts.funds import FUND_CODE, FUND_STATUSES
+from shared.contracts.funds import DEFAULT_APPROVAL_RULE, FUND_CODE, FUND_STATUSES
 from shared.db import declarative_base, utcnow
 from shared.idempotency import IdempotencyRecordMixin
 from shared.shapes import Choice
@@ -26,6 +26,7 @@ class Organization(Base):
     __table_args__ = (
         CheckConstraint(ORGANIZATION.fields["kind"].sql_check("kind"), name="kind_known"),
         CheckConstraint(ORGANIZATION.fields["charity_kind"].sql_check("charity_kind"), name="charity_kind_known"),
+        CheckConstraint(ORGANIZATION.fields["approval_rule"].sql_check("approval_rule"), name="approval_rule_known"),
         CheckConstraint("length(name) > 0", name="name_not_empty"),
     )
 
@@ -33,6 +34,8 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
     charity_kind: Mapped[str] = mapped_column(String(32), server_default=DEFAULT_CHARITY_KIND)
+    # Who may approve its disbursements (shared.contracts.funds.APPROVAL_RULES, where the rule is written).
+    approval_rule: Mapped[str] = mapped_column(String(32), server_default=DEFAULT_APPROVAL_RULE)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     funds: Mapped[list[Fund]] = relationship(back_populates="organization", lazy="raise")
@@ -122,6 +125,10 @@ class Fund(Base):
     closed_at: Mapped[dt.datetime | None]
 
     organization: Mapped[Organization] = relationship(back_populates="funds", lazy="raise")
+    # Its organisation's approval rule, read with the fund: the ledger hears it with the fund (fund_info).
+    approval_rule: Mapped[str] = column_property(
+        select(Organization.approval_rule).where(Organization.id == organization_id)
+        .correlate_except(Organization).scalar_subquery())
 
 
 class AuditLog(AuditLogMixin, Base):

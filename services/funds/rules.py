@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.auth import ROLES, SCOPES
-from shared.contracts.funds import FUND_STATUSES, fund_code
+from shared.contracts.funds import DEFAULT_APPROVAL_RULE, FUND_STATUSES, approval_rule, fund_code
 from shared.db import MAX_ID
 from shared.shapes import Choice, Day, Flag, Integer, Many, Shape, Text, list_fields, refuse_field
 
@@ -42,12 +42,15 @@ ORGANIZATION = Shape("OrganizationCreate", {
     "name": Text(max_length=200),
     "kind": Choice(ORGANIZATION_KINDS),
     "charity_kind": _charity_kind(default=DEFAULT_CHARITY_KIND),
+    "approval_rule": approval_rule(default=DEFAULT_APPROVAL_RULE),
 })
 
 # PATCH: what is sent changes.
-ORGANIZATION_CHANGE = Shape("OrganizationPatch", {"charity_kind": _charity_kind(required=False)})
-# The organisation's page changes its charity kind alone.
+ORGANIZATION_CHANGE = Shape("OrganizationPatch", {"charity_kind": _charity_kind(required=False),
+                                                  "approval_rule": approval_rule(required=False)})
+# The organisation's page changes its charity kind alone, and its approval rule alone.
 ORGANIZATION_CHARITY_KIND = Shape("OrganizationCharityKind", {"charity_kind": _charity_kind()})
+ORGANIZATION_APPROVAL_RULE = Shape("OrganizationApprovalRule", {"approval_rule": approval_rule()})
 
 API_KEY = Shape("ApiKeyCreate", {
     "name": Text(max_length=200),

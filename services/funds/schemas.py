@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from marshmallow import fields
+from marshmallow.validate import OneOf
 
 from services.funds.rules import CHARITY_KIND_DESCRIPTION, CHARITY_KINDS, FUND_KINDS, ORGANIZATION_KINDS
 from shared.auth import SCOPES
-from shared.contracts.funds import FUND_STATUSES
+from shared.contracts.funds import APPROVAL_RULE_DESCRIPTION, APPROVAL_RULES, FUND_STATUSES
 from shared.schemas import BaseSchema, page_schema
 
 
@@ -16,6 +17,8 @@ class OrganizationSchema(BaseSchema):
     kind = fields.String(required=True, metadata={"enum": list(ORGANIZATION_KINDS)})
     charity_kind = fields.String(required=True, metadata={"enum": list(CHARITY_KINDS),
                                                           "description": CHARITY_KIND_DESCRIPTION})
+    approval_rule = fields.String(required=True, validate=OneOf(APPROVAL_RULES),
+                                  metadata={"description": APPROVAL_RULE_DESCRIPTION})
     created_at = fields.DateTime(required=True)
 
 

@@ -58,7 +58,7 @@ class OrganizationById(MethodView):
     @blp.arguments(ORGANIZATION_CHANGE.schema())
     @blp.response(200, OrganizationSchema)
     def patch(self, data: dict[str, Any], organization_id: int) -> Any:
-        """Change an organisation's kind under the Charity Law (admin)"""
+        """Change an organisation's kind under the Charity Law or its approval rule (admin)"""
         return commands.update_organization(db_session(), principal_from_request(), organization_id, **data)
 
 

@@ -18,7 +18,8 @@ from wtforms import SelectChoice
 
 from services.funds import commands
 from services.funds.forms import (
-    CHARITY_KIND_LABELS, FUND_KIND_LABELS, ORGANIZATION_KIND_LABELS, SCOPE_LABELS, ApiKeyForm, CharityKindForm,
+    CHARITY_KIND_LABELS, FUND_KIND_LABELS, ORGANIZATION_KIND_LABELS, SCOPE_LABELS, ApiKeyForm, ApprovalRuleForm,
+    CharityKindForm,
     CloseFundForm, FundCreateForm, FundEditForm, FundFilterForm, LoginForm, OrganizationForm,
     UserCreateForm, UserEditForm,
 )
@@ -217,12 +218,14 @@ def organization_detail(organization_id: int) -> Any:
 
 
 def _organization_page(organization_id: int, status: int = 200, *, form: ApiKeyForm | None = None,
-                       charity_form: CharityKindForm | None = None, issued: Any = None) -> Any:
+                       charity_form: CharityKindForm | None = None, rule_form: ApprovalRuleForm | None = None,
+                       issued: Any = None) -> Any:
     session = db_session()
     organization = commands.get_organization(session, current_user, organization_id)
     return render_template(
         "funds/organization.html", organization=organization, form=form or ApiKeyForm(formdata=None),
-        charity_form=charity_form or CharityKindForm(formdata=None, obj=organization), issued=issued,
+        charity_form=charity_form or CharityKindForm(formdata=None, obj=organization),
+        rule_form=rule_form or ApprovalRuleForm(formdata=None, obj=organization), issued=issued,
         keys=commands.organization_keys(session, organization_id)), status
 
 
@@ -236,6 +239,18 @@ def organization_charity_kind(organization_id: int) -> Any:
         flash(f"机构“{organization.name}”的慈善组织类型已保存。", "success")
         return redirect(url_for("web.organization_detail", organization_id=organization_id))
     return _organization_page(organization_id, status, charity_form=form)
+
+
+@bp.post("/organizations/<int:organization_id>/approval-rule")
+@login_required_for("admin")
+def organization_approval_rule(organization_id: int) -> Any:
+    form = ApprovalRuleForm()
+    organization, status = submit(form, lambda: commands.update_organization(
+        db_session(), current_user, organization_id, **form.values))
+    if organization:
+        flash(f"机构“{organization.name}”的拨付审批规则已保存。", "success")
+        return redirect(url_for("web.organization_detail", organization_id=organization_id))
+    return _organization_page(organization_id, status, rule_form=form)
 
 
 @bp.post("/organizations/<int:organization_id>/keys/<int:key_id>/revoke")

@@ -34,7 +34,43 @@ def is_fund_code(value: Any) -> bool:
         return False
     return True
 
-# A fund as the funds service describes it on its internal API (FundInfo.to_json).
+# Who may approve an organisation's disbursements: its approval rule, set per organisation in the
+# funds service (Organization.approval_rule) and enforced by the ledger when a disbursement is
+# requested and approved (services/donations/migrations/versions/0005_approval_rule.sql). This is
+# the rule, once:
+#
+# - Every rule keeps four eyes: nobody, person or key, approves a disbursement they requested.
+# - `other_actor` (the default, API.md's rule): any user or key holding `disbursements:approve`
+#   other than the requester may approve.
+# - `person_only`: only a person logged in to the pages approves; an API key's approval is refused
+#   (`approval_rule_person_only`).
+# - `non_requesting_keys`: people approve as under `other_actor`; a key approves only if it has
+#   never requested a disbursement, of any fund, in any state, before the rule was set too
+#   (`approval_by_requesting_key`); and a key that has ever approved one may not request one for
+#   this organisation (`request_by_approving_key`). So the keys that request the organisation's
+#   disbursements and the keys that approve them are two sets that never meet: an integration
+#   whose keys request cannot approve with any of them, however many keys it holds.
+#
+# Rejecting moves no money and paying moves only what was approved: neither is governed by the rule.
+# A key's requests and approvals take a lock on the key before anything else, so a request and an
+# approval by one key at the same moment are decided one after the other, each seeing the other.
+# A change of the rule reaches the ledger with the fund's description, within AUTH_CACHE_SECONDS.
+APPROVAL_RULES = ("other_actor", "person_only", "non_requesting_keys")
+DEFAULT_APPROVAL_RULE = APPROVAL_RULES[0]
+APPROVAL_RULE_DESCRIPTION = (
+    "Who may approve the organisation's disbursements (never their requester): `other_actor` (the default), "
+    "any user or API key other than the requester; `person_only`, only a person on the web pages, never an "
+    "API key; `non_requesting_keys`, people, or API keys that have never requested a disbursement (and a key "
+    "that has approved one may not request one for this organisation).")
+
+
+def approval_rule(**kwargs: Any) -> Choice:
+    """The field of an organisation's approval rule, wherever one is given."""
+    return Choice(APPROVAL_RULES, description=APPROVAL_RULE_DESCRIPTION, **kwargs)
+
+
+# A fund as the funds service describes it on its internal API (FundInfo.to_json), with its
+# organisation's approval rule (the ledger's requests and approvals follow it).
 FUND_INFO = Shape("FundInfo", {
     "code": fund_code(),
     "name": Text(max_length=200),
@@ -43,6 +79,7 @@ FUND_INFO = Shape("FundInfo", {
     "status": Choice(FUND_STATUSES),
     "purpose": Text(max_length=2000, min_length=0),
     "status_version": Integer(minimum=0, maximum=MAX_BIG_ID),
+    "approval_rule": approval_rule(default=DEFAULT_APPROVAL_RULE),
 })
 
 
@@ -61,6 +98,7 @@ class FundInfo:
     status: str
     purpose: str
     status_version: int = 0
+    approval_rule: str = DEFAULT_APPROVAL_RULE
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
