@@ -132,6 +132,17 @@ _kind("reversal_exceeds_cash", 409, CONFLICT,
          "payments: %(cash)s CNY of cash is available."))
 _kind("own_disbursement", 403, FORBIDDEN,
       N_("The requester cannot approve their own disbursement: someone else must."))
+# The organisation's approval rule (shared/contracts/funds.py): who the caller is, not the
+# disbursement's state, so 403 like the requester's own approval.
+_kind("approval_rule_person_only", 403, FORBIDDEN,
+      N_("The organisation's approval rule is person_only: only a person, on the web pages, may approve its "
+         "disbursements, never an API key."))
+_kind("approval_by_requesting_key", 403, FORBIDDEN,
+      N_("The organisation's approval rule is non_requesting_keys: this API key has requested disbursements, "
+         "so it may not approve one; a person or a key that never requests must."))
+_kind("request_by_approving_key", 403, FORBIDDEN,
+      N_("The organisation's approval rule is non_requesting_keys: this API key has approved disbursements, "
+         "so it may not request one; request with a key that never approves."))
 _kind("disbursement_not_requested", 409, CONFLICT,
       N_("Disbursement %(id)s is %(status)s; only a requested one can be approved."))
 _kind("disbursement_not_approved", 409, CONFLICT,

@@ -73,8 +73,9 @@ def actor_json(actor: Principal) -> dict[str, Any]:
 
 
 def fund_json(fund: FundInfo) -> dict[str, Any]:
+    """The fund as the ledger's functions read it, with its organisation's approval rule."""
     return {"code": fund.code, "organization_id": fund.organization_id, "restricted": fund.restricted,
-            "status": fund.status, "status_version": fund.status_version}
+            "status": fund.status, "status_version": fund.status_version, "approval_rule": fund.approval_rule}
 
 
 def _json(value: Any) -> str:

@@ -236,6 +236,22 @@ class Disbursement(Base):
     entry_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("journal_entry.id"))
 
 
+class KeyActivity(Base):
+    """When an API key first requested and first approved a disbursement, one row a key: what the
+    approval rule `non_requesting_keys` asks (shared/contracts/funds.py). Written by the ledger's
+    request and approval (0005_approval_rule.sql), which lock the key's row first."""
+
+    __tablename__ = "key_activity"
+    __table_args__ = (
+        CheckConstraint("actor LIKE 'key:%'", name="actor_is_key"),
+        CheckConstraint("first_requested_at IS NOT NULL OR first_approved_at IS NOT NULL", name="acted"),
+    )
+
+    actor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_requested_at: Mapped[dt.datetime | None]
+    first_approved_at: Mapped[dt.datetime | None]
+
+
 class AuditLog(AuditLogMixin, Base):
     pass
 

@@ -61,6 +61,15 @@ def _fund_name(code: str) -> str | None:
     return info.name if info else None
 
 
+def _approval_rule(code: str) -> str | None:
+    """The approval rule of the fund's organisation, as the funds service says, if it answers."""
+    try:
+        info = authority().fund(code)
+    except Problem:
+        return None
+    return info.approval_rule if info else None
+
+
 def _row_form(form_class: type[FlaskForm], item_id: int, prefix: str) -> FlaskForm:
     """An empty form for one row of a table, its fields' ids unique on the page."""
     return _unique_ids(form_class(formdata=None), item_id, prefix)
@@ -222,8 +231,9 @@ def _queue_page(status: int = 200, error: str | None = None,
     if rejected is not None and rejected[0] in forms:
         forms[rejected[0]] = _unique_ids(rejected[1], rejected[0], "reject")
     ledgers = {code: reads.fund_ledger_row(session, code) for code in {d.fund_code for d in requested + approved}}
+    rules = {code: _approval_rule(code) for code in {d.fund_code for d in requested}}
     return render_template("donations/queue.html", requested=requested, approved=approved, forms=forms,
-                           ledgers=ledgers, error=error, limit=LIST_LIMIT), status
+                           ledgers=ledgers, rules=rules, error=error, limit=LIST_LIMIT), status
 
 
 @bp.get("/disbursements/queue")
