@@ -7,21 +7,35 @@ as a 503 problem with Retry-After, never a 500, and the money recorded stays exa
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
+import psycopg
 import pytest
 
 from shared.dates import today
 from shared.periods import Period
+from shared.postgres import libpq_dsn
 from tests.conftest import ADMIN_PASSWORD, csrf_token, free_port
-from tests.outage_support import (ADMIN, CeleryWorker, Gunicorn, PrivateCluster, PrivateRedis, assert_unavailable,
-                                  owner_rows, private_cluster, private_redis, service_env, wait_for)
+from tests.outage_support import (
+    ADMIN,
+    CeleryWorker,
+    Gunicorn,
+    PrivateCluster,
+    PrivateRedis,
+    assert_unavailable,
+    owner_rows,
+    private_cluster,
+    private_redis,
+    service_env,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 __all__ = ["private_cluster", "private_redis"]  # fixtures
@@ -184,12 +198,12 @@ class Load:
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._client, args=(n % 2 == 0,), daemon=True) for n in range(clients)]
 
-    def __enter__(self) -> Load:
+    def __enter__(self) -> Self:
         for thread in self.threads:
             thread.start()
         return self
 
-    def __exit__(self, *_: Any) -> None:
+    def __exit__(self, *_: object) -> None:
         self.stopping.set()
         for thread in self.threads:
             thread.join(timeout=60)
@@ -260,6 +274,121 @@ def test_a_postgresql_restart_mid_load_is_a_503_and_then_nothing_but_success(
         assert set(rows) <= {reference for _, _, reference, _, _ in answers}
         assert fen(balance.json()["balance"]) == 1000 * sum(rows.values())
         ledger.verify()
+    finally:
+        http.close()
+        web.stop()
+
+
+# -- 3. The funds service is down -------------------------------------------------------
+
+def test_with_the_funds_service_down_the_ledger_answers_what_it_knows_and_503_for_the_rest(
+        database_url: str, tmp_path: Path) -> None:
+    """The donations service alone, the funds service killed: a key and a fund it heard of within
+    its auth cache still read balances and statements; a key or a fund it never heard of is a 503
+    with Retry-After (it cannot tell), never a 401, a 404 or a 500."""
+    funds = Gunicorn(service_env(database_url, tmp_path / "funds-var", WEB_CONCURRENCY="1", WEB_THREADS="4"),
+                     tmp_path / "funds.log", factory="services.funds:create_app()", check="/openapi.json")
+    donations = None
+    try:
+        donations = Gunicorn(service_env(database_url, tmp_path / "donations-var", WEB_CONCURRENCY="1",
+                                         WEB_THREADS="4", FUNDS_URL=funds.base_url, AUTH_CACHE_SECONDS="60"),
+                             tmp_path / "donations.log", factory="services.donations:create_app()",
+                             check="/openapi.json")
+        with httpx.Client(base_url=funds.base_url, timeout=20) as at_funds, \
+                httpx.Client(base_url=donations.base_url, timeout=20) as at_donations:
+            # Ledger talks to the gateway's paths: here each service has its own address.
+            organization = at_funds.post("/api/v1/organizations", headers=ADMIN,
+                                         json={"name": "铜陵市铜官区商会", "kind": "chamber_of_commerce"}).json()
+            keys = [at_funds.post(f"/api/v1/organizations/{organization['id']}/api-keys", headers=ADMIN,
+                                  json={"name": name, "scopes": CLERK_SCOPES}).json()["key"] for name in ("出纳", "备用")]
+            clerk, unseen_key = bearer(keys[0]), bearer(keys[1])
+            for code in ("TG-FUNDS-1", "TG-FUNDS-2"):
+                assert at_funds.post("/api/v1/funds", headers=ADMIN, json={
+                    "code": code, "name": "铜官区商会冠名慈善基金", "kind": "chamber_named",
+                    "organization_id": organization["id"], "purpose": "助学", "restricted": False}).status_code == 201
+            body = {"fund_code": "TG-FUNDS-1", "amount": "800.00", "currency": "CNY", "received_on": today().isoformat(),
+                    "donor": {"name": "王秀英", "kind": "individual", "anonymous": False}, "channel": "bank"}
+            assert at_donations.post("/api/v1/donations", headers=clerk, json=body).status_code == 201
+            assert at_donations.get("/api/v1/funds/TG-FUNDS-1/balance", headers=clerk).status_code == 200
+
+            funds.kill()
+
+            balance = at_donations.get("/api/v1/funds/TG-FUNDS-1/balance", headers=clerk)
+            assert balance.status_code == 200 and balance.json()["balance"] == "800.00", balance.text
+            statement = at_donations.get("/api/v1/funds/TG-FUNDS-1/statement", headers=clerk)
+            assert statement.status_code == 200 and statement.json()["closing_balance"] == "800.00", statement.text
+            listed = at_donations.get("/api/v1/donations", headers=clerk)
+            assert listed.status_code == 200 and len(listed.json()["items"]) == 1, listed.text
+
+            for refused in (at_donations.get("/api/v1/me", headers=unseen_key),  # a key it never heard of
+                            at_donations.get("/api/v1/donations", headers=bearer("cfk_never-issued")),
+                            at_donations.get("/api/v1/funds/TG-FUNDS-2/balance", headers=clerk),  # a fund it never saw
+                            at_donations.post("/api/v1/donations", headers=clerk, json={**body, "fund_code": "TG-FUNDS-2"})):
+                problem = assert_unavailable(refused, "service_unavailable")
+                assert problem["params"] == {"service": "funds"}, problem
+            # Money to the fund it knows goes on (a freeze cannot happen while the funds service is down).
+            again = at_donations.post("/api/v1/donations", headers=clerk, json=body)
+            assert again.status_code == 201, again.text
+            assert at_donations.get("/api/v1/funds/TG-FUNDS-1/balance", headers=clerk).json()["balance"] == "1600.00"
+        assert "Traceback" not in donations.log_text()
+    finally:
+        if donations is not None:
+            donations.stop()
+        funds.stop()
+
+
+# -- 4. A gunicorn worker killed mid-request ------------------------------------------------
+
+def test_a_worker_killed_mid_donation_leaves_one_donation_to_the_retry(database_url: str, tmp_path: Path) -> None:
+    """The donation's transaction is held at the fund's ledger row (as a concurrent payment would
+    hold it) while its worker is killed with SIGKILL; the client's retry with the same
+    Idempotency-Key records exactly one donation, and a further retry replays it."""
+    web = Gunicorn(service_env(database_url, tmp_path / "var", WEB_CONCURRENCY="1", WEB_THREADS="4"),
+                   tmp_path / "web.log")
+    http = httpx.Client(base_url=web.base_url, timeout=30)
+    try:
+        ledger = Ledger(http, "铜陵市狮子山区商会", "SZS-KILL-1")
+        assert ledger.donate("1.00").status_code == 201  # the fund's ledger row exists
+        reference = uuid.uuid4().hex
+        headers = {**ledger.clerk, "Idempotency-Key": reference}
+        body = ledger.donation_body("2600.00", reference)
+        outcome: dict[str, Any] = {}
+
+        def first_attempt() -> None:
+            try:
+                outcome["response"] = http.post(f"{DONATIONS}/donations", headers=headers, json=body)
+            except httpx.HTTPError as error:
+                outcome["error"] = error
+
+        with psycopg.connect(libpq_dsn(database_url)) as owner:
+            owner.execute("SELECT 1 FROM donations.fund_ledger WHERE code = %s FOR UPDATE", (ledger.code,))
+            sender = threading.Thread(target=first_attempt)
+            sender.start()
+            wait_for(lambda: owner_rows(database_url, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                        "wait_event_type = 'Lock' AND usename LIKE '%%\\_donations'")[0][0] == 1,
+                     20, "the donation to wait on the fund's row")
+            (worker,) = web.workers()
+            os.kill(worker, signal.SIGKILL)
+            sender.join(timeout=20)
+            assert "error" in outcome, outcome  # the client never heard back
+            owner.rollback()
+
+        def retried() -> httpx.Response | None:
+            try:
+                return http.post(f"{DONATIONS}/donations", headers=headers, json=body)
+            except httpx.TransportError:
+                return None  # gunicorn is starting another worker
+
+        retry = wait_for(retried, 60, "an answer to the retry")
+        assert retry.status_code == 201, retry.text
+        replay = http.post(f"{DONATIONS}/donations", headers=headers, json=body)
+        assert replay.status_code == 201 and replay.headers.get("Idempotent-Replayed") == "true"
+        assert replay.json()["id"] == retry.json()["id"]
+        assert owner_rows(database_url, "SELECT count(*) FROM donations.donation WHERE reference = %s",
+                          (reference,)) == [(1,)]
+        assert ledger.balance() == "2601.00"
+        ledger.verify()
+        assert web.workers() != [worker]
     finally:
         http.close()
         web.stop()
