@@ -13,7 +13,7 @@ help:
 	@echo "make run     serve all services on http://127.0.0.1:$${PORT:-8000} (DATABASE_URL, else embedded PostgreSQL under var/pg)"
 	@echo "make test    run the test suite on PostgreSQL (TEST_DATABASE_URL, else 127.0.0.1:5432, else embedded)"
 	@echo "make migrate bring the database (DATABASE_URL, else var/pg) to the latest schema; set up the services' roles"
-	@echo "make bench   benchmark the donations ledger, then a quarterly report over 1M entries (see bench/README.md)"
+	@echo "make bench   benchmark the ledger, a quarterly report over 1M entries, then a 10-minute soak (bench/README.md)"
 	@echo "make backup  back up the database (DATABASE_URL, else var/pg) and its report files under var/backups (BACKUP_DIR)"
 	@echo "make restore BACKUP=<folder> [REPLACE=1]  restore a backup into the database (DATABASE_URL, else var/pg)"
 	@echo "make clean   remove the virtual environment and var/"
@@ -49,16 +49,17 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# BENCH_SUITES=ledger or BENCH_SUITES=reports runs one of the two benchmarks.
-BENCH_SUITES ?= ledger,reports
+# BENCH_SUITES=ledger, reports or soak runs one of the three benchmarks (or a list of them).
+BENCH_SUITES ?= ledger,reports,soak
 comma := ,
 bench_suites := $(subst $(comma), ,$(BENCH_SUITES))
 
 bench: install
-	@for suite in $(bench_suites); do case $$suite in ledger|reports) ;; \
-	  *) echo "BENCH_SUITES: no suite '$$suite' (ledger, reports)" >&2; exit 2;; esac; done
+	@for suite in $(bench_suites); do case $$suite in ledger|reports|soak) ;; \
+	  *) echo "BENCH_SUITES: no suite '$$suite' (ledger, reports, soak)" >&2; exit 2;; esac; done
 	$(if $(filter ledger,$(bench_suites)),$(BIN)/python bench/run.py)
 	$(if $(filter reports,$(bench_suites)),$(BIN)/python bench/reports.py)
+	$(if $(filter soak,$(bench_suites)),$(BIN)/python bench/soak.py)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
