@@ -63,6 +63,13 @@ def _get(obj: Any, name: str) -> Any:
     return obj[name] if isinstance(obj, dict) else getattr(obj, name)
 
 
+class Stored(fields.Nested):
+    """A value kept as JSON (a report's summary), answered as it was kept; `nested` documents it."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
 class Computed(fields.Nested):
     """A nested answer computed from the whole object by `getter` (documented as its schema)."""
 

@@ -90,3 +90,8 @@ def test_an_id_no_row_can_have_is_not_found(api: ApiClient, path: str) -> None:
         answer = api.get(path.format(id=number))
         assert answer.status_code == 404, (number, answer.json)
     assert api.delete(f"/reports/api/v1/subscriptions/{2**31}").status_code == 404
+
+
+def test_an_export_of_an_organisation_that_does_not_exist_is_not_found(api: ApiClient) -> None:
+    answer = api.get("/reports/api/v1/exports?period=2026-Q3&format=csv&organization_id=122079")
+    assert answer.status_code == 404 and answer.json["code"] == "organization_not_found", answer.json

@@ -9,13 +9,55 @@ from marshmallow import fields
 
 from services.reports.rules import FILE_FORMATS, RUN_STATES, TRIGGERS
 from shared.periods import FREQUENCIES
-from shared.schemas import BaseSchema, Computed, page_schema
+from shared.schemas import AMOUNT_OUT, BaseSchema, Computed, Stored, page_schema
 
 
 class ScopeSchema(BaseSchema):
     kind = fields.String(required=True, metadata={"enum": ["all", "organization", "fund"]})
     organization_id = fields.Integer(required=True, allow_none=True)
     fund_code = fields.String(required=True, allow_none=True)
+
+
+def _amount(description: str = "") -> fields.Field:
+    return fields.String(required=True, metadata={**AMOUNT_OUT, **({"description": description} if description else {})})
+
+
+class FiguresSchema(BaseSchema):
+    """A period's figures, of the scope or of one fund (API.md, "Reports service")."""
+
+    opening_balance = _amount("The previous period's closing balance.")
+    donations_total = _amount("Donations whose `received_on` is in the period, reversed ones included.")
+    donations_count = fields.Integer(required=True, metadata={"minimum": 0})
+    disbursements_total = _amount("Disbursements whose `paid_on` is in the period.")
+    disbursements_count = fields.Integer(required=True, metadata={"minimum": 0})
+    reversals_total = _amount("Reversals posted in the period.")
+    closing_balance = _amount("opening_balance + donations_total - reversals_total - disbursements_total")
+    reversals_count = fields.Integer(metadata={"minimum": 0})
+    restricted_total = fields.String(metadata=AMOUNT_OUT)
+    in_kind_total = fields.String(metadata=AMOUNT_OUT)
+
+
+class FundFiguresSchema(FiguresSchema):
+    fund_code = fields.String(required=True)
+    name = fields.String(required=True)
+    available = _amount("The fund's balance less approved, unpaid disbursements, when the report was built.")
+
+
+class CheckSchema(BaseSchema):
+    name = fields.String(required=True, metadata={
+        "example": "trial_balance",
+        "description": "At least trial_balance, balances_match_ledger, audit_chain, receipt_numbers_gapless, "
+                       "four_eyes; an annual report adds charity_law_spending_ratio and "
+                       "charity_law_management_cost_ratio."})
+    passed = fields.Boolean(required=True)
+    detail = fields.String(required=True)
+
+
+class ReportSummarySchema(FiguresSchema):
+    """The figures and checks of a report's scope and period; more fields may follow."""
+
+    funds = fields.List(fields.Nested(FundFiguresSchema), required=True)
+    checks = fields.List(fields.Nested(CheckSchema), required=True)
 
 
 class ReportFileSchema(BaseSchema):
@@ -33,8 +75,8 @@ class ReportSchema(BaseSchema):
     status = fields.String(required=True, metadata={"enum": list(RUN_STATES)})
     progress = fields.Integer(required=True, metadata={"minimum": 0, "maximum": 100,
                                                        "description": "Percent done, 0-100."})
-    summary = fields.Dict(required=True, allow_none=True,
-                          metadata={"description": "The figures and checks (API.md); null until done."})
+    summary = Stored(ReportSummarySchema, required=True, allow_none=True,
+                     metadata={"description": "The figures and checks (API.md); null until done."})
     files = Computed(ReportFileSchema, lambda schema, run: schema._files(run), many=True, required=True)
     error = fields.String(required=True, allow_none=True, metadata={"description": "Why it failed; null otherwise."})
     trigger = fields.String(required=True, metadata={"enum": list(TRIGGERS)})

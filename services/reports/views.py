@@ -20,6 +20,7 @@ from services.reports.schemas import (
 from shared.api import Blueprint, add_me_endpoint, file_response_doc, path_parameter
 from shared.auth import principal_from_request, require_scope
 from shared.db import db_session
+from shared.errors import Problem
 from shared.idempotency import idempotent
 from shared.schemas import paginate
 
@@ -151,12 +152,17 @@ class Exports(MethodView):
         EXPORT_CONTENT_TYPES.values())})
     def get(self, args: dict[str, Any]) -> Any:
         """A period's ledger for accountants: CSV, XLSX, or a plain-text journal"""
+        from services.reports.build import NoSuchScope
         from services.reports.exports import export
         from services.reports.sources import Sources
         from shared.periods import Period
 
         scope, _ = commands.scope_for(principal_from_request(), fund_code=args.get("fund_code"),
                                       organization_id=args.get("organization_id"))
-        body, content_type, filename = export(Sources(current_app.extensions["peers"]), scope,
-                                              Period.parse(args["period"]), args["format"])
+        try:
+            body, content_type, filename = export(Sources(current_app.extensions["peers"]), scope,
+                                                  Period.parse(args["period"]), args["format"])
+        except NoSuchScope:  # an organisation an admin may name, which does not exist
+            raise (Problem("fund_not_found", fund_code=scope.fund_code) if scope.fund_code is not None
+                   else Problem("organization_not_found", id=scope.organization_id)) from None
         return file_response(body, content_type, filename)
