@@ -208,6 +208,10 @@ def test_the_gateway_answers_for_itself_as_the_services_do(gateway_in_front: Ngi
     down = httpx.get(f"{base}/reports/api/v1/me")
     assert_problem(down.status_code, {k.lower(): v for k, v in down.headers.items()}, down.content, 502,
                    "service_unavailable")
+    # Prometheus scrapes each container; the gateway does not show metrics to the world.
+    metrics = httpx.get(f"{base}/donations/metrics")
+    assert_problem(metrics.status_code, {k.lower(): v for k, v in metrics.headers.items()}, metrics.content, 404,
+                   "not_found")
     # A service's own refusal is its own, not replaced by the gateway's.
     missing = httpx.get(f"{base}/funds/api/v1/funds/NO-SUCH", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
     assert missing.status_code == 404 and "Nothing is served" not in missing.text
