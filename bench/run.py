@@ -191,6 +191,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def children(parent: int) -> list[int]:
+    """The processes whose parent is `parent`, from /proc."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                raw = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(raw[raw.rindex(")") + 2:].split()[1]) == parent:
+                pids.append(int(entry))
+    return sorted(pids)
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
@@ -198,17 +212,8 @@ class Server:
     log_path: Path
 
     def worker_pids(self) -> list[int]:
-        """The master's children (gunicorn's workers), from /proc."""
-        master, pids = self.process.pid, []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    raw = Path(f"/proc/{entry}/stat").read_text()
-                except OSError:
-                    continue
-                if int(raw[raw.rindex(")") + 2:].split()[1]) == master:
-                    pids.append(int(entry))
-        return sorted(pids)
+        """The master's children (gunicorn's workers)."""
+        return children(self.process.pid)
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -347,19 +347,6 @@ def drive(config: Config, base: str, keys: dict[str, str], admin_password: str, 
 
 # -- memory -----------------------------------------------------------------------------------------
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                raw = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(raw[raw.rindex(")") + 2:].split()[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
 def _rss_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -383,7 +370,7 @@ class MemorySampler(threading.Thread):
         named: dict[str, int] = {}
         for name, root in self.roots.items():
             named[f"{name} master"] = root
-            for n, pid in enumerate(sorted(_children(root)), 1):
+            for n, pid in enumerate(lb.children(root), 1):
                 named[f"{name} child {n}"] = pid
         return named
 
