@@ -23,6 +23,7 @@ from flask_smorest import Api
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
+from shared.auth import REALM
 from shared.errors import PROBLEM_MIMETYPE, Problem, http_exception_response
 from shared.refusals import KINDS, Message
 from shared.shapes import Invalid, Shape
@@ -48,7 +49,7 @@ HEADERS = {
     "Retry-After": {"description": "Seconds to wait before trying again.",
                     "schema": {"type": "integer", "minimum": 1}},
     "WWW-Authenticate": {
-        "description": "`Bearer realm=\"charity-ledger\"` (RFC 6750); with `error=\"invalid_token\"` when the key "
+        "description": f"`Bearer realm=\"{REALM}\"` (RFC 6750); with `error=\"invalid_token\"` when the key "
                        "is unknown or revoked.",
         "schema": {"type": "string"},
     },
@@ -152,6 +153,9 @@ def problem_response_doc(description: str, codes: Iterable[str] = (), headers: I
     codes = list(dict.fromkeys(codes))
     if codes:
         description += ": " + ", ".join(f"`{code}`" for code in codes)
+    if "validation" in codes:
+        description += " (`errors` and `codes` name each refused field: a body's by its path, such as `donor.name`; " \
+                       "a query argument or a header, such as `Idempotency-Key`, by its name)"
     return {
         "description": description,
         "headers": {"X-Request-Id": REQUEST_ID_HEADER,
