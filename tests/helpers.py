@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import os
 import re
+import signal
+import subprocess
 from typing import Any
 
 from werkzeug.test import TestResponse
@@ -49,3 +52,22 @@ def field_errors(response: Any, field: str) -> str:
     """The errors a page shows beside the field with this id ('' if none)."""
     match = re.search(rf'id="errors-{re.escape(field)}">(.*?)</ul>', response.get_data(as_text=True), re.S)
     return html.unescape(match.group(1)) if match else ""
+
+
+def stop_process_group(process: subprocess.Popen[Any], timeout: float = 20) -> int | None:
+    """SIGTERM to a process started with start_new_session (and its children), SIGKILL if it
+    outlives `timeout`; its exit status (None: it had to be killed)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_process_group(process)
+        return None
+
+
+def kill_process_group(process: subprocess.Popen[Any]) -> None:
+    """SIGKILL to the process and its children: no clean-up, no acknowledgement."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)

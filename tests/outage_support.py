@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -26,6 +25,7 @@ from shared.config import REPO_ROOT
 from shared.migrate import upgrade
 from shared.postgres import EmbeddedPostgres, create_database, libpq_dsn, start_embedded
 from tests.conftest import ADMIN_KEY, ADMIN_PASSWORD, SECRET_KEY, free_port
+from tests.helpers import kill_process_group, stop_process_group
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 PROBLEM = "application/problem+json"
@@ -191,19 +191,11 @@ class Gunicorn:
         return sorted(child.pid for child in psutil.Process(self.process.pid).children())
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_process_group(self.process)
 
     def kill(self) -> None:
         """SIGKILL the master and its workers: the service is gone."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        kill_process_group(self.process)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -232,10 +224,4 @@ class CeleryWorker:
         wait_for(ready, 60, "the Celery worker")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_process_group(self.process)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ from shared.config import REPO_ROOT
 from shared.dates import today
 from shared.postgres import libpq_dsn
 from tests.conftest import ADMIN_KEY, SECRET_KEY, ApiClient, Factory, free_port
-from tests.helpers import assert_ok
+from tests.helpers import assert_ok, kill_process_group, stop_process_group
 
 API = "/donations/api/v1"
 # An organisation's two hands: a clerk who records and requests, an approver who approves.
@@ -106,17 +105,10 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL: no clean-up, no acknowledgement, nothing."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        kill_process_group(self.process)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process_group(self.process, timeout=15)
 
 
 def worker_env(database_url: str, var_dir: Path, base_url: str, broker: str, smtp_url: str,

@@ -34,6 +34,7 @@ from shared.config import REPO_ROOT, SERVICES
 from shared.migrate import drop_database_and_roles
 from shared.postgres import create_database, libpq_dsn
 from tests.conftest import ADMIN_KEY, free_port
+from tests.helpers import stop_process_group
 from tests.reports_support import serve_over_http, smtp  # noqa: F401 - smtp is a fixture
 
 NGINX_CONF = REPO_ROOT / "deploy" / "nginx.conf"
@@ -268,14 +269,7 @@ class Process:
 
     def stop(self) -> int | None:
         """SIGTERM, as `docker compose stop`; its exit status (None: it had to be killed)."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-            return None
+        return stop_process_group(self.process, timeout=30)
 
 
 def health(healthcheck: dict[str, Any], env: dict[str, str], ports: dict[str, int], schedule: Path) -> bool:

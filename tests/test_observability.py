@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shared.config import REPO_ROOT
 from shared.logs import formatter
 from tests.conftest import ADMIN_KEY, ADMIN_PASSWORD, SECRET_KEY, ApiClient, Browser, Factory, free_port
+from tests.helpers import stop_process_group
 from tests.reports_support import Inbox, WorkerProcess, serve_over_http, smtp, wait_for, worker_env  # noqa: F401
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -227,13 +227,7 @@ class Gunicorn:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        stop_process_group(self.process)
 
     def lines(self) -> list[dict[str, Any]]:
         """Its log: every line must be a JSON object."""
