@@ -62,6 +62,8 @@ def test_the_roles_are_plain_logins_owning_nothing(database_url: str):
 @pytest.mark.parametrize("statement", [
     "ALTER TABLE donations.posting DISABLE TRIGGER ALL",
     "ALTER TABLE donations.journal_entry DISABLE TRIGGER journal_entry_append_only",
+    "DROP TRIGGER journal_entry_append_only ON donations.journal_entry",
+    "DROP TRIGGER posting_append_only ON donations.posting",
     "DROP TABLE donations.posting",
     "DROP FUNCTION donations.record_donations",
     "INSERT INTO donations.posting (entry_id, line, fund_id, account, amount_fen) VALUES (1, 9, 1, 'bank', 1)",
@@ -83,6 +85,7 @@ def test_the_roles_are_plain_logins_owning_nothing(database_url: str):
     "SET session_replication_role = replica",
     "SELECT * FROM funds.fund",
     "SELECT * FROM funds.api_key",
+    "SELECT * FROM funds.organization",
 ])
 def test_the_donations_role_cannot(gateway: Any, statement: str):
     error = refused(engine_of(gateway, "donations"), statement)
