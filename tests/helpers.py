@@ -9,6 +9,8 @@ import os
 import re
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 from typing import Any
 
 from werkzeug.test import TestResponse
@@ -71,3 +73,17 @@ def kill_process_group(process: subprocess.Popen[Any]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
+
+
+# What the contract promises: a revoked key, an ended login, a frozen fund take effect everywhere within it.
+PROPAGATION_LIMIT = 5.0
+
+
+def wait_until(condition: Callable[[], bool], limit: float = PROPAGATION_LIMIT) -> float:
+    """Seconds until `condition` held; fails after `limit`."""
+    start = time.monotonic()
+    while not condition():
+        elapsed = time.monotonic() - start
+        assert elapsed < limit, f"still not true after {elapsed:.1f} s"
+        time.sleep(0.1)
+    return time.monotonic() - start

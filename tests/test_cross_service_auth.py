@@ -3,26 +3,13 @@ deactivation and fund freezing reach every service within 5 seconds."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 
 from services.funds import commands
 from tests.conftest import ADMIN_KEY, Browser
+from tests.helpers import wait_until
 
 PEER_SERVICES = ("donations", "reports")
-PROPAGATION_LIMIT = 5.0
-
-
-def wait_until(condition: Callable[[], bool], limit: float = PROPAGATION_LIMIT) -> float:
-    """Seconds until `condition` held; fails after `limit`."""
-    start = time.monotonic()
-    while not condition():
-        elapsed = time.monotonic() - start
-        assert elapsed < limit, f"still not true after {elapsed:.1f} s"
-        time.sleep(0.1)
-    return time.monotonic() - start
 
 
 @pytest.mark.parametrize("service", ["funds", *PEER_SERVICES])

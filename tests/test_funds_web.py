@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from conftest import ADMIN_PASSWORD, Browser, csrf_token
-from helpers import field_errors, text
+from helpers import field_errors, text, wait_until
 
 HTML = {"Accept": "text/html"}
 PASSWORD = "a-long-enough-password"
@@ -331,6 +331,24 @@ def test_edit_and_deactivate_user_ends_their_session(admin: Browser, gateway: An
     assert person.get("/funds/").status_code == 302
     again = person.submit("/funds/login", {"username": "li.si", "password": PASSWORD})
     assert again.status_code == 422
+
+
+def test_a_new_password_ends_the_users_sessions_in_every_service(admin: Browser, gateway: Any, make: Any,
+                                                                org: dict[str, Any]) -> None:
+    person = logged_in(gateway, make, "fund_manager", org["id"], "wang.wu")
+    for path in ("/funds/", "/donations/", "/reports/"):
+        assert person.get(path).status_code == 200, path
+
+    changed = admin.submit(user_edit_path(admin, "wang.wu"), {
+        "display_name": "王五", "role": "fund_manager", "organization_id": org["id"], "active": "y",
+        "password": "a-new-password-for-wang"})
+
+    assert changed.status_code == 302
+    for path in ("/funds/", "/donations/", "/reports/"):
+        wait_until(lambda p=path: person.get(p).status_code == 302)
+    assert person.submit("/funds/login", {"username": "wang.wu", "password": PASSWORD}).status_code == 422
+    assert person.submit("/funds/login", {"username": "wang.wu",
+                                          "password": "a-new-password-for-wang"}).status_code == 302
 
 
 def test_admin_cannot_deactivate_themselves(admin: Browser, api: Any) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from shared.config import REPO_ROOT
 from tests.conftest import ADMIN_KEY, ADMIN_PASSWORD, SECRET_KEY, LiveServer, csrf_token, free_port
-from tests.test_cross_service_auth import wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.slow
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
