@@ -4,7 +4,6 @@ is served, checked against what the running services really do."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -286,7 +285,7 @@ def test_answers_mark_every_field_they_always_carry_as_required(gateway: Any) ->
         for name in names:
             schema = document["components"]["schemas"][name]
             required = set(schema.get("required", []))
-            for field, spec in schema["properties"].items():
+            for field in schema["properties"]:
                 if (name, field) not in OPTIONAL:
                     assert field in required, (service, name, field)
     donations = documents(gateway)["donations"]["components"]["schemas"]
@@ -376,7 +375,12 @@ def enumerations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str,
 
 
 def test_every_closed_set_is_an_enum_from_the_rules_the_code_checks(gateway: Any) -> None:
-    from services.donations.rules import CHANNELS, DISBURSEMENT_CATEGORIES, DONATION_STATUSES, DONOR_KINDS
+    from services.donations.rules import (
+        CHANNELS,
+        DISBURSEMENT_CATEGORIES,
+        DONATION_STATUSES,
+        DONOR_KINDS,
+    )
     from services.funds.rules import FUND_KINDS, ORGANIZATION_KINDS
     from services.reports.rules import EXPORT_FORMATS, FILE_FORMATS, RUN_STATES
     from shared.auth import ROLES, SCOPES

@@ -11,11 +11,14 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, strategies as st
+from hypothesis import HealthCheck
+from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
-    ignored_auth, negative_data_rejection, positive_data_acceptance,
+    ignored_auth,
+    negative_data_rejection,
+    positive_data_acceptance,
 )
 
 from conftest import ADMIN_KEY, ApiClient, Factory
