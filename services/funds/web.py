@@ -229,28 +229,25 @@ def _organization_page(organization_id: int, status: int = 200, *, form: ApiKeyF
         keys=commands.organization_keys(session, organization_id)), status
 
 
-@bp.post("/organizations/<int:organization_id>/charity-kind")
+# An organisation's settings, each its own small form on the organisation's page:
+# the form, the page's name for it, and what is said once it is saved.
+ORGANIZATION_SETTINGS: dict[str, tuple[type[Any], str, str]] = {
+    "charity-kind": (CharityKindForm, "charity_form", "机构“{name}”的慈善组织类型已保存。"),
+    "approval-rule": (ApprovalRuleForm, "rule_form", "机构“{name}”的拨付审批规则已保存。"),
+}
+
+
+@bp.post(f"/organizations/<int:organization_id>/<any({', '.join(map(repr, ORGANIZATION_SETTINGS))}):setting>")
 @login_required_for("admin")
-def organization_charity_kind(organization_id: int) -> Any:
-    form = CharityKindForm()
+def organization_setting(organization_id: int, setting: str) -> Any:
+    form_class, page_name, saved = ORGANIZATION_SETTINGS[setting]
+    form = form_class()
     organization, status = submit(form, lambda: commands.update_organization(
         db_session(), current_user, organization_id, **form.values))
     if organization:
-        flash(f"机构“{organization.name}”的慈善组织类型已保存。", "success")
+        flash(saved.format(name=organization.name), "success")
         return redirect(url_for("web.organization_detail", organization_id=organization_id))
-    return _organization_page(organization_id, status, charity_form=form)
-
-
-@bp.post("/organizations/<int:organization_id>/approval-rule")
-@login_required_for("admin")
-def organization_approval_rule(organization_id: int) -> Any:
-    form = ApprovalRuleForm()
-    organization, status = submit(form, lambda: commands.update_organization(
-        db_session(), current_user, organization_id, **form.values))
-    if organization:
-        flash(f"机构“{organization.name}”的拨付审批规则已保存。", "success")
-        return redirect(url_for("web.organization_detail", organization_id=organization_id))
-    return _organization_page(organization_id, status, rule_form=form)
+    return _organization_page(organization_id, status, **{page_name: form})
 
 
 @bp.post("/organizations/<int:organization_id>/keys/<int:key_id>/revoke")
