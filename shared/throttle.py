@@ -5,9 +5,9 @@ a person who types their password right is never slowed down by others'
 mistakes on another account. The counts live in Redis in production (shared
 by every process: `RATE_LIMIT_STORAGE_URL`, by default the broker when it is
 Redis) and in memory on the embedded default. A refusal is a 429 with
-Retry-After, and says when to try again. While the store cannot be reached the
-throttle lets everything through (and logs it): an outage of Redis must not
-lock people out or fail their requests.
+Retry-After, and says when to try again. While the store cannot be reached
+each process counts in its own memory instead (and logs it): an outage of Redis
+must neither fail people's requests nor open the door to guessing.
 """
 
 from __future__ import annotations
@@ -42,24 +42,33 @@ class Throttle:
         options = ({"socket_timeout": STORE_TIMEOUT_SECONDS, "socket_connect_timeout": STORE_TIMEOUT_SECONDS}
                    if storage_uri.startswith(("redis://", "rediss://")) else {})
         self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri, wrap_exceptions=True, **options))
+        # Counts of this process alone, while the shared store cannot be reached.
+        self.fallback = MovingWindowRateLimiter(storage_from_string("memory://"))
 
     def check(self, rule: RateLimitItem, *identifiers: str) -> None:
         """Refuse (429) while the failures counted under `identifiers` have used up `rule`."""
         try:
-            if self.limiter.test(rule, *identifiers):
-                return
-            reset_at = self.limiter.get_window_stats(rule, *identifiers).reset_time
+            reset_at = self._reset_at(self.limiter, rule, identifiers)
         except StorageError as error:
-            log.warning("the throttle's store cannot be reached; letting the request through: %s", error)
-            return
-        seconds = max(1, math.ceil(reset_at - time.time()))
-        raise Problem("too_many_attempts", seconds=seconds, headers={"Retry-After": str(seconds)})
+            log.warning("the throttle's store cannot be reached; counting in this process: %s", error)
+            reset_at = self._reset_at(self.fallback, rule, identifiers)
+        if reset_at is not None:
+            seconds = max(1, math.ceil(reset_at - time.time()))
+            raise Problem("too_many_attempts", seconds=seconds, headers={"Retry-After": str(seconds)})
 
     def failed(self, rule: RateLimitItem, *identifiers: str) -> None:
         try:
             self.limiter.hit(rule, *identifiers)
         except StorageError as error:
-            log.warning("the throttle's store cannot be reached; a failure went uncounted: %s", error)
+            log.warning("the throttle's store cannot be reached; counting in this process: %s", error)
+            self.fallback.hit(rule, *identifiers)
+
+    @staticmethod
+    def _reset_at(limiter: MovingWindowRateLimiter, rule: RateLimitItem, identifiers: tuple[str, ...]) -> float | None:
+        """When `rule` frees up again under `identifiers`; None while it is not used up."""
+        if limiter.test(rule, *identifiers):
+            return None
+        return limiter.get_window_stats(rule, *identifiers).reset_time
 
 
 def init_throttle(app: Flask, storage_uri: str) -> None:
