@@ -11,13 +11,19 @@ arrivals), spread over what the three kinds of users do:
   donate     POST /donations with an Idempotency-Key; one in ten sent twice (the replay
              must answer the same donation)
   balance    GET /funds/{code}/balance
-  statement  GET /funds/{code}/statement for the month
+  statement  GET /funds/{code}/statement for the month, of a fund only read during the run
   list       GET /donations?fund_code=&limit=50
   batch      POST /donations/batch, 50 CSV rows
   disburse   request, approve (another key), pay: three calls
   reverse    POST /donations/{id}/reverse of one of its own earlier donations
-  page       a fund manager's pages: the funds home, the donations list, a statement, reports
-  report     once a minute: POST /reports for a fund's month, then polled until done
+  page       a fund manager's pages: the funds home, the donations home, the read fund's
+             statement, reports
+  report     once a minute: POST /reports for the read fund's month, then polled until done
+
+Money moves on four funds; a fifth (SOAK-R, 2,000 entries made before the clock starts) is
+only read (statements, its statement page, its reports), so that a read costs the same at the
+end as at the start: the soak looks for leaks and drift under steady work, not for the cost of
+a growing ledger, which bench/run.py and bench/reports.py measure.
 
 Every BENCH_SOAK_SAMPLE (5) seconds it reads the resident memory of every process
 (gunicorn's master and workers, the Celery worker and its children). The run is
@@ -70,7 +76,14 @@ import run as lb  # noqa: E402  bench/run.py: gunicorn, databases, percentiles
 RESULTS_DIR = BENCH_DIR / "results"
 DEFAULT_DATABASE_URL = f"postgresql+psycopg://postgres@{lb.LOOPBACK}:5432/charity_soak"
 API = "/donations/api/v1"
-FUNDS = ("SOAK-A", "SOAK-B", "SOAK-C", "SOAK-D")
+FUNDS = ("SOAK-A", "SOAK-B", "SOAK-C", "SOAK-D")   # money comes in and goes out here
+# Read only during the run, so that what reads it costs the same at the end as at the start:
+# the soak looks for leaks and drift, not for the cost of a growing ledger (bench/run.py's part).
+READ_FUND = "SOAK-R"
+READ_FUND_ENTRIES = 2000
+# Clients drop an idle connection before gunicorn does (its keep-alive is 2 s): a request sent
+# on a connection the server is closing would be reset, through no fault of either.
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=1.0)
 # Operation: weight (per hundred arrivals).
 MIX = {"donate": 36, "balance": 18, "statement": 8, "list": 8, "batch": 4, "disburse": 6,
        "reverse": 3, "page": 17}
@@ -165,10 +178,11 @@ class Traffic:
     def __init__(self, base: str, keys: dict[str, str], admin_password: str, tally: Tally,
                  donations: deque[int], lock: threading.Lock, seed: int) -> None:
         self.clerk = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['clerk']}"},
-                                  timeout=60, trust_env=False)
+                                  timeout=60, trust_env=False, limits=CLIENT_LIMITS)
         self.approver = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['approver']}"},
-                                     timeout=60, trust_env=False)
-        self.browser = httpx.Client(base_url=base, timeout=60, trust_env=False, follow_redirects=True)
+                                     timeout=60, trust_env=False, limits=CLIENT_LIMITS)
+        self.browser = httpx.Client(base_url=base, timeout=60, trust_env=False, follow_redirects=True,
+                                    limits=CLIENT_LIMITS)
         self.admin_password = admin_password
         self.tally, self.donations, self.lock = tally, donations, lock
         self.random = random.Random(seed)
@@ -209,7 +223,7 @@ class Traffic:
 
     def statement(self) -> None:
         start = self.today.replace(day=1).isoformat()
-        expect(self.clerk.get(f"{API}/funds/{self.fund()}/statement",
+        expect(self.clerk.get(f"{API}/funds/{READ_FUND}/statement",
                               params={"from": start, "to": self.today.isoformat()}), 200, "statement")
 
     def list(self) -> None:
@@ -262,7 +276,7 @@ class Traffic:
             if response.status_code != 200 or "/login" in str(response.url):
                 raise Unexpected(f"login: {response.status_code} {response.url}")
             self.logged_in = True
-        path = self.random.choice(["/funds/", "/donations/", f"/donations/funds/{self.fund()}/statement",
+        path = self.random.choice(["/funds/", "/donations/", f"/donations/funds/{READ_FUND}/statement",
                                    "/reports/"])
         response = self.browser.get(path)
         if response.status_code != 200:
@@ -270,13 +284,13 @@ class Traffic:
 
 
 def report_loop(base: str, key: str, tally: Tally, stop: threading.Event, began: float) -> None:
-    """Once a minute, a fund's report for the month, polled until it is done."""
+    """Once a minute, the read fund's report for the month, polled until it is done."""
     period = dt.date.today().strftime("%Y-%m")
     turn = 0
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60,
-                      trust_env=False) as client:
+                      trust_env=False, limits=CLIENT_LIMITS) as client:
         while not stop.wait(0 if turn == 0 else 60):
-            fund = FUNDS[turn % len(FUNDS)]
+            fund = READ_FUND
             turn += 1
             asked = time.monotonic()
             try:
@@ -438,7 +452,7 @@ def verify_ledger(config: Config, base: str, key: str, tally: Tally) -> dict[str
         body = client.get(f"{API}/trial-balance").json()
         result["trial_balance_equal"] = body["total_debits"] == body["total_credits"]
         chains = {code: client.get(f"{API}/ledger/verify", params={"fund_code": code}).json().get("valid")
-                  for code in FUNDS}
+                  for code in (*FUNDS, READ_FUND)}
         result["chains_valid"] = all(chains.values())
     count, max_seq, distinct = lb.sql_one(config, """
         SELECT count(*), coalesce(max(receipt_seq), 0), count(DISTINCT (receipt_year, receipt_seq))
@@ -523,6 +537,7 @@ def main() -> int:
         stopper.push("celery worker", stop_worker)
         tally = Tally()
         keys = set_up(server.base_url, admin_key, tally)
+        warm_up_report_workers(server.base_url, keys["clerk"])
         began = time.monotonic()
         memory = MemorySampler({"gunicorn": server.process.pid, "celery": worker.pid}, config.sample, began)
         memory.start()
@@ -568,8 +583,28 @@ def main() -> int:
     return 0 if results["verdict"]["ok"] else 1
 
 
+def warm_up_report_workers(base: str, key: str) -> None:
+    """Two reports at once before the clock starts, so that each of the worker's two processes has
+    built one (loaded WeasyPrint, its fonts) and what the soak measures is steady work."""
+    period = dt.date.today().strftime("%Y-%m")
+    with lb.http_client(base, key) as client:
+        runs = [expect(client.post("/reports/api/v1/reports", json={"period": period, "fund_code": code}), 202,
+                       "warm-up report") for code in (READ_FUND, FUNDS[0])]
+        deadline = time.monotonic() + 180
+        for run in runs:
+            while run["status"] in ("queued", "running"):
+                if time.monotonic() > deadline:
+                    raise lb.BenchError(f"warm-up report {run['id']} still {run['status']} after 180 s")
+                time.sleep(0.5)
+                run = expect(client.get(f"/reports/api/v1/reports/{run['id']}"), 200, "warm-up report")
+            if run["status"] != "done":
+                raise lb.BenchError(f"warm-up report {run['id']} {run['status']}: {run.get('error')}")
+    log("the report worker's processes have each built a report")
+
+
 def set_up(base: str, admin_key: str, tally: Tally) -> dict[str, str]:
-    """An organisation with four funds, a clerk's key and an approver's key; seed money in each fund."""
+    """An organisation with four funds and the read fund, a clerk's key and an approver's key; seed money
+    in each fund, and the read fund's entries."""
     with lb.http_client(base, admin_key) as admin:
         org = lb._created(admin.post("/funds/api/v1/organizations",
                                      json={"name": "铜陵市耐久测试商会", "kind": "chamber_of_commerce"}), "organisation")
@@ -578,7 +613,7 @@ def set_up(base: str, admin_key: str, tally: Tally) -> dict[str, str]:
                              ("approver", ["disbursements:approve", "donations:read", "funds:read"])):
             keys[name] = lb._created(admin.post(f"/funds/api/v1/organizations/{org['id']}/api-keys",
                                                 json={"name": name, "scopes": scopes}), f"{name} key")["key"]
-        for code in FUNDS:
+        for code in (*FUNDS, READ_FUND):
             lb._created(admin.post("/funds/api/v1/funds", json={
                 "code": code, "name": lb.FUND_NAME, "kind": "chamber_named", "organization_id": org["id"],
                 "purpose": "助学助困", "restricted": False}), f"fund {code}")
@@ -589,7 +624,16 @@ def set_up(base: str, admin_key: str, tally: Tally) -> dict[str, str]:
                 "donor": {"name": lb.DONOR, "kind": "enterprise", "anonymous": False},
                 "received_on": dt.date.today().isoformat(), "channel": "bank", "purpose": "助学"}), "seed donation")
             tally.recorded_ids[seed["id"]] += 1
-    log(f"organisation {org['id']}, funds {', '.join(FUNDS)}")
+        today = dt.date.today().isoformat()
+        rows = [lb.CSV_HEADER] + [f"{READ_FUND},{(i % 900) + 1}.{i % 100:02d},CNY,捐赠人{i},individual,false,{today},"
+                                  f"bank,助学,SOAK-R-{i:05d}\n" for i in range(READ_FUND_ENTRIES)]
+        response = clerk.post(f"{API}/donations/batch", content="".join(rows).encode(),
+                              headers={"Content-Type": "text/csv"})
+        for row in expect(response, 200, "the read fund's entries")["results"]:
+            if row["status"] != "recorded":
+                raise lb.BenchError(f"the read fund's entries: {row}")
+            tally.recorded_ids[row["donation"]["id"]] += 1
+    log(f"organisation {org['id']}, funds {', '.join(FUNDS)}, read fund {READ_FUND} with {READ_FUND_ENTRIES:,} entries")
     return keys
 
 
