@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from flask import Flask, current_app, g, redirect, request
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 
 from shared.errors import Problem
@@ -44,7 +45,9 @@ SCOPES = (
 )
 
 ROLES = ("admin", "fund_manager", "approver", "auditor")
-ROLE_LABELS = {"admin": "管理员", "fund_manager": "基金管理员", "approver": "审批人", "auditor": "审计员"}
+# A role as the pages name it, in the reader's language (shared/translations).
+ROLE_LABELS = {"admin": _l("Administrator"), "fund_manager": _l("Fund manager"), "approver": _l("Approver"),
+               "auditor": _l("Auditor")}
 
 # What each web role may do, in the API's own vocabulary.
 ROLE_SCOPES: dict[str, frozenset[str]] = {

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from flask import request
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import Form, HiddenField, SelectChoice
 from wtforms.meta import DefaultMeta
@@ -36,6 +37,14 @@ class LocalMeta(DefaultMeta):
         self.locales = (i18n.language(),)
         return DefaultMeta.get_translations(self, form)
 
+    def bind_field(self, form, unbound_field, options):  # type: ignore[no-untyped-def]
+        """A field's label and description (lazy, shared by every request) worded for this reader."""
+        field = DefaultMeta.bind_field(self, form, unbound_field, options)
+        field.label.text = str(field.label.text)
+        if field.description:
+            field.description = str(field.description)
+        return field
+
 
 def choices(labels: Mapping[str, str]) -> list[SelectChoice]:
     """A select's choices: value -> what the page shows."""
@@ -43,7 +52,7 @@ def choices(labels: Mapping[str, str]) -> list[SelectChoice]:
 
 
 # The choice of a filter that filters nothing.
-ALL = SelectChoice("", "全部")
+ALL = SelectChoice("", lazy_gettext("All"))
 
 
 def _render(messages: list[Message], label: str | None = None) -> list[str]:

@@ -18,6 +18,7 @@ from conftest import Browser, csrf_token
 from helpers import field_errors, text
 from services.donations.batch import CSV_COLUMNS
 from shared.dates import today
+from shared.money import Money
 
 HTML = {"Accept": "text/html"}
 PASSWORD = "a-long-enough-password"
@@ -119,7 +120,7 @@ def test_recording_a_donation_leads_to_its_printable_receipt(admin: Browser, api
     assert receipt.status_code == 200
     assert "已登记" in page and recorded["receipt_no"] in page
     assert re.search(r'id="amount-in-words">[^<]*壹仟贰佰捌拾元整<', page)
-    assert re.search(r'id="amount">¥1280\.00<', page)
+    assert re.search(r'id="amount">¥1,280\.00<', page)
     assert re.search(r'id="donor">铜陵某某有限公司<', page)
     assert "徽商助学基金" in page and FUND in page  # the fund's name, from the funds service
     assert days_ago(3) in page and "银行转账" in page and "企业" in page
@@ -343,7 +344,7 @@ def test_request_approve_and_pay_moves_balance_and_available(gateway: Any, make:
     assert (after["status"], after["approved_by_name"]) == ("approved", "approver")
     assert balance(api) == ("1000.00", "700.00")
     overview = text(manager.get("/donations/"))
-    assert re.search(rf'id="fund-{FUND}">.*?1000\.00.*?700\.00', overview, re.S)
+    assert re.search(rf'id="fund-{FUND}">.*?¥1,000\.00.*?¥700\.00', overview, re.S)
 
     # Paying: a field error first (nothing paid), then the payment.
     listing = "/donations/disbursements/?status=approved"
@@ -474,11 +475,13 @@ def test_statement_for_a_period_matches_the_api(admin: Browser, api: Any, make: 
     response = admin.get(f"/donations/funds/{FUND}/statement?from={query['from']}&to={query['to']}")
     assert response.status_code == 200
     page = text(response)
-    assert re.search(rf'id="opening-balance">{by_api["opening_balance"]}<', page)
-    assert re.search(rf'id="closing-balance"><strong>{by_api["closing_balance"]}<', page)
-    lines = re.findall(r'<tr class="entry">\s*<td>([\d-]+)</td>\s*<td>(\S+)</td>.*?<td class="num">([\d.]*)</td>'
-                       r'\s*<td class="num">([\d.]*)</td>\s*<td class="num">([\d.]+)</td>', page, re.S)
-    assert lines == [(e["date"], "捐赠", e["amount"], "", e["balance_after"]) for e in by_api["entries"]]
+    shown = lambda amount: Money.parse(amount).display()  # noqa: E731 - as the pages show money: ¥1,280.00
+    assert re.search(rf'id="opening-balance">{shown(by_api["opening_balance"])}<', page)
+    assert re.search(rf'id="closing-balance"><strong>{shown(by_api["closing_balance"])}<', page)
+    lines = re.findall(r'<tr class="entry">\s*<td>([\d-]+)</td>\s*<td>(\S+)</td>.*?<td class="num">([¥\d.,]*)</td>'
+                       r'\s*<td class="num">([¥\d.,]*)</td>\s*<td class="num">([¥\d.,]+)</td>', page, re.S)
+    assert lines == [(e["date"], "捐赠", shown(e["amount"]), "", shown(e["balance_after"]))
+                     for e in by_api["entries"]]
     assert len(lines) == 2 and "徽商助学基金" in page
 
     backwards = admin.get(f"/donations/funds/{FUND}/statement?from={days_ago(1)}&to={days_ago(9)}")
@@ -539,7 +542,7 @@ def test_reversing_from_the_receipt_page_then_again_shows_the_conflict(admin: Br
     assert again.status_code == 409 and "已经冲销" in text(again)
     assert balance(api) == ("0.00", "0.00")
     statement = text(admin.get(f"/donations/funds/{FUND}/statement"))
-    assert "冲销" in statement and re.search(r'id="closing-balance"><strong>0\.00<', statement)
+    assert "冲销" in statement and re.search(r'id="closing-balance"><strong>¥0\.00<', statement)
 
 
 # -- who may see and do what ---------------------------------------------------------

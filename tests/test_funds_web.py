@@ -171,7 +171,7 @@ def test_close_after_confirmation_then_closing_again_shows_error(admin: Browser,
                                                                  org: dict[str, Any]) -> None:
     make.fund(org["id"], "TL-CLS-001")
     page = admin.get("/funds/TL-CLS-001/close")
-    assert page.status_code == 200 and re.search(r'id="balance">0\.00<', page.get_data(as_text=True))
+    assert page.status_code == 200 and re.search(r'id="balance">¥0\.00<', page.get_data(as_text=True))
 
     unconfirmed = admin.submit("/funds/TL-CLS-001/close", {})
     assert unconfirmed.status_code == 422 and "请勾选确认" in field_errors(unconfirmed, "confirm")

@@ -16,6 +16,7 @@ from shared.errors import Problem
 from shared.refusals import KINDS, LABELS, PAGE_WORDS, THIS_FIELD, Label
 from tests.conftest import ApiClient, Browser, Factory
 from tests.helpers import assert_problem, field_errors, text
+from tests.test_pages_language import page_messages
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -55,6 +56,7 @@ def test_every_value_a_message_names_is_translated(value: str) -> None:
 def test_the_catalogues_hold_nothing_else_and_nothing_untranslated() -> None:
     wanted = {kind.message for kind in KINDS.values()} | {kind.title for kind in KINDS.values()}
     wanted |= set(LABELS.values()) | {THIS_FIELD} | set(PAGE_WORDS)
+    wanted |= page_messages()  # the pages' own words (tests/test_pages_language.py)
     for language in i18n.LANGUAGES:
         catalogue = i18n.catalogue(language)
         held = {message for message in catalogue._catalog if message}  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Web forms of the donations service (Chinese labels).
+"""Web forms of the donations service (labels in the reader's language, Chinese first).
 
 Each form is checked by the shape the API uses for the same input
 (rules.py): a form accepts and refuses exactly what the API does, and its
@@ -7,6 +7,7 @@ Each form is checked by the shape the API uses for the same input
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
@@ -16,31 +17,33 @@ from services.donations.rules import (
     DISBURSEMENT_STATUSES, DONATION, DONATION_LIST, DONOR_KINDS, PAYMENT, REVERSAL, STATEMENT,
 )
 from shared.forms import ALL, OnceForm, QueryForm, WebForm, choices
-from shared.i18n import label
+from shared.refusals import LABELS
 from shared.money import CURRENCY
 
-DONOR_KIND_LABELS = {"individual": "个人", "enterprise": "企业", "organization": "社会组织"}
-CHANNEL_LABELS = {"bank": "银行转账", "cash": "现金", "wechat": "微信", "alipay": "支付宝",
-                  "in_kind": "实物捐赠"}
-# A status reads as the catalogue says (shared/translations); the pages are Chinese for now.
-DISBURSEMENT_STATUS_LABELS = {status: label(status, "zh") for status in DISBURSEMENT_STATUSES}
-DISBURSEMENT_CATEGORY_LABELS = {category: label(category, "zh") for category in DISBURSEMENT_CATEGORIES}
-ENTRY_KIND_LABELS = {"donation": "捐赠", "reversal": "冲销", "disbursement": "拨付"}
-BATCH_STATUS_LABELS = {"recorded": "已记录", "duplicate": "重复", "invalid": "无效"}
+DONOR_KIND_LABELS = {"individual": _l("Individual"), "enterprise": _l("Company"),
+                     "organization": _l("Social organisation")}
+CHANNEL_LABELS = {"bank": _l("Bank transfer"), "cash": _l("Cash"), "wechat": _l("WeChat Pay"), "alipay": _l("Alipay"),
+                  "in_kind": _l("Gift in kind")}
+# A status reads as the catalogue says (shared/translations), in the reader's language.
+DISBURSEMENT_STATUS_LABELS = {status: _l(LABELS[status]) for status in DISBURSEMENT_STATUSES}
+DISBURSEMENT_CATEGORY_LABELS = {category: _l(LABELS[category]) for category in DISBURSEMENT_CATEGORIES}
+ENTRY_KIND_LABELS = {"donation": _l("Donation"), "reversal": _l("Reversal"), "disbursement": _l("Disbursement")}
+BATCH_STATUS_LABELS = {"recorded": _l("Recorded"), "duplicate": _l("Duplicate"), "invalid": _l("Invalid")}
 # The CSV columns (and a batch row's error keys) as the page names them.
-COLUMN_LABELS = {"fund_code": "基金编号", "amount": "金额", "currency": "币种", "donor_name": "捐赠人",
-                 "donor_kind": "捐赠人类型", "donor_anonymous": "是否匿名", "received_on": "收款日期",
-                 "channel": "收款方式", "purpose": "用途", "reference": "参考号", "_row": "整行"}
+COLUMN_LABELS = {"fund_code": _l("Fund code"), "amount": _l("Amount"), "currency": _l("Currency"),
+                 "donor_name": _l("Donor"), "donor_kind": _l("Kind of donor"), "donor_anonymous": _l("Anonymous"),
+                 "received_on": _l("Received on"), "channel": _l("Channel"), "purpose": _l("Purpose"),
+                 "reference": _l("Reference"), "_row": _l("Whole line")}
 assert set(DONOR_KIND_LABELS) == set(DONOR_KINDS) and set(CHANNEL_LABELS) == set(CHANNELS)
 
 
 def _fund_code() -> StringField:
-    return StringField("基金编号", render_kw={"list": "fund-codes", "autocomplete": "off",
-                                          "placeholder": "例如 TL-HQ-001"})
+    return StringField(_l("Fund code"), render_kw={"list": "fund-codes", "autocomplete": "off",
+                                                 "placeholder": _l("such as TL-HQ-001")})
 
 
 def _amount() -> StringField:
-    return StringField("金额（元）", render_kw={"inputmode": "decimal", "placeholder": "1280.00"})
+    return StringField(_l("Amount (yuan)"), render_kw={"inputmode": "decimal", "placeholder": "1280.00"})
 
 
 def _date(label: str, *, name: str | None = None, default_today: bool = False) -> StringField:
@@ -61,24 +64,24 @@ class DonationForm(OnceForm):
 
     fund_code = _fund_code()
     amount = _amount()
-    currency = StringField("币种", default=CURRENCY, render_kw={"readonly": True})
-    donor_name = StringField("捐赠人名称")
-    donor_kind = _select("捐赠人类型", DONOR_KIND_LABELS, "individual")
-    donor_anonymous = BooleanField("匿名捐赠（收据与查询中不显示捐赠人名称）")
-    received_on = _date("收款日期", default_today=True)
-    channel = _select("收款方式", CHANNEL_LABELS, "bank")
-    purpose = TextAreaField("捐赠用途")
-    reference = StringField("参考号（银行流水号等，可选；同一机构内不可重复）")
+    currency = StringField(_l("Currency"), default=CURRENCY, render_kw={"readonly": True})
+    donor_name = StringField(_l("Donor's name"))
+    donor_kind = _select(_l("Kind of donor"), DONOR_KIND_LABELS, "individual")
+    donor_anonymous = BooleanField(_l("Anonymous (the donor's name is not shown on the receipt nor in searches)"))
+    received_on = _date(_l("Received on"), default_today=True)
+    channel = _select(_l("Channel"), CHANNEL_LABELS, "bank")
+    purpose = TextAreaField(_l("Purpose of the gift"))
+    reference = StringField(_l("Reference (a bank reference or the like; optional; never twice in one organisation)"))
 
 
 class ReverseForm(WebForm):
     shape = REVERSAL
 
-    reason = TextAreaField("冲销原因")
+    reason = TextAreaField(_l("Reason for the reversal"))
 
 
 class ImportForm(WebForm):
-    file = FileField("CSV 文件（UTF-8 编码）", render_kw={"accept": ".csv,text/csv", "required": True})
+    file = FileField(_l("CSV file (UTF-8)"), render_kw={"accept": ".csv,text/csv", "required": True})
 
 
 class SearchForm(QueryForm):
@@ -86,10 +89,10 @@ class SearchForm(QueryForm):
 
     shape = DONATION_LIST
 
-    fund_code = StringField("基金编号", render_kw={"list": "fund-codes"})
-    donor = StringField("捐赠人", render_kw={"placeholder": "名称中的任意部分"})
-    date_from = _date("收款日期自", name="from")
-    date_to = _date("至", name="to")
+    fund_code = StringField(_l("Fund code"), render_kw={"list": "fund-codes"})
+    donor = StringField(_l("Donor"), render_kw={"placeholder": _l("Any part of the name")})
+    date_from = _date(_l("Received from"), name="from")
+    date_to = _date(_l("to"), name="to")
 
 
 class StatementForm(QueryForm):
@@ -97,8 +100,8 @@ class StatementForm(QueryForm):
 
     shape = STATEMENT
 
-    date_from = _date("起始日期", name="from")
-    date_to = _date("截止日期", name="to")
+    date_from = _date(_l("From"), name="from")
+    date_to = _date(_l("To"), name="to")
 
 
 # -- disbursements ---------------------------------------------------------------
@@ -108,23 +111,23 @@ class DisbursementForm(OnceForm):
 
     fund_code = _fund_code()
     amount = _amount()
-    payee = StringField("收款人")
-    purpose = TextAreaField("拨付用途")
-    project = StringField("项目名称（可选）")
-    category = _select("支出类别", DISBURSEMENT_CATEGORY_LABELS, DEFAULT_DISBURSEMENT_CATEGORY)
+    payee = StringField(_l("Payee"))
+    purpose = TextAreaField(_l("Purpose of the disbursement"))
+    project = StringField(_l("Project (optional)"))
+    category = _select(_l("Kind of spending"), DISBURSEMENT_CATEGORY_LABELS, DEFAULT_DISBURSEMENT_CATEGORY)
 
 
 class RejectForm(WebForm):
     shape = REVERSAL
 
-    reason = TextAreaField("驳回原因")
+    reason = TextAreaField(_l("Reason for the rejection"))
 
 
 class PayForm(WebForm):
     shape = PAYMENT
 
-    paid_on = _date("支付日期", default_today=True)
-    bank_reference = StringField("银行流水号")
+    paid_on = _date(_l("Paid on"), default_today=True)
+    bank_reference = StringField(_l("Bank reference"))
 
 
 class DisbursementFilterForm(QueryForm):
@@ -132,6 +135,6 @@ class DisbursementFilterForm(QueryForm):
 
     shape = DISBURSEMENT_LIST
 
-    status = _select("状态", DISBURSEMENT_STATUS_LABELS, "", everything=True)
-    category = _select("支出类别", DISBURSEMENT_CATEGORY_LABELS, "", everything=True)
-    fund_code = StringField("基金编号", render_kw={"list": "fund-codes"})
+    status = _select(_l("Status"), DISBURSEMENT_STATUS_LABELS, "", everything=True)
+    category = _select(_l("Kind of spending"), DISBURSEMENT_CATEGORY_LABELS, "", everything=True)
+    fund_code = StringField(_l("Fund code"), render_kw={"list": "fund-codes"})

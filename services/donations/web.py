@@ -24,7 +24,6 @@ from services.donations.forms import (
     PayForm, RejectForm, ReverseForm, SearchForm, StatementForm,
 )
 from services.donations.models import Disbursement, Donation
-from services.donations.rules import ANONYMOUS_NAME
 from shared import i18n
 from shared.auth import authority, login_required_for
 from shared.db import db_session
@@ -43,7 +42,7 @@ def _labels() -> dict[str, Any]:
     return {"donor_kind_labels": DONOR_KIND_LABELS, "channel_labels": CHANNEL_LABELS,
             "entry_kind_labels": ENTRY_KIND_LABELS,
             "batch_status_labels": BATCH_STATUS_LABELS, "column_labels": COLUMN_LABELS,
-            "anonymous_name": ANONYMOUS_NAME}
+            "anonymous_name": i18n.translate("Anonymous donor")}
 
 
 def _fund_codes(writable: bool = False) -> list[str]:
@@ -106,7 +105,8 @@ def donation_new() -> Any:
     answer, status = submit(form, lambda: commands.record_donation(db_session(), current_user, form.values))
     if answer is not None:
         donation = answer.get_json()
-        flash(f"捐赠已登记，收据编号 {donation['receipt_no']}。", "success")
+        flash(i18n.translate("Donation recorded: receipt %(receipt_no)s.") % {"receipt_no": donation["receipt_no"]},
+              "success")
         return redirect(url_for("web.receipt", donation_id=donation["id"]))
     return render_template("donations/donation_new.html", form=form,
                            fund_codes=_fund_codes(writable=True)), status
@@ -133,7 +133,8 @@ def donation_reverse(donation_id: int) -> Any:
     reversal, status = submit(form, lambda: commands.reverse_donation(
         db_session(), current_user, donation_id, form.values["reason"]))
     if reversal:
-        flash(f"收据 {reversal.donation.receipt_no} 的捐赠已冲销。", "success")
+        flash(i18n.translate("The donation of receipt %(receipt_no)s has been reversed.")
+              % {"receipt_no": reversal.donation.receipt_no}, "success")
         return redirect(url_for("web.receipt", donation_id=donation_id))
     return _receipt_page(donation_id, form, status)
 
@@ -210,7 +211,8 @@ def disbursement_new() -> Any:
     disbursement, status = submit(form, lambda: commands.request_disbursement(
         db_session(), current_user, form.values))
     if disbursement:
-        flash(f"拨付申请 #{disbursement.id}（{Money(disbursement.amount_fen)} 元）已提交，须由另一位审批人审批。",
+        flash(i18n.translate("Disbursement request #%(id)s (%(amount)s) submitted: another approver must approve it.")
+              % {"id": disbursement.id, "amount": Money(disbursement.amount_fen).display()},
               "success")
         return redirect(url_for("web.disbursement_list"))
     return render_template("donations/disbursement_new.html", form=form,
@@ -249,7 +251,9 @@ def disbursement_approve(disbursement_id: int) -> Any:
         disbursement = commands.approve_disbursement(db_session(), current_user, disbursement_id)
     except Problem as problem:
         return _queue_page(problem.status, shown_refusal(problem).in_language()[0])
-    flash(f"拨付申请 #{disbursement.id} 已批准，金额已从基金 {disbursement.fund_code} 的可用余额中预留。", "success")
+    flash(i18n.translate("Disbursement request #%(id)s approved: its amount is set aside from fund %(fund_code)s's "
+                         "available balance.") % {"id": disbursement.id, "fund_code": disbursement.fund_code},
+          "success")
     return redirect(url_for("web.disbursement_queue"))
 
 
@@ -260,7 +264,7 @@ def disbursement_reject(disbursement_id: int) -> Any:
     disbursement, status = submit(form, lambda: commands.reject_disbursement(
         db_session(), current_user, disbursement_id, form.values["reason"]))
     if disbursement:
-        flash(f"拨付申请 #{disbursement.id} 已驳回。", "success")
+        flash(i18n.translate("Disbursement request #%(id)s rejected.") % {"id": disbursement.id}, "success")
         return redirect(url_for("web.disbursement_queue"))
     return _queue_page(status, " ".join(form.form_errors) or None, (disbursement_id, form))
 
@@ -298,7 +302,8 @@ def disbursement_pay(disbursement_id: int) -> Any:
     disbursement, status = submit(form, lambda: commands.pay_disbursement(
         db_session(), current_user, disbursement_id, form.values["paid_on"], form.values["bank_reference"]))
     if disbursement:
-        flash(f"拨付 #{disbursement.id} 已登记支付，基金 {disbursement.fund_code} 的余额已减少。", "success")
+        flash(i18n.translate("Disbursement #%(id)s recorded as paid: fund %(fund_code)s's balance is reduced by it.")
+              % {"id": disbursement.id, "fund_code": disbursement.fund_code}, "success")
         return redirect(url_for("web.disbursement_list", **_filters()))
     return _list_page(status, " ".join(form.form_errors) or None, (disbursement_id, form))
 

@@ -1,10 +1,11 @@
-"""Web forms of the funds service (Chinese labels).
+"""Web forms of the funds service (labels in the reader's language, Chinese first).
 
 Each form is checked by the shape the API uses for the same input (rules.py).
 """
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField, PasswordField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField,
 )
@@ -19,19 +20,23 @@ from shared.auth import ROLE_LABELS, SCOPES
 from shared.contracts.funds import APPROVAL_RULES, DEFAULT_APPROVAL_RULE, FUND_STATUSES
 from shared.forms import ALL, QueryForm, WebForm, choices
 from shared.i18n import label
+from shared.refusals import LABELS
 
-# A status reads as the catalogue says (shared/translations); the pages are Chinese for now.
-FUND_STATUS_LABELS = {status: label(status, "zh") for status in FUND_STATUSES}
-FUND_KIND_LABELS = {"township_named": "乡镇冠名基金", "chamber_named": "商会冠名基金",
-                    "general": "综合基金"}
-ORGANIZATION_KIND_LABELS = {"township": "乡镇", "chamber_of_commerce": "商会",
-                            "federation": "慈善总会", "other": "其他"}
+# A status reads as the catalogue says (shared/translations), in the reader's language.
+FUND_STATUS_LABELS = {status: _l(LABELS[status]) for status in FUND_STATUSES}
+FUND_KIND_LABELS = {"township_named": _l("Township named fund"), "chamber_named": _l("Chamber of commerce named fund"),
+                    "general": _l("General fund")}
+ORGANIZATION_KIND_LABELS = {"township": _l("Township"), "chamber_of_commerce": _l("Chamber of commerce"),
+                            "federation": _l("Charity federation"), "other": _l("Other")}
 # A charity kind reads as the catalogue says, with the management-cost limit it brings.
-CHARITY_KIND_LABELS = {kind: f"{label(kind, 'zh')}（管理费用不超过年度总支出的 {MANAGEMENT_COST_LIMIT_PERCENT[kind]}%）"
+CHARITY_KIND_LABELS = {kind: _l("%(kind)s (management costs at most %(limit)s%% of the year's spending)",
+                                kind=_l(LABELS[kind]), limit=MANAGEMENT_COST_LIMIT_PERCENT[kind])
                        for kind in CHARITY_KINDS}
-SCOPE_LABELS = {"funds:read": "查看基金", "funds:write": "管理基金", "donations:read": "查看捐赠",
-                "donations:write": "登记捐赠与拨付", "disbursements:approve": "审批拨付",
-                "reports:read": "查看报表", "admin": "系统管理"}
+SCOPE_LABELS = {"funds:read": _l("Read funds"), "funds:write": _l("Manage funds"),
+                "donations:read": _l("Read donations"),
+                "donations:write": _l("Record donations and disbursements"),
+                "disbursements:approve": _l("Approve disbursements"),
+                "reports:read": _l("Read reports"), "admin": _l("Administration")}
 assert set(SCOPE_LABELS) == set(SCOPES)
 # The least power first: a new user gets it unless told otherwise.
 ROLE_ORDER = ("auditor", "approver", "fund_manager", "admin")
@@ -44,8 +49,8 @@ def _select(label: str, choices: list[SelectChoice], default: str | None = None)
 class LoginForm(WebForm):
     shape = LOGIN
 
-    username = StringField("用户名")
-    password = PasswordField("密码")
+    username = StringField(_l("Username"))
+    password = PasswordField(_l("Password"))
 
 
 def _id_or_none(value: object) -> int | None:
@@ -57,7 +62,7 @@ def _id_or_none(value: object) -> int | None:
 
 def _organization_field() -> SelectField:
     """Its choices are set per request: only organisations the user may use."""
-    return SelectField("所属机构", choices=[], coerce=_id_or_none, validate_choice=False)
+    return SelectField(_l("Organisation"), choices=[], coerce=_id_or_none, validate_choice=False)
 
 
 class FundFilterForm(QueryForm):
@@ -65,56 +70,58 @@ class FundFilterForm(QueryForm):
 
     shape = FUND_LIST
 
-    q = StringField("关键词", render_kw={"placeholder": "名称或编号"})
-    status = _select("状态", [ALL, *choices(FUND_STATUS_LABELS)], "")
-    kind = _select("类型", [ALL, *choices(FUND_KIND_LABELS)], "")
-    organization_id = _select("机构", [ALL], "")
+    q = StringField(_l("Keyword"), render_kw={"placeholder": _l("Name or code")})
+    status = _select(_l("Status"), [ALL, *choices(FUND_STATUS_LABELS)], "")
+    kind = _select(_l("Kind"), [ALL, *choices(FUND_KIND_LABELS)], "")
+    organization_id = _select(_l("Organisation"), [ALL], "")
 
 
 class FundCreateForm(WebForm):
     shape = FUND
 
-    code = StringField("基金编号", render_kw={"placeholder": "例如 TL-HQ-001"})
-    name = StringField("基金名称")
-    kind = _select("基金类型", choices(FUND_KIND_LABELS))
+    code = StringField(_l("Fund code"), render_kw={"placeholder": _l("such as TL-HQ-001")})
+    name = StringField(_l("Fund name"))
+    kind = _select(_l("Kind of fund"), choices(FUND_KIND_LABELS))
     organization_id = _organization_field()
-    purpose = TextAreaField("用途说明")
-    restricted = BooleanField("限定用途")
-    opened_on = StringField("设立日期", render_kw={"type": "date"})
+    purpose = TextAreaField(_l("Purpose"))
+    restricted = BooleanField(_l("Restricted"))
+    opened_on = StringField(_l("Opened on"), render_kw={"type": "date"})
 
 
 class FundEditForm(WebForm):
     shape = FUND_EDIT
 
-    name = StringField("基金名称")
-    purpose = TextAreaField("用途说明")
+    name = StringField(_l("Fund name"))
+    purpose = TextAreaField(_l("Purpose"))
 
 
 class CloseFundForm(WebForm):
     shape = FUND_CLOSE
 
-    confirm = BooleanField("我确认关闭此基金（关闭后不可恢复）")
+    confirm = BooleanField(_l("I confirm closing this fund (a closed fund cannot be reopened)"))
 
 
 def approval_rule_choices() -> list[SelectChoice]:
     """An approval rule as the catalogue words it, in the reader's language (asked per request)."""
-    return [SelectChoice(rule, f"{label(rule)}（{rule}）") for rule in APPROVAL_RULES]
+    return [SelectChoice(rule, _l("%(label)s (%(scope)s)", label=label(rule), scope=rule))
+            for rule in APPROVAL_RULES]
 
 
 def _approval_rule() -> SelectField:
     """Its choices are worded when the form is shown, in its reader's language."""
-    return _select("拨付审批规则", approval_rule_choices, DEFAULT_APPROVAL_RULE)  # type: ignore[arg-type]
+    return _select(_l("Disbursement approval rule"), approval_rule_choices,  # type: ignore[arg-type]
+                   DEFAULT_APPROVAL_RULE)
 
 
 def _charity_kind() -> SelectField:
-    return _select("慈善组织类型", choices(CHARITY_KIND_LABELS), DEFAULT_CHARITY_KIND)
+    return _select(_l("Kind of charity"), choices(CHARITY_KIND_LABELS), DEFAULT_CHARITY_KIND)
 
 
 class OrganizationForm(WebForm):
     shape = ORGANIZATION
 
-    name = StringField("机构名称")
-    kind = _select("机构类型", choices(ORGANIZATION_KIND_LABELS))
+    name = StringField(_l("Organisation name"))
+    kind = _select(_l("Kind of organisation"), choices(ORGANIZATION_KIND_LABELS))
     charity_kind = _charity_kind()
     approval_rule = _approval_rule()
 
@@ -138,22 +145,23 @@ class ApprovalRuleForm(WebForm):
 class ApiKeyForm(WebForm):
     shape = API_KEY
 
-    name = StringField("密钥名称")
+    name = StringField(_l("Key name"))
     scopes = SelectMultipleField(
-        "权限范围", choices=choices({scope: f"{label}（{scope}）" for scope, label in SCOPE_LABELS.items()}),
+        _l("Scopes"), choices=choices({scope: _l("%(label)s (%(scope)s)", label=label, scope=scope)
+                                       for scope, label in SCOPE_LABELS.items()}),
         widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), validate_choice=False)
 
 
 def _role() -> SelectField:
-    return _select("角色", choices({role: ROLE_LABELS[role] for role in ROLE_ORDER}), ROLE_ORDER[0])
+    return _select(_l("Role"), choices({role: ROLE_LABELS[role] for role in ROLE_ORDER}), ROLE_ORDER[0])
 
 
 class UserCreateForm(WebForm):
     shape = USER
 
-    username = StringField("用户名")
-    display_name = StringField("显示名称")
-    password = PasswordField("密码", description=f"至少 {MIN_PASSWORD_LENGTH} 位")
+    username = StringField(_l("Username"))
+    display_name = StringField(_l("Display name"))
+    password = PasswordField(_l("Password"), description=_l("At least %(count)s characters", count=MIN_PASSWORD_LENGTH))
     role = _role()
     organization_id = _organization_field()
 
@@ -161,8 +169,8 @@ class UserCreateForm(WebForm):
 class UserEditForm(WebForm):
     shape = USER_CHANGE
 
-    display_name = StringField("显示名称")
+    display_name = StringField(_l("Display name"))
     role = _role()
     organization_id = _organization_field()
-    active = BooleanField("账户启用")
-    password = PasswordField("新密码（不修改请留空）")
+    active = BooleanField(_l("Account active"))
+    password = PasswordField(_l("New password (leave empty to keep the old one)"))

@@ -24,12 +24,13 @@ from services.funds.forms import (
     UserCreateForm, UserEditForm,
 )
 from services.funds.models import Organization, User
+from shared import i18n
 from shared.auth import login_required_for
 from shared.contracts.funds import FUND_CODE_PATTERN
 from shared.db import db_session
 from shared.errors import Problem
 from shared.forms import ALL, problem_onto_form, safe_next, shown_refusal, submit
-from shared.refusals import Message
+from shared.refusals import Message, N_
 from shared.throttle import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, client_address, throttle
 
 bp = Blueprint("web", __name__)
@@ -99,7 +100,7 @@ def logout() -> Any:
     if current_user.is_authenticated:
         commands.end_login_session(db_session(), current_user)
     logout_user()
-    flash("您已退出登录。", "info")
+    flash(i18n.translate("You have logged out."), "info")
     return redirect(url_for("web.login"))
 
 
@@ -130,9 +131,10 @@ def fund_new() -> Any:
     form.organization_id.choices = _organization_choices(writable=True)
     fund, status = submit(form, lambda: commands.create_fund(db_session(), current_user, **form.values))
     if fund:
-        flash(f"基金“{fund.name}”已创建。", "success")
+        flash(i18n.translate("Fund “%(name)s” created.") % {"name": fund.name}, "success")
         return redirect(url_for("web.fund_detail", code=fund.code))
-    return _form_page(form, "新建基金", "创建基金", status, cancel=url_for("web.fund_list"))
+    return _form_page(form, i18n.translate("New fund"), i18n.translate("Create the fund"), status,
+                      cancel=url_for("web.fund_list"))
 
 
 def _fund_page(code: str, status: int = 200, error: str | None = None) -> Any:
@@ -157,9 +159,9 @@ def fund_edit(code: str) -> Any:
     form = FundEditForm(obj=fund)
     saved, status = submit(form, lambda: commands.update_fund(db_session(), current_user, code, **form.values))
     if saved:
-        flash("基金信息已保存。", "success")
+        flash(i18n.translate("The fund is saved."), "success")
         return redirect(url_for("web.fund_detail", code=code))
-    return _form_page(form, f"编辑基金 {code}", "保存", status,
+    return _form_page(form, i18n.translate("Edit fund %(code)s") % {"code": code}, i18n.translate("Save"), status,
                       cancel=url_for("web.fund_detail", code=code))
 
 
@@ -170,7 +172,7 @@ def fund_status(code: str, action: str) -> Any:
         commands.change_fund_status(db_session(), current_user, code, action, current_app.extensions["ledger"])
     except Problem as problem:
         return _fund_page(code, problem.status, shown_refusal(problem).in_language()[0])
-    flash("基金已冻结。" if action == "freeze" else "基金已解冻。", "success")
+    flash(i18n.translate("The fund is frozen." if action == "freeze" else "The fund is unfrozen."), "success")
     return redirect(url_for("web.fund_detail", code=code))
 
 
@@ -184,7 +186,7 @@ def fund_close(code: str) -> Any:
 
     closed, status = submit(form, lambda: commands.change_fund_status(session, current_user, code, "close", ledger))
     if closed:
-        flash(f"基金“{fund.name}”已关闭。", "success")
+        flash(i18n.translate("Fund “%(name)s” closed.") % {"name": fund.name}, "success")
         return redirect(url_for("web.fund_detail", code=code))
     return render_template("funds/fund_close.html", fund=fund, form=form,
                            balance=ledger.balance(code).balance), status
@@ -199,7 +201,7 @@ def organization_list() -> Any:
     organization, status = submit(form, lambda: commands.create_organization(
         db_session(), current_user, **form.values))
     if organization:
-        flash(f"机构“{organization.name}”已创建。", "success")
+        flash(i18n.translate("Organisation “%(name)s” created.") % {"name": organization.name}, "success")
         return redirect(url_for("web.organization_detail", organization_id=organization.id))
     return render_template("funds/organizations.html", form=form,
                            organizations=_organizations()), status
@@ -232,8 +234,9 @@ def _organization_page(organization_id: int, status: int = 200, *, form: ApiKeyF
 # An organisation's settings, each its own small form on the organisation's page:
 # the form, the page's name for it, and what is said once it is saved.
 ORGANIZATION_SETTINGS: dict[str, tuple[type[Any], str, str]] = {
-    "charity-kind": (CharityKindForm, "charity_form", "机构“{name}”的慈善组织类型已保存。"),
-    "approval-rule": (ApprovalRuleForm, "rule_form", "机构“{name}”的拨付审批规则已保存。"),
+    "charity-kind": (CharityKindForm, "charity_form", N_("Organisation “%(name)s”: its kind of charity is saved.")),
+    "approval-rule": (ApprovalRuleForm, "rule_form",
+                      N_("Organisation “%(name)s”: its disbursement approval rule is saved.")),
 }
 
 
@@ -245,7 +248,7 @@ def organization_setting(organization_id: int, setting: str) -> Any:
     organization, status = submit(form, lambda: commands.update_organization(
         db_session(), current_user, organization_id, **form.values))
     if organization:
-        flash(saved.format(name=organization.name), "success")
+        flash(i18n.translate(saved) % {"name": organization.name}, "success")
         return redirect(url_for("web.organization_detail", organization_id=organization_id))
     return _organization_page(organization_id, status, **{page_name: form})
 
@@ -254,7 +257,7 @@ def organization_setting(organization_id: int, setting: str) -> Any:
 @login_required_for("admin")
 def key_revoke(organization_id: int, key_id: int) -> Any:
     key = commands.revoke_api_key(db_session(), current_user, organization_id, key_id)
-    flash(f"密钥“{key.name}”已吊销。", "success")
+    flash(i18n.translate("Key “%(name)s” revoked.") % {"name": key.name}, "success")
     return redirect(url_for("web.organization_detail", organization_id=organization_id))
 
 
@@ -274,9 +277,10 @@ def user_new() -> Any:
     form.organization_id.choices = _organization_choices()
     user, status = submit(form, lambda: commands.create_user(db_session(), current_user, **form.values))
     if user:
-        flash(f"用户“{user.username}”已创建。", "success")
+        flash(i18n.translate("User “%(name)s” created.") % {"name": user.username}, "success")
         return redirect(url_for("web.user_list"))
-    return _form_page(form, "新建用户", "创建用户", status, cancel=url_for("web.user_list"))
+    return _form_page(form, i18n.translate("New user"), i18n.translate("Create the user"), status,
+                      cancel=url_for("web.user_list"))
 
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
@@ -289,7 +293,8 @@ def user_edit(user_id: int) -> Any:
     saved, status = submit(form, lambda: commands.update_user(
         session, current_user, user, **{"password": None, **form.values}))
     if saved:
-        flash(f"用户“{user.username}”已保存。", "success")
+        flash(i18n.translate("User “%(name)s” saved.") % {"name": user.username}, "success")
         return redirect(url_for("web.user_list"))
-    return _form_page(form, f"编辑用户 {user.username}", "保存", status,
+    return _form_page(form, i18n.translate("Edit user %(name)s") % {"name": user.username}, i18n.translate("Save"),
+                      status,
                       cancel=url_for("web.user_list"))

@@ -17,6 +17,7 @@ from services.reports.forms import (
 from services.reports.render.common import check_name
 from services.reports.summary_text import yuan
 from services.reports.views import file_response, kept_file_response
+from shared import i18n
 from shared.auth import login_required_for
 from shared.db import db_session
 from shared.errors import Problem
@@ -42,7 +43,9 @@ def home() -> Any:
     created, status = submit(form, lambda: commands.request_report(db_session(), current_user, **form.values))
     if created is not None:
         run, new = created
-        flash(f"报告 #{run.id} 已{'加入生成队列' if new else '在生成中，未重复提交'}。", "success")
+        flash(i18n.translate("Report #%(id)s is queued to be made." if new else
+                             "Report #%(id)s is being made already; it was not asked for twice.") % {"id": run.id},
+              "success")
         return redirect(url_for("web.report", report_id=run.id))
     filters = ReportFilterForm()
     reports: list[Any] = []
@@ -76,7 +79,8 @@ def subscriptions() -> Any:
     form = SubscriptionForm()
     created, status = submit(form, lambda: commands.create_subscription(db_session(), current_user, **form.values))
     if created is not None:
-        flash(f"已订阅：{FREQUENCY_LABELS[created.frequency]}的报告将发送至 {created.email}。", "success")
+        flash(i18n.translate("Subscribed: %(frequency)s reports will be sent to %(email)s.")
+              % {"frequency": FREQUENCY_LABELS[created.frequency], "email": created.email}, "success")
         return redirect(url_for("web.subscriptions"))
     mine = list(db_session().scalars(commands.visible_subscriptions(current_user).limit(LIST_LIMIT)))
     return render_template("reports/subscriptions.html", form=form, subscriptions=mine,
@@ -93,7 +97,7 @@ def cancel_subscription(subscription_id: int) -> Any:
         commands.cancel_subscription(db_session(), current_user, subscription_id)
     except Problem as problem:
         raise shown_refusal(problem)
-    flash("订阅已取消。", "success")
+    flash(i18n.translate("The subscription is cancelled."), "success")
     return redirect(url_for("web.subscriptions"))
 
 
