@@ -91,7 +91,8 @@ class IdempotencyStore:
 
 
 def request_fingerprint() -> str:
-    """Method, path and body; JSON bodies are compared by content, not spacing."""
+    """Method, path and body; JSON bodies are compared by content, not spacing, multipart ones by
+    their fields and files."""
     raw = request.get_data(cache=True)
     body = raw
     if request.is_json:
@@ -99,6 +100,13 @@ def request_fingerprint() -> str:
             body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
         except (ValueError, RecursionError):
             pass
+    elif request.mimetype == "multipart/form-data":
+        # A retry encodes its parts anew, under another boundary: compared by fields and files' contents.
+        parts = sorted([name, value] for name, value in request.form.items(multi=True))
+        for name, upload in request.files.items(multi=True):
+            parts.append([name, upload.filename or "", hashlib.sha256(upload.stream.read()).hexdigest()])
+            upload.stream.seek(0)
+        body = json.dumps(parts, separators=(",", ":")).encode()
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.path.encode(), body):
         digest.update(len(part).to_bytes(8, "big"))

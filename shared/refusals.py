@@ -94,6 +94,7 @@ _kind("report_not_found", 404, NOT_FOUND, N_("No report %(id)s."))
 _kind("report_file_not_found", 404, NOT_FOUND,
       N_("Report %(id)s has no %(format)s file: a report has its files once it is done."))
 _kind("subscription_not_found", 404, NOT_FOUND, N_("No subscription %(id)s."))
+_kind("attachment_not_found", 404, NOT_FOUND, N_("Disbursement %(disbursement_id)s has no attachment %(id)s."))
 
 # -- funds, organisations, users -----------------------------------------------------
 _kind("organization_name_taken", 409, CONFLICT, N_("An organisation named %(name)s exists already."))
@@ -149,6 +150,15 @@ _kind("disbursement_not_approved", 409, CONFLICT,
       N_("Disbursement %(id)s is %(status)s; only an approved one is paid."))
 _kind("disbursement_not_rejectable", 409, CONFLICT,
       N_("Disbursement %(id)s is %(status)s; it can no longer be rejected."))
+_kind("withdraw_not_requester", 403, FORBIDDEN,
+      N_("Only whoever requested disbursement %(id)s may withdraw it."))
+_kind("disbursement_not_withdrawable", 409, CONFLICT,
+      N_("Disbursement %(id)s is %(status)s; only a requested one can be withdrawn."))
+_kind("attachment_forbidden", 403, FORBIDDEN,
+      N_("Only whoever requested disbursement %(id)s, or an approver of its organisation, may attach files to "
+         "it."))
+_kind("disbursement_closed_to_attachments", 409, CONFLICT,
+      N_("Disbursement %(id)s is %(status)s; no more files can be attached to it."))
 _kind("insufficient_available", 409, CONFLICT,
       N_("Fund %(fund_code)s has %(available)s CNY available, less than the %(amount)s CNY to approve."))
 _kind("insufficient_cash", 409, CONFLICT,
@@ -197,6 +207,12 @@ _kind("idempotency_key_reused", 422, INVALID, N_("This key was already used with
 _kind("no_such_fund", 422, INVALID, N_("No such fund."))
 _kind("no_such_organization", 422, INVALID, N_("No such organisation."))
 _kind("file_required", 422, INVALID, N_("Choose a file to upload."))
+_kind("attachment_type", 422, INVALID,
+      N_("Only PDF, PNG or JPEG files are accepted, and this file's content is none of them."))
+_kind("attachment_too_large", 422, INVALID, N_("The file is larger than %(max)s MB."))
+_kind("request_exceeds_cash", 422, INVALID,
+      N_("Fund %(fund_code)s has %(cash)s CNY of cash available, less than the %(amount)s CNY requested "
+         "(donated goods are not paid out)."))
 _kind("confirm_required", 422, INVALID, N_("Tick the box to confirm."))
 _kind("period_format", 422, INVALID, N_("A month, quarter or year, such as 2026-08, 2026-Q3 or 2026."))
 _kind("period_in_future", 422, INVALID, N_("The period has not begun yet."))
@@ -237,6 +253,7 @@ LABELS: dict[str, str] = {
     "approved": N_("approved"),
     "paid": N_("paid"),
     "rejected": N_("rejected"),
+    "withdrawn": N_("withdrawn"),
     "recorded": N_("recorded"),
     "reversed": N_("reversed"),
     "bank": N_("bank account"),

@@ -20,7 +20,12 @@ from sqlalchemy.orm import Session
 
 from services.donations import funds_status, ledger
 from services.donations.ledger import NewDonation, Outcome
-from services.donations.models import Disbursement, Donation, JournalEntry, Posting
+from services.donations.models import (
+    AuditLog, Disbursement, DisbursementAttachment, Donation, FundLedger, JournalEntry, Posting,
+)
+from services.donations.rules import (
+    ATTACHMENT_EXTENSIONS, ATTACHMENT_MAX_BYTES, ATTACHMENT_NAME_MAX, attachment_type,
+)
 from services.donations.schemas import donation_json, named_postings
 from shared.auth import Principal, authority
 from shared.contracts.funds import FundInfo, is_fund_code
@@ -195,6 +200,23 @@ def request_disbursement(session: Session, actor: Principal, data: dict[str, Any
                                        data.get("project"), data["category"])
 
 
+def available_cash_fen(session: Session, code: str) -> int:
+    """What the fund could pay today: its cash less approved, unpaid disbursements (goods are not cash)."""
+    row = session.scalar(select(FundLedger).where(FundLedger.code == code))
+    return row.available_cash_fen if row is not None else 0
+
+
+def request_disbursement_within_cash(session: Session, actor: Principal, data: dict[str, Any]) -> Disbursement:
+    """A request from the pages: beyond the fund's available cash it is refused at once, beside the
+    amount. (The API takes any request and refuses at approval, as API.md says.)"""
+    fund = writable_fund(actor, data["fund_code"])
+    cash = available_cash_fen(session, fund.code)
+    if data["amount"].fen > cash:
+        raise Problem.field("amount", "request_exceeds_cash", fund_code=fund.code, cash_fen=cash,
+                            amount_fen=data["amount"].fen)
+    return request_disbursement(session, actor, data)
+
+
 def get_disbursement(session: Session, actor: Principal, disbursement_id: int) -> Disbursement:
     disbursement = session.get(Disbursement, disbursement_id) if 0 < disbursement_id <= MAX_BIG_ID else None
     if disbursement is None or not actor.may_read(disbursement.organization_id):
@@ -226,6 +248,122 @@ def pay_disbursement(session: Session, actor: Principal, disbursement_id: int, p
 def reject_disbursement(session: Session, actor: Principal, disbursement_id: int, reason: str) -> Disbursement:
     _, fund = _disbursement_for_change(session, actor, disbursement_id, "disbursements:approve")
     return ledger.reject_disbursement(session, actor, fund, disbursement_id, reason)
+
+
+def withdraw_disbursement(session: Session, actor: Principal, disbursement_id: int, reason: str) -> Disbursement:
+    """By its requester (the same user or key), while it is requested; nothing was reserved for it."""
+    _, fund = _disbursement_for_change(session, actor, disbursement_id, "donations:write")
+    return ledger.withdraw_disbursement(session, actor, fund, disbursement_id, reason)
+
+
+# -- a disbursement's history and documents ---------------------------------------
+
+# What each audited act of the ledger makes of a disbursement.
+STEP_OF_ACTION = {"disbursement.request": "requested", "disbursement.approve": "approved",
+                  "disbursement.pay": "paid", "disbursement.reject": "rejected",
+                  "disbursement.withdraw": "withdrawn"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a disbursement's timeline: who took it, when, and why (a rejection, a withdrawal)."""
+
+    status: str
+    actor: str
+    actor_name: str
+    at: dt.datetime
+    reason: str | None = None
+    paid_on: dt.date | None = None
+    bank_reference: str | None = None
+
+
+def timeline(session: Session, actor: Principal, disbursement_id: int) -> list[Step]:
+    """The disbursement's steps, oldest first, as the ledger's functions wrote them to the audit log."""
+    disbursement = get_disbursement(session, actor, disbursement_id)
+    entries = session.scalars(select(AuditLog).where(AuditLog.subject == f"disbursement:{disbursement.id}",
+                                                     AuditLog.action.in_(list(STEP_OF_ACTION)))
+                              .order_by(AuditLog.at, AuditLog.id))
+    steps = []
+    for entry in entries:
+        status = STEP_OF_ACTION[entry.action]
+        details = entry.details or {}
+        reason = details.get("reason") if status in ("rejected", "withdrawn") else None
+        paid_on = dt.date.fromisoformat(details["paid_on"]) if status == "paid" and details.get("paid_on") else None
+        steps.append(Step(status, entry.actor, entry.actor_name, entry.at, reason or None, paid_on,
+                          details.get("bank_reference") if status == "paid" else None))
+    if not steps or steps[0].status != "requested":
+        # The request itself is on the row whatever the log holds.
+        steps.insert(0, Step("requested", disbursement.requested_by, disbursement.requested_by_name,
+                             disbursement.created_at))
+    return steps
+
+
+def may_attach(actor: Principal, disbursement: Disbursement) -> bool:
+    """Its requester, or an approver of its organisation (scopes and organisation; its state is the ledger's)."""
+    return actor.may_write(disbursement.organization_id) and (
+        actor.actor == disbursement.requested_by or actor.has("disbursements:approve"))
+
+
+def attachment_name(filename: str | None, content_type: str) -> str:
+    """The uploaded file's own name, without any folder, control character or invalid text, at most
+    ATTACHMENT_NAME_MAX characters (its extension kept); a name for it when it has none."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    name = name.encode("utf-8", "replace").decode("utf-8")
+    if not name.strip(". "):
+        name = "attachment" + ATTACHMENT_EXTENSIONS[content_type]
+    if len(name) > ATTACHMENT_NAME_MAX:
+        stem, dot, extension = name.rpartition(".")
+        extension = dot + extension if stem and len(extension) <= 16 else ""
+        name = name[:ATTACHMENT_NAME_MAX - len(extension)] + extension if extension else name[:ATTACHMENT_NAME_MAX]
+    return name
+
+
+def read_attachment(upload: Any) -> tuple[bytes, str]:
+    """The uploaded file's bytes and type; refused beside `file` when it is missing, empty, too large or
+    neither PDF, PNG nor JPEG by its content."""
+    if upload is None or not hasattr(upload, "stream"):
+        raise Problem.field("file", "file_required")
+    content = upload.stream.read(ATTACHMENT_MAX_BYTES + 1)
+    if not content:
+        raise Problem.field("file", "file_required")
+    if len(content) > ATTACHMENT_MAX_BYTES:
+        raise Problem.field("file", "attachment_too_large", max=ATTACHMENT_MAX_BYTES // (1024 * 1024))
+    content_type = attachment_type(content)
+    if content_type is None:
+        raise Problem.field("file", "attachment_type")
+    return content, content_type
+
+
+def attach(session: Session, actor: Principal, disbursement_id: int, upload: Any) -> DisbursementAttachment:
+    """Attach an uploaded document; the ledger refuses a rejected or withdrawn disbursement and writes the
+    audit log."""
+    disbursement = get_disbursement(session, actor, disbursement_id)
+    if not may_attach(actor, disbursement):
+        raise Problem("attachment_forbidden", id=disbursement.id)
+    content, content_type = read_attachment(upload)
+    attachment_id = ledger.attach_to_disbursement(session, actor, disbursement.id,
+                                                  attachment_name(getattr(upload, "filename", None), content_type),
+                                                  content_type, content)
+    attachment = session.get(DisbursementAttachment, attachment_id)
+    assert attachment is not None
+    return attachment
+
+
+def attachment_query(session: Session, actor: Principal, disbursement_id: int) -> Select[tuple[DisbursementAttachment]]:
+    """The disbursement's attachments, newest first (their content is read only when asked for)."""
+    disbursement = get_disbursement(session, actor, disbursement_id)
+    return (select(DisbursementAttachment).where(DisbursementAttachment.disbursement_id == disbursement.id)
+            .order_by(DisbursementAttachment.id.desc()))
+
+
+def get_attachment(session: Session, actor: Principal, disbursement_id: int,
+                   attachment_id: int) -> DisbursementAttachment:
+    disbursement = get_disbursement(session, actor, disbursement_id)
+    attachment = session.get(DisbursementAttachment, attachment_id) if 0 < attachment_id <= MAX_BIG_ID else None
+    if attachment is None or attachment.disbursement_id != disbursement.id:
+        raise Problem("attachment_not_found", id=attachment_id, disbursement_id=disbursement.id)
+    return attachment
 
 
 def disbursement_query(actor: Principal, *, fund_code: str | None = None, status: str | None = None,

@@ -194,6 +194,23 @@ def reject_disbursement(session: Session, actor: Principal, fund: FundInfo, disb
                          actor=_json(actor_json(actor)))
 
 
+def withdraw_disbursement(session: Session, actor: Principal, fund: FundInfo, disbursement_id: int,
+                          reason: str) -> Disbursement:
+    return _disbursement(session, "donations.withdraw_disbursement(:id, CAST(:fund AS jsonb), :reason, "
+                                  "CAST(:actor AS jsonb))",
+                         id=disbursement_id, fund=_json(fund_json(fund)), reason=reason,
+                         actor=_json(actor_json(actor)))
+
+
+def attach_to_disbursement(session: Session, actor: Principal, disbursement_id: int, filename: str,
+                           content_type: str, content: bytes) -> int:
+    """The new attachment's id."""
+    return int(_call(session, "SELECT donations.attach_to_disbursement(:id, :filename, :content_type, :content, "
+                              "CAST(:actor AS jsonb))",
+                     id=disbursement_id, filename=filename, content_type=content_type, content=content,
+                     actor=_json(actor_json(actor))).scalar_one())
+
+
 # -- a fund's status ---------------------------------------------------------------------
 
 def prepare_fund_status(session: Session, fund: FundInfo, status: str, version: int) -> None:

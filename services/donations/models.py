@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, SmallInteger, String, Text, UniqueConstraint, text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.donations.rules import (
-    ACCOUNTS, DEFAULT_DISBURSEMENT_CATEGORY, DISBURSEMENT, DISBURSEMENT_STATUSES, DONATION, DONATION_STATUSES, DONOR,
-    ENTRY_KINDS,
+    ACCOUNTS, ATTACHMENT_MAX_BYTES, ATTACHMENT_NAME_MAX, ATTACHMENT_TYPES, DEFAULT_DISBURSEMENT_CATEGORY, DISBURSEMENT,
+    DISBURSEMENT_STATUSES, DONATION, DONATION_STATUSES, DONOR, ENTRY_KINDS,
 )
 from shared.audit import AuditLogMixin
 from shared.contracts.funds import FUND_STATUSES
@@ -87,6 +89,11 @@ class FundLedger(Base):
     @property
     def available_fen(self) -> int:
         return self.balance_fen - self.reserved_fen
+
+    @property
+    def available_cash_fen(self) -> int:
+        """What can be paid: cash at the bank less approved, unpaid disbursements (goods are not cash)."""
+        return min(self.bank_fen, self.balance_fen) - self.reserved_fen
 
 
 class FundDay(Base):
@@ -209,6 +216,11 @@ class Disbursement(Base):
         CheckConstraint(DISBURSEMENT.fields["category"].sql_check("category"), name="category_known"),
         CheckConstraint("approved_by IS NULL OR approved_by <> requested_by", name="four_eyes"),
         CheckConstraint("(status = 'paid') = (entry_id IS NOT NULL)", name="paid_iff_entry"),
+        # Withdrawn by its requester, before anyone approved it (0006_disbursement_process.sql).
+        CheckConstraint("(status = 'withdrawn') = (withdrawn_by IS NOT NULL)", name="withdrawn_iff_by"),
+        CheckConstraint("withdrawn_by IS NULL OR (withdrawn_by = requested_by AND approved_by IS NULL "
+                        "AND withdrawn_by_name IS NOT NULL AND decided_at IS NOT NULL)",
+                        name="withdrawn_by_requester"),
         Index("ix_disbursement_fund_status", "fund_id", "status"),
     )
 
@@ -234,6 +246,39 @@ class Disbursement(Base):
     paid_on: Mapped[dt.date | None]
     bank_reference: Mapped[str | None] = mapped_column(String(100))
     entry_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("journal_entry.id"))
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64))
+    withdrawn_by_name: Mapped[str | None] = mapped_column(String(200))
+    withdraw_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DisbursementAttachment(Base):
+    """A document supporting a disbursement (an invoice, a contract): its bytes, kept as uploaded.
+
+    Written only by the ledger's function attach_to_disbursement (0006_disbursement_process.sql),
+    which also writes the audit log; never changed or deleted. The database checks that the
+    stored sha256 and size are the content's own.
+    """
+
+    __tablename__ = "disbursement_attachment"
+    __table_args__ = (
+        CheckConstraint(_one_of("content_type", tuple(ATTACHMENT_TYPES)), name="content_type_known"),
+        CheckConstraint(f"size_bytes BETWEEN 1 AND {ATTACHMENT_MAX_BYTES}", name="size_in_range"),
+        CheckConstraint("size_bytes = octet_length(content)", name="size_of_content"),
+        CheckConstraint("sha256 = encode(sha256(content), 'hex')", name="sha256_of_content"),
+        CheckConstraint(f"length(filename) BETWEEN 1 AND {ATTACHMENT_NAME_MAX}", name="filename_length"),
+        Index("ix_disbursement_attachment_disbursement", "disbursement_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    disbursement_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("disbursement.id"))
+    filename: Mapped[str] = mapped_column(String(ATTACHMENT_NAME_MAX))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_by_name: Mapped[str] = mapped_column(String(200))
+    uploaded_at: Mapped[dt.datetime]
 
 
 class KeyActivity(Base):

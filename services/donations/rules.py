@@ -18,7 +18,9 @@ from shared.shapes import Amount, Choice, Day, Flag, Nested, Shape, Text, list_f
 DONOR_KINDS = ("individual", "enterprise", "organization")
 CHANNELS = ("bank", "cash", "wechat", "alipay", "in_kind")
 DONATION_STATUSES = ("recorded", "reversed")
-DISBURSEMENT_STATUSES = ("requested", "approved", "paid", "rejected")
+# A requested disbursement is approved, then paid; or rejected (requested or approved); or
+# withdrawn by its requester while it is still requested.
+DISBURSEMENT_STATUSES = ("requested", "approved", "paid", "rejected", "withdrawn")
 # What a disbursement's money goes to, as the Charity Law's annual ratios count it:
 # charitable activities, the organisation's management, or raising funds.
 DISBURSEMENT_CATEGORIES = ("programme", "management", "fundraising")
@@ -78,6 +80,28 @@ DISBURSEMENT = Shape("DisbursementCreate", {
                                    "management costs; fundraising: the costs of raising funds."),
 })
 
+WITHDRAWAL = Shape("Withdraw", {"reason": Text(max_length=2000, min_length=0, default="",
+                                                description="Why the requester withdraws it (optional).")})
+
+# A disbursement's supporting documents (invoices, contracts): what they may be, told by their
+# first bytes, never by their name; at most ATTACHMENT_MAX_BYTES each.
+ATTACHMENT_TYPES = {"application/pdf": (b"%PDF-",), "image/png": (b"\x89PNG\r\n\x1a\n",),
+                    "image/jpeg": (b"\xff\xd8\xff",)}
+ATTACHMENT_EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+ATTACHMENT_NAME_MAX = 255
+# Who may no longer add a document to a disbursement: it will never be paid.
+ATTACHMENT_CLOSED_STATUSES = ("rejected", "withdrawn")
+
+
+def attachment_type(content: bytes) -> str | None:
+    """The file's type by its first bytes: one of ATTACHMENT_TYPES, else None."""
+    for content_type, signatures in ATTACHMENT_TYPES.items():
+        if content.startswith(signatures):
+            return content_type
+    return None
+
+
 PAYMENT = Shape("Pay", {
     "paid_on": business_date(description="The day the bank paid: not before the approval, not in the future."),
     "bank_reference": Text(max_length=100),
@@ -107,6 +131,8 @@ DISBURSEMENT_LIST = Shape("DisbursementListArgs", {
     "status": Choice(DISBURSEMENT_STATUSES, required=False),
     "category": Choice(DISBURSEMENT_CATEGORIES, required=False),
 })
+
+ATTACHMENT_LIST = Shape("AttachmentListArgs", list_fields(max_id=MAX_BIG_ID))
 
 STATEMENT = Shape("StatementArgs", _period_fields(), after=_ordered_period)
 TRIAL_BALANCE = Shape("TrialBalanceArgs", {"as_of": Day(required=False, description="Defaults to today.")})

@@ -11,12 +11,13 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from flask import url_for
 from marshmallow import fields
 
 from services.donations.models import receipt_no
 from services.donations.rules import (
-    ACCOUNT_NAMES, ANONYMOUS_NAME, CHANNELS, DISBURSEMENT_CATEGORIES, DISBURSEMENT_STATUSES, DONATION_STATUSES,
-    DONOR_KINDS, ENTRY_KINDS,
+    ACCOUNT_NAMES, ANONYMOUS_NAME, ATTACHMENT_TYPES, CHANNELS, DISBURSEMENT_CATEGORIES, DISBURSEMENT_STATUSES,
+    DONATION_STATUSES, DONOR_KINDS, ENTRY_KINDS,
 )
 from shared.contracts.funds import FUND_STATUSES
 from shared.money import CURRENCY, Money
@@ -126,6 +127,48 @@ class DisbursementSchema(BaseSchema):
     decided_at = fields.DateTime(required=True, allow_none=True)
     paid_on = fields.Date(required=True, allow_none=True)
     bank_reference = fields.String(required=True, allow_none=True)
+    withdrawn_by = fields.String(required=True, allow_none=True, metadata={
+        "description": "who withdrew it (always its requester); `decided_at` is when"})
+    withdrawn_by_name = fields.String(required=True, allow_none=True)
+    withdraw_reason = fields.String(required=True, allow_none=True)
+
+
+class TimelineStepSchema(BaseSchema):
+    status = fields.String(required=True, metadata={"enum": list(DISBURSEMENT_STATUSES),
+                                                     "description": "the status this step gave the disbursement"})
+    actor = fields.String(required=True, metadata={"example": "user:3"})
+    actor_name = fields.String(required=True)
+    at = fields.DateTime(required=True)
+    reason = fields.String(required=True, allow_none=True, metadata={
+        "description": "why it was rejected or withdrawn"})
+    paid_on = fields.Date(required=True, allow_none=True)
+    bank_reference = fields.String(required=True, allow_none=True)
+
+
+class TimelineSchema(BaseSchema):
+    """A disbursement's steps, oldest first, as the ledger recorded them in its audit log."""
+
+    disbursement_id = fields.Integer(required=True)
+    status = fields.String(required=True, metadata={"enum": list(DISBURSEMENT_STATUSES)})
+    steps = fields.List(fields.Nested(TimelineStepSchema), required=True)
+
+
+class AttachmentSchema(BaseSchema):
+    """A document attached to a disbursement (an invoice, a contract), kept as uploaded."""
+
+    id = fields.Integer(required=True)
+    disbursement_id = fields.Integer(required=True)
+    filename = fields.String(required=True)
+    content_type = fields.String(required=True, metadata={"enum": list(ATTACHMENT_TYPES),
+                                                           "description": "told by the file's content"})
+    size = fields.Integer(required=True, attribute="size_bytes", metadata={"description": "in bytes"})
+    sha256 = fields.String(required=True, metadata={"description": "of the content, lowercase hex"})
+    uploaded_by = fields.String(required=True)
+    uploaded_by_name = fields.String(required=True)
+    uploaded_at = fields.DateTime(required=True)
+    url = fields.Function(lambda a: url_for("donations_api.DisbursementAttachmentById",
+                                            disbursement_id=a.disbursement_id, attachment_id=a.id),
+                          required=True, metadata={"type": "string", "description": "where its bytes are"})
 
 
 class BalanceSchema(BaseSchema):
@@ -225,4 +268,5 @@ def named_postings(fund_code: str, postings: Iterable[tuple[str, int]]) -> list[
 
 DonationPageSchema = page_schema(DonationSchema, "DonationPage")
 DisbursementPageSchema = page_schema(DisbursementSchema, "DisbursementPage")
+AttachmentPageSchema = page_schema(AttachmentSchema, "AttachmentPage")
 ChainHeadsSchema = page_schema(ChainHeadSchema, "ChainHeads")

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from flask import request
+from flask import request, send_file
 from flask.views import MethodView
 
 from services.donations import batch, commands, reads
-from services.donations.models import Disbursement, Donation
+from services.donations.models import Disbursement, DisbursementAttachment, Donation
 from services.donations.rules import (
-    DISBURSEMENT, DISBURSEMENT_LIST, DONATION, DONATION_LIST, PAYMENT, REVERSAL, STATEMENT, TRIAL_BALANCE, VERIFY,
+    ATTACHMENT_LIST, ATTACHMENT_MAX_BYTES, ATTACHMENT_TYPES, DISBURSEMENT, DISBURSEMENT_LIST, DONATION, DONATION_LIST,
+    PAYMENT, REVERSAL, STATEMENT, TRIAL_BALANCE, VERIFY, WITHDRAWAL,
 )
 from services.donations.schemas import (
-    BalanceSchema, BatchResultSchema, ChainHeadsSchema, ChainReportSchema, DisbursementPageSchema,
-    DisbursementSchema, DonationPageSchema, DonationSchema, ReversalSchema, StatementSchema, TrialBalanceSchema,
+    AttachmentPageSchema, AttachmentSchema, BalanceSchema, BatchResultSchema, ChainHeadsSchema, ChainReportSchema,
+    DisbursementPageSchema, DisbursementSchema, DonationPageSchema, DonationSchema, ReversalSchema, StatementSchema,
+    TimelineSchema, TrialBalanceSchema,
 )
-from shared.api import Blueprint, add_me_endpoint, fund_code_parameter
+from shared.api import Blueprint, add_me_endpoint, file_response_doc, fund_code_parameter
+from shared.errors import Problem
+from shared.refusals import Message
 from shared.auth import principal_from_request, require_scope
 from shared.db import db_session
 from shared.idempotency import idempotent
@@ -183,6 +188,97 @@ class DisbursementReject(MethodView):
         """Reject a requested or approved disbursement; an approval's reservation is released"""
         return commands.reject_disbursement(db_session(), principal_from_request(), disbursement_id,
                                             data["reason"])
+
+
+@blp.route("/disbursements/<int:disbursement_id>/withdraw")
+class DisbursementWithdraw(MethodView):
+    @blp.operation("withdrawDisbursement", refuses=("disbursement_not_found", "withdraw_not_requester",
+                                                    "disbursement_not_withdrawable", "ledger_rule"))
+    @idempotent
+    @require_scope("donations:write")
+    @blp.arguments(WITHDRAWAL.schema(), required=False)
+    @blp.response(200, DisbursementSchema)
+    def post(self, data: dict[str, Any], disbursement_id: int) -> Any:
+        """Withdraw a requested disbursement: only its requester (the same user or key), only before approval"""
+        return commands.withdraw_disbursement(db_session(), principal_from_request(), disbursement_id,
+                                              data.get("reason") or "")
+
+
+@blp.route("/disbursements/<int:disbursement_id>/timeline")
+class DisbursementTimeline(MethodView):
+    @blp.operation("getDisbursementTimeline", refuses=("disbursement_not_found",))
+    @require_scope("donations:read")
+    @blp.response(200, TimelineSchema)
+    def get(self, disbursement_id: int) -> Any:
+        """A disbursement's steps (requested, approved, paid, rejected, withdrawn): who, when and why"""
+        session, actor = db_session(), principal_from_request()
+        disbursement = commands.get_disbursement(session, actor, disbursement_id)
+        return {"disbursement_id": disbursement.id, "status": disbursement.status,
+                "steps": commands.timeline(session, actor, disbursement_id)}
+
+
+ATTACHMENT_BODY = {
+    "required": True,
+    "description": f"One file, as the form field `file`: a PDF, PNG or JPEG (told by its content, not its name), "
+                   f"at most {ATTACHMENT_MAX_BYTES // (1024 * 1024)} MB. Its name is kept as sent, without any "
+                   f"folder.",
+    "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary"}}}}},
+}
+
+
+def _multipart() -> Any:
+    """The uploaded `file`; a body that is not multipart/form-data is a 415."""
+    if request.mimetype != "multipart/form-data":
+        received = request.mimetype or "none"
+        raise Problem("unsupported_media_type", expected="multipart/form-data", received=received,
+                      errors={"Content-Type": [Message("unsupported_media_type",
+                                                       {"expected": "multipart/form-data", "received": received})]})
+    return request.files.get("file")
+
+
+@blp.route("/disbursements/<int:disbursement_id>/attachments")
+class DisbursementAttachments(MethodView):
+    @blp.operation("listDisbursementAttachments", refuses=("disbursement_not_found",))
+    @require_scope("donations:read")
+    @blp.arguments(ATTACHMENT_LIST.schema(), **QUERY)
+    @blp.response(200, AttachmentPageSchema)
+    def get(self, args: dict[str, Any], disbursement_id: int) -> Any:
+        """A disbursement's attachments (invoices, contracts), newest first"""
+        session = db_session()
+        query = commands.attachment_query(session, principal_from_request(), disbursement_id)
+        return paginate(session, query, args, DisbursementAttachment)
+
+    @blp.operation("attachToDisbursement", refuses=(
+        "disbursement_not_found", "attachment_forbidden", "disbursement_closed_to_attachments", "ledger_rule"))
+    @idempotent
+    @require_scope("donations:read")
+    @blp.doc(requestBody=ATTACHMENT_BODY)
+    @blp.response(201, AttachmentSchema)
+    def post(self, disbursement_id: int) -> Any:
+        """Attach an invoice or a contract: by the requester or an approver of its organisation, while it may
+        still be paid; kept with its sha256, never changed, recorded in the audit log"""
+        return commands.attach(db_session(), principal_from_request(), disbursement_id, _multipart())
+
+
+@blp.route("/disbursements/<int:disbursement_id>/attachments/<int:attachment_id>")
+class DisbursementAttachmentById(MethodView):
+    @blp.operation("getDisbursementAttachment", refuses=("disbursement_not_found", "attachment_not_found"))
+    @require_scope("donations:read")
+    @blp.doc(responses={"200": file_response_doc("The file's bytes, as uploaded", ATTACHMENT_TYPES, etag=True)})
+    def get(self, disbursement_id: int, attachment_id: int) -> Any:
+        """An attachment's bytes, to download"""
+        attachment = commands.get_attachment(db_session(), principal_from_request(), disbursement_id,
+                                             attachment_id)
+        return attachment_download(attachment)
+
+
+def attachment_download(attachment: DisbursementAttachment) -> Any:
+    """The file as a download, under its own name and type (the pages send it the same way)."""
+    return send_file(io.BytesIO(attachment.content), mimetype=attachment.content_type, as_attachment=True,
+                     download_name=attachment.filename, etag=attachment.sha256, conditional=False,
+                     max_age=None)
 
 
 @blp.route("/funds/<code>/balance", parameters=[fund_code_parameter()])

@@ -15,7 +15,8 @@ GRANT SELECT ON ALL TABLES IN SCHEMA :"schema" TO :"role";
 
 -- Nothing of the ledger is written but by these functions, which run as their
 -- owner (SECURITY DEFINER) and hold every rule: entries, postings, balances,
--- donations, disbursements, the chain and the audit log move only through them.
+-- donations, disbursements and their attachments, the chain and the audit log move only
+-- through them.
 GRANT EXECUTE ON FUNCTION
     :"schema".record_donations(jsonb, jsonb),
     :"schema".reverse_donation(bigint, jsonb, text, jsonb),
@@ -23,6 +24,8 @@ GRANT EXECUTE ON FUNCTION
     :"schema".approve_disbursement(bigint, jsonb, jsonb),
     :"schema".pay_disbursement(bigint, jsonb, date, text, jsonb),
     :"schema".reject_disbursement(bigint, jsonb, text, jsonb),
+    :"schema".withdraw_disbursement(bigint, jsonb, text, jsonb),
+    :"schema".attach_to_disbursement(bigint, text, text, bytea, jsonb),
     :"schema".prepare_fund_status(jsonb, text, bigint),
     :"schema".settle_fund_status(text, text, bigint, boolean)
 TO :"role";
