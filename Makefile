@@ -7,11 +7,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test install system-deps migrate bench clean help backup restore
+.PHONY: run test install system-deps migrate bench clean help backup restore screenshots
 
 help:
 	@echo "make run     serve all services on http://127.0.0.1:$${PORT:-8000} (DATABASE_URL, else embedded PostgreSQL under var/pg)"
 	@echo "make test    run the test suite on PostgreSQL (TEST_DATABASE_URL, else 127.0.0.1:5432, else embedded)"
+	@echo "make screenshots  run the browser tests (tests/browser) and keep a screenshot of every screen in var/screenshots"
 	@echo "make migrate bring the database (DATABASE_URL, else var/pg) to the latest schema; set up the services' roles"
 	@echo "make bench   benchmark the ledger, a quarterly report over 1M entries, then a 10-minute soak (bench/README.md)"
 	@echo "make backup  back up the database (DATABASE_URL, else var/pg) and its report files under var/backups (BACKUP_DIR)"
@@ -48,6 +49,13 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Every screen the browser tests visit, as <flow>-<step>-<lang>-<width>.png, for a person to look at.
+SCREENSHOTS_DIR ?= var/screenshots
+screenshots: install
+	rm -rf "$(SCREENSHOTS_DIR)" && mkdir -p "$(SCREENSHOTS_DIR)"
+	@SCREENSHOTS_DIR="$(abspath $(SCREENSHOTS_DIR))" $(BIN)/python -m pytest tests/browser $(PYTEST_ARGS); \
+	  status=$$?; echo "Screenshots: $(abspath $(SCREENSHOTS_DIR)) ($$(ls "$(SCREENSHOTS_DIR)" | wc -l) files)"; exit $$status
 
 # BENCH_SUITES=ledger, reports or soak runs one of the three benchmarks (or a list of them).
 BENCH_SUITES ?= ledger,reports,soak

@@ -21,6 +21,7 @@ declare -A NEEDS=(
   [wrk]="HTTP load for benchmarks"
   [time]="/usr/bin/time -v: wall time and peak memory in make bench"
   [nginx]="the gateway of deploy/nginx.conf, run natively in tests (docker-compose uses the nginx image)"
+  [chromium]="the browser tests (tests/browser, Playwright drives /usr/bin/chromium)"
 )
 
 missing=()

@@ -104,7 +104,11 @@ def _empty_tables_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "database_url" not in request.fixturenames:
         return
-    url = request.getfixturevalue("database_url")
+    empty_tables(request.getfixturevalue("database_url"))
+
+
+def empty_tables(url: str) -> None:
+    """Every service's tables emptied, as a test found them."""
     # As the owner: the services' roles may not TRUNCATE.
     with psycopg.connect(libpq_dsn(url), autocommit=True) as connection:
         tables = _tables(connection)

@@ -1,0 +1,1 @@
+"""The pages in a real browser (Playwright and Debian's Chromium), checked with axe-core."""
