@@ -14,7 +14,7 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from shared.dates import today
 from services.donations.rules import (
     CHANNELS, DEFAULT_DISBURSEMENT_CATEGORY, DISBURSEMENT, DISBURSEMENT_CATEGORIES, DISBURSEMENT_LIST,
-    DISBURSEMENT_STATUSES, DONATION, DONATION_LIST, DONOR_KINDS, PAYMENT, REVERSAL, STATEMENT,
+    DISBURSEMENT_STATUSES, DONATION, DONATION_LIST, DONOR_KINDS, PAYMENT, REVERSAL, STATEMENT, WITHDRAWAL,
 )
 from shared.forms import ALL, OnceForm, QueryForm, WebForm, choices
 from shared.refusals import LABELS
@@ -121,6 +121,17 @@ class RejectForm(WebForm):
     shape = REVERSAL
 
     reason = TextAreaField(_l("Reason for the rejection"))
+
+
+class WithdrawForm(WebForm):
+    shape = WITHDRAWAL
+
+    reason = TextAreaField(_l("Reason for withdrawing (optional)"))
+
+
+class AttachmentForm(WebForm):
+    file = FileField(_l("Attachment (an invoice, a contract…)"), render_kw={
+        "accept": ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg", "required": True})
 
 
 class PayForm(WebForm):

@@ -20,10 +20,12 @@ from sqlalchemy import func, select
 from services.donations import batch, commands, reads
 from services.donations.forms import (
     BATCH_STATUS_LABELS, CHANNEL_LABELS, COLUMN_LABELS, 
-    DONOR_KIND_LABELS, ENTRY_KIND_LABELS, DisbursementFilterForm, DisbursementForm, DonationForm, ImportForm,
-    PayForm, RejectForm, ReverseForm, SearchForm, StatementForm,
+    DONOR_KIND_LABELS, ENTRY_KIND_LABELS, AttachmentForm, DisbursementFilterForm, DisbursementForm, DonationForm,
+    ImportForm, PayForm, RejectForm, ReverseForm, SearchForm, StatementForm, WithdrawForm,
 )
 from services.donations.models import Disbursement, Donation
+from services.donations.rules import ATTACHMENT_CLOSED_STATUSES, ATTACHMENT_MAX_BYTES
+from services.donations.views import attachment_download
 from shared import i18n
 from shared.auth import authority, login_required_for
 from shared.db import db_session
@@ -208,7 +210,7 @@ def import_template() -> Response:
 @submitted_once
 def disbursement_new() -> Any:
     form = DisbursementForm()
-    disbursement, status = submit(form, lambda: commands.request_disbursement(
+    disbursement, status = submit(form, lambda: commands.request_disbursement_within_cash(
         db_session(), current_user, form.values))
     if disbursement:
         flash(i18n.translate("Disbursement request #%(id)s (%(amount)s) submitted: another approver must approve it.")
@@ -216,7 +218,70 @@ def disbursement_new() -> Any:
               "success")
         return redirect(url_for("web.disbursement_list"))
     return render_template("donations/disbursement_new.html", form=form,
-                           fund_codes=_fund_codes(writable=True)), status
+                           fund_codes=_fund_codes(writable=True), available_cash=_available_cash()), status
+
+
+def _available_cash() -> dict[str, dict[str, Any]]:
+    """The cash each fund the user may request from could pay today, for the request page's hint."""
+    return {row.code: {"fen": row.available_cash_fen, "shown": Money(row.available_cash_fen).display()}
+            for row in reads.chain_heads(db_session(), current_user) if current_user.may_write(row.organization_id)}
+
+
+def _disbursement_page(disbursement_id: int, status: int = 200, withdraw_form: WithdrawForm | None = None,
+                       attachment_form: AttachmentForm | None = None) -> Any:
+    """A disbursement's own page: its details, its timeline, its documents, what the user may do to it."""
+    session = db_session()
+    disbursement = commands.get_disbursement(session, current_user, disbursement_id)
+    attachments = list(session.scalars(commands.attachment_query(session, current_user, disbursement_id)))
+    may_withdraw = (disbursement.status == "requested" and disbursement.requested_by == current_user.actor
+                    and current_user.has("donations:write"))
+    may_attach = (disbursement.status not in ATTACHMENT_CLOSED_STATUSES
+                  and commands.may_attach(current_user, disbursement))
+    return render_template(
+        "donations/disbursement.html", d=disbursement, fund_name=_fund_name(disbursement.fund_code),
+        steps=commands.timeline(session, current_user, disbursement_id), attachments=attachments,
+        cash=commands.available_cash_fen(session, disbursement.fund_code), may_withdraw=may_withdraw,
+        may_attach=may_attach, withdraw_form=withdraw_form or WithdrawForm(formdata=None),
+        attachment_form=attachment_form or AttachmentForm(formdata=None),
+        max_megabytes=ATTACHMENT_MAX_BYTES // (1024 * 1024)), status
+
+
+@bp.get("/disbursements/<int:disbursement_id>")
+@login_required_for("donations:read")
+def disbursement_detail(disbursement_id: int) -> Any:
+    return _disbursement_page(disbursement_id)
+
+
+@bp.post("/disbursements/<int:disbursement_id>/withdraw")
+@login_required_for("donations:write")
+def disbursement_withdraw(disbursement_id: int) -> Any:
+    form = WithdrawForm()
+    disbursement, status = submit(form, lambda: commands.withdraw_disbursement(
+        db_session(), current_user, disbursement_id, form.values.get("reason") or ""))
+    if disbursement:
+        flash(i18n.translate("Disbursement request #%(id)s has been withdrawn.") % {"id": disbursement.id}, "success")
+        return redirect(url_for("web.disbursement_detail", disbursement_id=disbursement_id))
+    return _disbursement_page(disbursement_id, status, withdraw_form=form)
+
+
+@bp.post("/disbursements/<int:disbursement_id>/attachments")
+@login_required_for("donations:read")
+def disbursement_attach(disbursement_id: int) -> Any:
+    form = AttachmentForm()
+    attachment, status = submit(form, lambda: commands.attach(db_session(), current_user, disbursement_id,
+                                                              form.file.data))
+    if attachment:
+        flash(i18n.translate("%(name)s is attached (SHA-256 %(sha256)s).") % {
+            "name": attachment.filename, "sha256": attachment.sha256}, "success")
+        return redirect(url_for("web.disbursement_detail", disbursement_id=disbursement_id))
+    return _disbursement_page(disbursement_id, status, attachment_form=form)
+
+
+@bp.get("/disbursements/<int:disbursement_id>/attachments/<int:attachment_id>")
+@login_required_for("donations:read")
+def disbursement_attachment(disbursement_id: int, attachment_id: int) -> Any:
+    return attachment_download(commands.get_attachment(db_session(), current_user, disbursement_id,
+                                                       attachment_id))
 
 
 def _queue_page(status: int = 200, error: str | None = None,

@@ -25,7 +25,7 @@ from services.funds.forms import (
 )
 from services.funds.models import Organization, User
 from shared import i18n
-from shared.auth import login_required_for
+from shared.auth import _sibling_url as sibling_url, login_required_for
 from shared.contracts.funds import FUND_CODE_PATTERN
 from shared.db import db_session
 from shared.errors import Problem
@@ -90,7 +90,10 @@ def login() -> Any:
             problem_onto_form(form, Problem.invalid({"password": [Message("login_failed")]}))
         else:
             login_user(commands.start_login_session(db_session(), user))
-            return redirect(safe_next(request.args.get("next")) or url_for("web.fund_list"))
+            # An approver's day starts at the approval queue; everyone else's at the funds.
+            home = (sibling_url("donations", "/disbursements/queue") if user.role == "approver"
+                    else url_for("web.fund_list"))
+            return redirect(safe_next(request.args.get("next")) or home)
     status = 422 if form.errors else 200
     return render_template("funds/login.html", form=form), status
 
