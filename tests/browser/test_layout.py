@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.browser.support import Site, axe_violations, blocking, describe, no_horizontal_scroll
+from tests.browser.support import Shots, Site, axe_violations, blocking, describe, no_horizontal_scroll
 
 MANAGER = "zhen.manager"
 
 
-def test_on_a_phone_the_menu_folds_behind_a_button_that_needs_no_script(site: Site,
+def test_on_a_phone_the_menu_folds_behind_a_button_that_needs_no_script(site: Site, shots: Shots,
                                                                          open_context: Callable[..., Any]) -> None:
     page = open_context(MANAGER, "zh", 390).new_page()
     page.goto(f"{site.base_url}/donations/")
@@ -25,6 +25,9 @@ def test_on_a_phone_the_menu_folds_behind_a_button_that_needs_no_script(site: Si
     assert menu_button.is_visible() and menu_button.inner_text().strip().endswith("菜单")
     assert reports.count() == 0  # folded: not shown, not in the accessibility tree
     menu_button.click()
+    shots.take(page, "layout", "menu_open", "zh", 390)
+    found = blocking(axe_violations(page))
+    assert not found, describe(found)
     reports.click()
     page.wait_for_url(f"{site.base_url}/reports/")
     assert page.locator("h1").first.is_visible()
