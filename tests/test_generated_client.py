@@ -22,11 +22,15 @@ from reports_support import serve_over_http
 SERVICES = ("funds", "donations", "reports")
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
-# openapi-python-client has no request body for text/csv: the batch's CSV upload is bytes to it.
+# openapi-python-client has no request body for text/csv: the batch's CSV upload is bytes to it; nor
+# answers in PDF or image types: a disbursement's attachment is bytes to it, as a report's file is.
 CONFIG = """post_hooks: []
 package_name_override: {package}
 content_type_overrides:
   text/csv: application/octet-stream
+  application/pdf: application/octet-stream
+  image/png: application/octet-stream
+  image/jpeg: application/octet-stream
 """
 
 
