@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from flask import Flask, current_app, g, redirect, request
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError
 
-from shared.errors import Problem
+from shared.errors import Problem, http_exception_response
+from shared.resume import login_then_back
 from shared.throttle import BAD_KEYS_PER_ADDRESS, client_address, throttle
 
 if TYPE_CHECKING:
@@ -225,24 +227,30 @@ def login_required_for(scope: str | None = None) -> Callable[[Callable[..., T]],
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
+                if request.method == "POST":
+                    return login_then_back()  # nothing typed is lost, nothing is done
                 return redirect(login_url(request.full_path.rstrip("?")))
             if scope is not None and not current_user.has(scope):
                 raise Problem("role_forbidden")
             return view(*args, **kwargs)
 
+        wrapper.needs_login = True  # type: ignore[attr-defined]
         return wrapper
 
     return decorator
 
 
 def login_url(next_path: str | None = None) -> str:
-    """The funds service's login page, wherever this request is served."""
-    base = current_app.config.get("LOGIN_URL") or _sibling_url("funds", "/login")
-    if next_path:
-        from urllib.parse import quote
+    """The funds service's login page, wherever this request is served, in this page's language."""
+    from urllib.parse import urlencode
 
-        return f"{base}?next={quote(request.script_root + next_path)}"
-    return base
+    from shared import i18n
+
+    base = current_app.config.get("LOGIN_URL") or _sibling_url("funds", "/login")
+    query = {"next": request.script_root + next_path} if next_path else {}
+    if i18n.language() != i18n.DEFAULT_LANGUAGE:
+        query["lang"] = i18n.language()
+    return f"{base}?{urlencode(query, safe='/')}" if query else base
 
 
 def _sibling_url(service: str, path: str) -> str:
@@ -270,9 +278,20 @@ def init_auth(app: Flask, authority_impl: Authority) -> LoginManager:
 
     @manager.unauthorized_handler
     def _unauthorized() -> Any:
+        if request.method == "POST":
+            return login_then_back()
         return redirect(login_url(request.full_path.rstrip("?")))
 
     manager.init_app(app)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_failed(error: CSRFError) -> Any:
+        """A page's form sent without its session (the browser lost the cookie): log in, then
+        back to the form with what was typed. Any other CSRF failure is refused as ever."""
+        view = app.view_functions.get(request.endpoint or "")
+        if getattr(view, "needs_login", False) and not current_user.is_authenticated:
+            return login_then_back()
+        return http_exception_response(error)
 
     @app.context_processor
     def _auth_context() -> dict[str, Any]:

@@ -21,7 +21,7 @@ from flask_wtf import FlaskForm
 from wtforms import Form, HiddenField, SelectChoice
 from wtforms.meta import DefaultMeta
 
-from shared import i18n
+from shared import i18n, page_input, resume
 from shared.db import db_session
 from shared.errors import Problem
 from shared.refusals import Message
@@ -63,6 +63,8 @@ class Shaped:
     """Checks a form by its shape: the fields' names are the shape's flat names."""
 
     shape: ClassVar[Shape | None] = None
+    # Whether a text field says its length limit beside it (a search box or a login need not).
+    length_hints: ClassVar[bool] = True
     values: dict[str, Any]
 
     def _named(self, name: str) -> Any:
@@ -73,27 +75,35 @@ class Shaped:
         return None
 
     def _shape_hints(self) -> None:
-        """What the browser can tell before sending: required fields, length limits."""
+        """What the browser can tell before sending: required fields, length limits. A text's
+        limit is also said beside it (the field's description), before anyone reaches it."""
         assert self.shape is not None
         for name, (_, rule) in self.shape.flat_fields.items():
             field = self._named(name)
             if field is None:
                 continue
             hints = dict(field.render_kw or {})
-            if isinstance(rule, Text):
+            if isinstance(rule, Text) and field.type in ("StringField", "TextAreaField", "PasswordField"):
                 hints.setdefault("maxlength", rule.max_length)
+                if self.length_hints:
+                    limit = page_input.length_hint(rule.max_length)
+                    field.description = f"{field.description} {limit}" if field.description else limit
             if rule.required and field.type not in ("BooleanField", "SelectField"):
                 hints.setdefault("required", True)
             field.render_kw = hints
 
     def check_shape(self, data: Mapping[str, Any]) -> bool:
-        """The shape's verdict on `data`; refusals go beside their fields."""
+        """The shape's verdict on `data`, read first as people type (shared.page_input);
+        refusals go beside their fields."""
         assert self.shape is not None
+        data, unreadable = page_input.normalise(self.shape, data)
         try:
             self.values = self.shape.load_text(data, ignore_unknown=True)
+            if unreadable:
+                raise Invalid({})
         except Invalid as invalid:
             self.values = {}
-            for name, messages in invalid.errors.items():
+            for name, messages in {**invalid.errors, **unreadable}.items():
                 field = self._named(name)
                 shown = _render(messages, field.label.text if field is not None else None)
                 if field is not None:
@@ -123,6 +133,11 @@ class WebForm(Shaped, FlaskForm):
         pass
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not args and "formdata" not in kwargs:
+            # What was typed when the login ended, shown again on this page after logging in back.
+            kept = resume.kept_for_this_page()
+            if kept is not None:
+                kwargs["formdata"] = kept
         super().__init__(*args, **kwargs)
         if self.shape is not None:
             self._shape_hints()
@@ -143,6 +158,8 @@ class OnceForm(WebForm):
 
 class QueryForm(Shaped, Form):
     """A form sent by GET (a search, a period): no CSRF; checked when anything was asked."""
+
+    length_hints = False
 
     class Meta(LocalMeta):
         pass

@@ -80,7 +80,9 @@ def language_url(code: str) -> str:
 def init_i18n(app: Flask) -> None:
     babel = Babel(app, locale_selector=_chosen_language, default_locale=DEFAULT_LANGUAGE)
     babel.domain_instance = CatalogueDomain()
-    app.jinja_env.globals.update(language=language, language_url=language_url, label=label, LANGUAGES=LANGUAGES,
+    # refusal_words: a refusal's message on a page (what a frozen fund means, say), in the reader's language.
+    app.jinja_env.globals.update(language=language, language_url=language_url, label=label, refusal_words=render,
+                                 LANGUAGES=LANGUAGES,
                                  LANGUAGE_NAMES=LANGUAGE_NAMES)
 
     @app.after_request

@@ -196,6 +196,11 @@ _kind("amount_not_a_string", 422, INVALID,
       N_("Must be a string with two decimals, such as \"1280.00\", not a number."))
 _kind("amount_format", 422, INVALID, N_("Must be an amount with exactly two decimals, such as \"1280.00\"."))
 _kind("amount_out_of_range", 422, INVALID, N_("Must be between %(min)s and %(max)s."))
+# What the pages refuse of a typed amount before the API's rule sees it (shared.page_input).
+_kind("amount_not_positive", 422, INVALID, N_("Must be more than 0."))
+_kind("amount_unreadable", 422, INVALID,
+      N_("Not an amount: write it in yuan, such as 5000, 50,000.00 or ¥500."))
+_kind("amount_too_precise", 422, INVALID, N_("At most two decimals: an amount is in yuan and fen."))
 _kind("date_format", 422, INVALID, N_("Not a valid date (YYYY-MM-DD)."))
 _kind("date_too_early", 422, INVALID, N_("Must not be before %(earliest)s."))
 _kind("date_in_future", 422, INVALID, N_("Must not be in the future."))
@@ -243,6 +248,17 @@ PAGE_WORDS = (N_("Back"),
               N_("Named charity fund management"), N_("Skip to main content"), N_("Main menu"), N_("Menu"),
               N_("Funds"), N_("Donations and disbursements"), N_("Audit reports"), N_("Organisations"), N_("Users"),
               N_("Log out"), N_("Please correct the following"))
+
+# What the pages' forms say of what is typed (shared.page_input, shared.resume).
+LENGTH_HINT = N_("At most %(max)s characters.")
+PICK_A_FUND = N_("Pick a fund")
+EVERY_FUND = N_("Every fund")
+LOGIN_ENDED = N_("Your login has ended: log in again.")
+LOGIN_ENDED_KEPT = N_("Your login has ended: log in again. What you typed is kept: you will be taken back to "
+                      "the form to check it and send it again. Nothing was recorded.")
+TYPED_AGAIN = N_("What you typed before your login ended is filled in again: check it and send it. "
+                 "Nothing has been recorded yet.")
+PAGE_WORDS += (LENGTH_HINT, PICK_A_FUND, EVERY_FUND, LOGIN_ENDED, LOGIN_ENDED_KEPT, TYPED_AGAIN)
 
 # What a value named in a message reads as (a fund's or a disbursement's status, ...).
 LABELS: dict[str, str] = {

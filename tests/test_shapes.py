@@ -152,7 +152,10 @@ def test_the_api_a_batch_and_a_form_refuse_the_same_inputs_naming_the_same_field
         return
     assert batch_csv_verdict(clerk, with_text(path, unique(text_value, 3))) == expected
     if path != "donor.anonymous" or text_value in ("true", "false"):  # a checkbox says nothing else
-        assert form_verdict(admin, with_text(path, unique(text_value, 4))) == expected
+        # A page reads what people type (shared.page_input): these amounts it takes, and a fund
+        # code in lower case it upper-cases (shape-001 is this test's fund).
+        forgiven = (path, text_value) in (("amount", "12.5"), ("amount", "1,280.00"), ("fund_code", "shape-001"))
+        assert form_verdict(admin, with_text(path, unique(text_value, 4))) == (set() if forgiven else expected)
 
 
 def test_a_bad_donation_names_every_bad_field_at_once(clerk: ApiClient) -> None:

@@ -17,6 +17,7 @@ from services.donations.rules import (
     DISBURSEMENT_STATUSES, DONATION, DONATION_LIST, DONOR_KINDS, PAYMENT, REVERSAL, STATEMENT, WITHDRAWAL,
 )
 from shared.forms import ALL, OnceForm, QueryForm, WebForm, choices
+from shared.page_input import fund_choices
 from shared.refusals import LABELS
 from shared.money import CURRENCY
 
@@ -37,9 +38,11 @@ COLUMN_LABELS = {"fund_code": _l("Fund code"), "amount": _l("Amount"), "currency
 assert set(DONOR_KIND_LABELS) == set(DONOR_KINDS) and set(CHANNEL_LABELS) == set(CHANNELS)
 
 
-def _fund_code() -> StringField:
-    return StringField(_l("Fund code"), render_kw={"list": "fund-codes", "autocomplete": "off",
-                                                 "placeholder": _l("such as TL-HQ-001")})
+def _fund_code(*, writable: bool = True, everything: bool = False) -> SelectField:
+    """A fund picked from the user's own by name and code (those they may record to, or for a
+    filter those they see), listed afresh for each form, so a fund made a moment ago is there."""
+    return SelectField(_l("Fund code"), choices=lambda: fund_choices(writable=writable, everything=everything),
+                       default="", validate_choice=False)
 
 
 def _amount() -> StringField:
@@ -89,7 +92,7 @@ class SearchForm(QueryForm):
 
     shape = DONATION_LIST
 
-    fund_code = StringField(_l("Fund code"), render_kw={"list": "fund-codes"})
+    fund_code = _fund_code(writable=False, everything=True)
     donor = StringField(_l("Donor"), render_kw={"placeholder": _l("Any part of the name")})
     date_from = _date(_l("Received from"), name="from")
     date_to = _date(_l("to"), name="to")
@@ -148,4 +151,4 @@ class DisbursementFilterForm(QueryForm):
 
     status = _select(_l("Status"), DISBURSEMENT_STATUS_LABELS, "", everything=True)
     category = _select(_l("Kind of spending"), DISBURSEMENT_CATEGORY_LABELS, "", everything=True)
-    fund_code = StringField(_l("Fund code"), render_kw={"list": "fund-codes"})
+    fund_code = _fund_code(writable=False, everything=True)

@@ -138,7 +138,25 @@ def donation_reverse(donation_id: int) -> Any:
         flash(i18n.translate("The donation of receipt %(receipt_no)s has been reversed.")
               % {"receipt_no": reversal.donation.receipt_no}, "success")
         return redirect(url_for("web.receipt", donation_id=donation_id))
-    return _receipt_page(donation_id, form, status)
+    return _reverse_page(donation_id, form, status)
+
+
+@bp.get("/receipts/<int:donation_id>/reverse")
+@login_required_for("donations:write")
+def donation_reverse_confirm(donation_id: int) -> Any:
+    """What reversing would do, asked first: only the confirmation's POST (above) reverses."""
+    return _reverse_page(donation_id, ReverseForm())
+
+
+def _reverse_page(donation_id: int, form: ReverseForm, status: int = 200) -> Any:
+    session = db_session()
+    donation = commands.get_donation(session, current_user, donation_id)
+    if not current_user.may_write(donation.organization_id):
+        raise Problem("role_forbidden")
+    return render_template("donations/confirm_reverse.html", donation=donation, form=form,
+                           fund_name=_fund_name(donation.fund_code), goods=donation.channel == "in_kind",
+                           balance=reads.fund_balance(session, current_user, donation.fund_code),
+                           may_reverse=donation.status == "recorded"), status
 
 
 @bp.get("/search")
@@ -331,7 +349,26 @@ def disbursement_reject(disbursement_id: int) -> Any:
     if disbursement:
         flash(i18n.translate("Disbursement request #%(id)s rejected.") % {"id": disbursement.id}, "success")
         return redirect(url_for("web.disbursement_queue"))
-    return _queue_page(status, " ".join(form.form_errors) or None, (disbursement_id, form))
+    return _reject_page(disbursement_id, form, status)
+
+
+@bp.get("/disbursements/<int:disbursement_id>/reject")
+@login_required_for("disbursements:approve")
+def disbursement_reject_confirm(disbursement_id: int) -> Any:
+    """What rejecting would do, asked first: only the confirmation's POST (above) rejects."""
+    return _reject_page(disbursement_id, RejectForm())
+
+
+def _reject_page(disbursement_id: int, form: RejectForm, status: int = 200) -> Any:
+    session = db_session()
+    disbursement = commands.get_disbursement(session, current_user, disbursement_id)
+    if not current_user.may_write(disbursement.organization_id):
+        raise Problem("role_forbidden")
+    return render_template(
+        "donations/confirm_reject.html", d=disbursement, form=_unique_ids(form, disbursement_id, "reject"),
+        fund_name=_fund_name(disbursement.fund_code), back=url_for("web.disbursement_queue"),
+        balance=reads.fund_balance(session, current_user, disbursement.fund_code),
+        may_reject=disbursement.status in ("requested", "approved")), status
 
 
 def _list_page(status: int = 200, error: str | None = None, paying: tuple[int, PayForm] | None = None) -> Any:

@@ -48,6 +48,7 @@ def _select(label: str, choices: list[SelectChoice], default: str | None = None)
 
 class LoginForm(WebForm):
     shape = LOGIN
+    length_hints = False  # a name and a password people know; limits would only clutter the page
 
     username = StringField(_l("Username"))
     password = PasswordField(_l("Password"))

@@ -168,6 +168,17 @@ def fund_edit(code: str) -> Any:
                       cancel=url_for("web.fund_detail", code=code))
 
 
+@bp.get("/<fund:code>/freeze")
+@login_required_for("funds:write")
+def fund_freeze_confirm(code: str) -> Any:
+    """What freezing would do, asked first: only the confirmation's POST (below) freezes."""
+    fund = commands.get_fund(db_session(), current_user, code)
+    if not current_user.may_write(fund.organization_id):
+        raise Problem("role_forbidden")
+    return render_template("funds/confirm_freeze.html", fund=fund,
+                           balance=current_app.extensions["ledger"].balance(code))
+
+
 @bp.post("/<fund:code>/<any(freeze, unfreeze):action>")
 @login_required_for("funds:write")
 def fund_status(code: str, action: str) -> Any:
