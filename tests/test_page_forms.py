@@ -157,8 +157,10 @@ def test_funds_are_picked_from_the_users_own_by_name_and_code_new_ones_included(
     other = make.organization("另一商会")
     make.fund(other["id"], "TL-OTHER-001", name="别人的基金")
     manager = logged_in(gateway, make, "fund_manager", org["id"], "manager")
-    shown = options(manager.get("/donations/new"), "fund_code")
+    page = manager.get("/donations/new")
+    shown = options(page, "fund_code")
     assert shown[FUND] == "徽商助学基金（TL-PAGE-001）"
+    assert "本机构的基金，按名称和编号列出" in text(page) and "例如 5000、50,000.00 或 ¥500" in text(page)
     assert "TL-OTHER-001" not in shown and shown[""]  # first: pick one
 
     make.fund(org["id"], "TL-NEW-001", name="新设基金")  # no entries in the ledger yet
