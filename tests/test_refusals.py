@@ -111,6 +111,9 @@ def test_an_error_page_speaks_the_browsers_language(browser: Browser) -> None:
                                headers={"Accept": "text/html", "Accept-Language": "en-GB,en;q=0.9"})
     assert english.status_code == 404 and "There is nothing at this address." in text(english)
     assert "返回" in text(chinese) and "Back" in text(english) and "返回" not in text(english)
+    # The way back is a link the pages' CSP lets work: to the service's start page.
+    html = chinese.get_data(as_text=True)
+    assert 'href="/donations/">返回首页</a>' in html and "javascript:" not in html
 
 
 def test_the_language_switch_keeps_the_page_and_its_query(manager: Browser) -> None:
