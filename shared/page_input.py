@@ -28,10 +28,10 @@ from wtforms import SelectChoice
 from shared import i18n
 from shared.money import MAX_AMOUNT_FEN, MIN_AMOUNT_FEN, Money
 from shared.refusals import EVERY_FUND, LENGTH_HINT, PICK_A_FUND, Message
+from shared.shapes import Amount, Refusal, Shape, Text
 
 # How the pages name a fund (the catalogue words it per language: 徽商助学基金（TL-HQ-001）).
 NAME_AND_CODE = "%(name)s (%(code)s)"
-from shared.shapes import Amount, Refusal, Shape, Text
 
 # What may stand around an amount: the currency's sign or name, before or after it.
 _CURRENCY_BEFORE = re.compile(r"^(?:¥|RMB|CNY|人民币)", re.IGNORECASE)
