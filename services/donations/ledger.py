@@ -188,16 +188,18 @@ def pay_disbursement(session: Session, actor: Principal, fund: FundInfo, disburs
 
 def reject_disbursement(session: Session, actor: Principal, fund: FundInfo, disbursement_id: int,
                         reason: str) -> Disbursement:
-    return _disbursement(session, "donations.reject_disbursement(:id, CAST(:fund AS jsonb), :reason, "
-                                  "CAST(:actor AS jsonb))",
-                         id=disbursement_id, fund=_json(fund_json(fund)), reason=reason,
-                         actor=_json(actor_json(actor)))
+    return _end_disbursement(session, "reject_disbursement", actor, fund, disbursement_id, reason)
 
 
 def withdraw_disbursement(session: Session, actor: Principal, fund: FundInfo, disbursement_id: int,
                           reason: str) -> Disbursement:
-    return _disbursement(session, "donations.withdraw_disbursement(:id, CAST(:fund AS jsonb), :reason, "
-                                  "CAST(:actor AS jsonb))",
+    return _end_disbursement(session, "withdraw_disbursement", actor, fund, disbursement_id, reason)
+
+
+def _end_disbursement(session: Session, function: str, actor: Principal, fund: FundInfo, disbursement_id: int,
+                      reason: str) -> Disbursement:
+    """A disbursement ended unpaid, with a reason, by the ledger's function of that name."""
+    return _disbursement(session, f"donations.{function}(:id, CAST(:fund AS jsonb), :reason, CAST(:actor AS jsonb))",
                          id=disbursement_id, fund=_json(fund_json(fund)), reason=reason,
                          actor=_json(actor_json(actor)))
 
