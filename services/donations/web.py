@@ -17,7 +17,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
-from services.donations import batch, commands, reads
+from services.donations import batch, commands, dashboard, reads
 from services.donations.forms import (
     BATCH_STATUS_LABELS, CHANNEL_LABELS, COLUMN_LABELS, 
     DONOR_KIND_LABELS, ENTRY_KIND_LABELS, AttachmentForm, DisbursementFilterForm, DisbursementForm, DonationForm,
@@ -28,7 +28,7 @@ from services.donations.rules import ATTACHMENT_CLOSED_STATUSES, ATTACHMENT_MAX_
 from services.donations.views import attachment_download
 from shared import i18n
 from shared.auth import authority, login_required_for
-from shared.db import db_session
+from shared.db import db_session, snapshot
 from shared.errors import Problem
 from shared.forms import shown_refusal, submit
 from shared.idempotency import submitted_once
@@ -88,13 +88,16 @@ def _unique_ids(form: FlaskForm, item_id: int, prefix: str) -> FlaskForm:
 @bp.get("/")
 @login_required_for("donations:read")
 def home() -> Any:
+    """How the funds are doing: the home a fund manager lands on (dashboard.py)."""
     session = db_session()
-    pending = None
-    if current_user.has("disbursements:approve"):
-        requested = commands.disbursement_query(current_user, status="requested").order_by(None)
-        pending = session.scalar(select(func.count()).select_from(requested.subquery()))
-    return render_template("donations/home.html", funds=reads.chain_heads(session, current_user),
-                           pending=pending)
+    snapshot(session)  # the balances, the months and the last entries of one moment
+    view = dashboard.overview(session, current_user)
+    pending = (dashboard.approval_queue_size(session, current_user)
+               if current_user.has("disbursements:approve") else None)
+    mine = (dashboard.own_pending_requests(session, current_user)
+            if current_user.has("donations:write") else None)
+    return render_template("donations/home.html", view=view, pending=pending, mine=mine,
+                           chart=dashboard.chart_svg(view), month_name=dashboard.month_name)
 
 
 # -- donations -----------------------------------------------------------------
