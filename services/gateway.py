@@ -37,11 +37,12 @@ def create_gateway(config: Mapping[str, Any] | None = None) -> Gateway:
             if peer is not app:
                 app.extensions["peers"].wire_local(peer_name, peer)
 
-    # The root only redirects to the funds pages and answers 404 elsewhere.
+    # The root only redirects to the overview of how the funds are doing (which asks for a login
+    # first) and answers 404 elsewhere.
     root = create_service_app("gateway", __name__, overrides)
 
     @root.get("/")
     def index() -> Any:
-        return redirect("/funds/")
+        return redirect("/donations/")
 
     return Gateway(root, apps)

@@ -190,7 +190,7 @@ def test_the_gateway_routes_to_the_services_and_passes_the_request_id(gateway_in
     # nginx logs a request once it has answered it.
     wait(lambda: "request_id=erp-7f3a-0001" in gateway_in_front.log.read_text()
          and f"request_id={made.headers['X-Request-Id']}" in gateway_in_front.log.read_text(), 10, "the access log")
-    assert httpx.get(f"{base}/").headers["Location"] == "/funds/"
+    assert httpx.get(f"{base}/").headers["Location"] == "/donations/"
 
 
 def test_the_gateway_answers_for_itself_as_the_services_do(gateway_in_front: Nginx):

@@ -440,7 +440,7 @@ def test_an_approver_lands_on_the_approval_queue(gateway: Any, make: Factory, or
     make.user(gateway, "approver", PASSWORD, "approver", org["id"])
     make.user(gateway, "manager", PASSWORD, "fund_manager", org["id"])
     assert Browser(gateway).login("approver", PASSWORD).location == "/donations/disbursements/queue"
-    assert Browser(gateway).login("manager", PASSWORD).location == "/funds/"
+    assert Browser(gateway).login("manager", PASSWORD).location == "/donations/"
     # Sent to log in from a page, one goes back to it.
     browser = Browser(gateway)
     back = browser.submit("/funds/login?next=/donations/disbursements/", {"username": "approver",

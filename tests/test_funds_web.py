@@ -58,7 +58,7 @@ def test_login_failure_shows_error_beside_password_then_success(browser: Browser
     assert browser.get("/funds/").status_code == 302
 
     right = browser.submit("/funds/login", {"username": "admin", "password": ADMIN_PASSWORD})
-    assert right.status_code == 302 and right.location == "/funds/"
+    assert right.status_code == 302 and right.location == "/donations/"
     page = browser.get("/funds/")
     assert page.status_code == 200 and "退出登录" in text(page)
 
@@ -71,7 +71,7 @@ def test_page_without_login_redirects_to_login_and_back(browser: Browser) -> Non
     assert back.location == "/funds/new"
     off_site = browser.submit("/funds/login?next=//evil.example/", {"username": "admin",
                                                                    "password": ADMIN_PASSWORD})
-    assert off_site.location == "/funds/"
+    assert off_site.location == "/donations/"
 
 
 def test_logout_needs_post_with_csrf(admin: Browser) -> None:

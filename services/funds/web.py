@@ -90,9 +90,9 @@ def login() -> Any:
             problem_onto_form(form, Problem.invalid({"password": [Message("login_failed")]}))
         else:
             login_user(commands.start_login_session(db_session(), user))
-            # An approver's day starts at the approval queue; everyone else's at the funds.
-            home = (sibling_url("donations", "/disbursements/queue") if user.role == "approver"
-                    else url_for("web.fund_list"))
+            # An approver's day starts at the approval queue; everyone else's at the overview of how
+            # the funds are doing (every role reads donations).
+            home = sibling_url("donations", "/disbursements/queue" if user.role == "approver" else "/")
             return redirect(safe_next(request.args.get("next")) or home)
     status = 422 if form.errors else 200
     return render_template("funds/login.html", form=form), status
