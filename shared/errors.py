@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, json, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -155,7 +156,10 @@ def problem_response(problem: Problem) -> Response:
         body.update(errors_json(problem.errors))
     if _wants_html():
         detail, errors = problem.in_language()
-        page = {"status": problem.status, "title": i18n.title(problem.code), "detail": detail, "errors": errors}
+        # What the page adds to its detail: each refused field's words once, not the detail again.
+        said = sorted({message for messages in errors.values() for message in messages} - {detail})
+        page = {"status": problem.status, "title": i18n.title(problem.code), "detail": detail, "errors": said,
+                "came_from": _came_from()}
         response = Response(render_template("error.html", problem=page), status=problem.status,
                             mimetype="text/html")
     else:
@@ -170,6 +174,17 @@ def _retry_after(response: Response) -> None:
     """Every 503 says when to try again."""
     if response.status_code == 503 and "Retry-After" not in response.headers:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+
+
+def _came_from() -> str | None:
+    """The page of this site the reader came from (a form sent, a link followed), as a way back
+    beside the start page; never another site's, nor this very address."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.scheme not in ("http", "https") or referrer.netloc != request.host:
+        return None
+    if referrer.path == request.script_root + request.path and request.method == "GET":
+        return None
+    return urlunsplit(("", "", referrer.path or "/", referrer.query, ""))
 
 
 def _wants_html() -> bool:

@@ -243,7 +243,7 @@ _kind("batch_too_long", 422, INVALID, N_("At most %(max)s rows a request; send t
 THIS_FIELD = N_("this field")
 
 # The words of the shared error page (templates say {{ _("...") }}).
-PAGE_WORDS = (N_("Back"), N_("Back to the start page"),
+PAGE_WORDS = (N_("Back"), N_("Back to the start page"), N_("Back to the previous page"),
               # the layout: header, menu, error summary (base.html, _forms.html)
               N_("Named charity fund management"), N_("Skip to main content"), N_("Main menu"), N_("Menu"),
               N_("Funds"), N_("Donations and disbursements"), N_("Audit reports"), N_("Organisations"), N_("Users"),

@@ -23,6 +23,8 @@ from tests.conftest import ADMIN_KEY, ADMIN_PASSWORD, SECRET_KEY, ApiClient, Fac
 from tests.reports_support import serve_over_http
 
 CHROMIUM = "/usr/bin/chromium"
+# A page that fails, on every service: added here, by the tests alone, to see the 500 page.
+FAULT_PATH = "/test-only/fault"
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +71,8 @@ def site(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
               "SECRET_KEY": SECRET_KEY, "DATABASE_ROLE_PREFIX": "", "BOOTSTRAP_ADMIN_API_KEY": ADMIN_KEY,
               "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD, "AUTH_CACHE_SECONDS": "2", "TESTING": True}
     gateway = create_gateway(config)
+    for app in gateway.apps.values():
+        app.add_url_rule(FAULT_PATH, "test_only_fault", _fault)
     base_url, stop = serve_over_http(gateway)
     api = ApiClient(gateway)
     site = Site(base_url, gateway, api, Factory(api))
@@ -81,6 +85,10 @@ def site(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             app.extensions["peers"].close()
             app.extensions["database"].dispose()
         empty_tables(database_url)
+
+
+def _fault() -> Any:
+    raise RuntimeError("a fault on purpose: the 500 page's test")
 
 
 # -- people, logged in through the login page ----------------------------------------------
