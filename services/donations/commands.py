@@ -31,7 +31,9 @@ from shared.auth import Principal, authority
 from shared.contracts.funds import FundInfo, is_fund_code
 from shared import metrics
 from shared.db import MAX_BIG_ID, after_commit, contains_pattern
+from shared.dates import SHANGHAI
 from shared.errors import Problem
+from shared.money import Money
 from shared.refusals import Message
 
 # -- funds -------------------------------------------------------------------
@@ -137,10 +139,22 @@ def get_donation(session: Session, actor: Principal, donation_id: int) -> Donati
 
 
 def donation_query(actor: Principal, *, fund_code: str | None = None, date_from: dt.date | None = None,
-                   date_to: dt.date | None = None, donor: str | None = None) -> Select[tuple[Donation]]:
+                   date_to: dt.date | None = None, donor: str | None = None, organization_id: int | None = None,
+                   channel: str | None = None, status: str | None = None, amount_min: Money | None = None,
+                   amount_max: Money | None = None) -> Select[tuple[Donation]]:
     query = select(Donation).order_by(Donation.id.desc())
     if not actor.sees_all_organizations:
         query = query.where(Donation.organization_id == actor.organization_id)
+    if organization_id:
+        query = query.where(Donation.organization_id == organization_id)
+    if channel:
+        query = query.where(Donation.channel == channel)
+    if status:
+        query = query.where(Donation.status == status)
+    if amount_min is not None:
+        query = query.where(Donation.amount_fen >= amount_min.fen)
+    if amount_max is not None:
+        query = query.where(Donation.amount_fen <= amount_max.fen)
     if fund_code:
         query = query.where(Donation.fund_code == fund_code)
     if date_from:
@@ -366,11 +380,37 @@ def get_attachment(session: Session, actor: Principal, disbursement_id: int,
     return attachment
 
 
+def beijing_midnight(day: dt.date) -> dt.datetime:
+    """The moment a day begins in Beijing."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=SHANGHAI)
+
+
 def disbursement_query(actor: Principal, *, fund_code: str | None = None, status: str | None = None,
-                       category: str | None = None) -> Select[tuple[Disbursement]]:
+                       category: str | None = None, organization_id: int | None = None, payee: str | None = None,
+                       requested_from: dt.date | None = None, requested_to: dt.date | None = None,
+                       paid_from: dt.date | None = None, paid_to: dt.date | None = None,
+                       amount_min: Money | None = None, amount_max: Money | None = None,
+                       ) -> Select[tuple[Disbursement]]:
     query = select(Disbursement).order_by(Disbursement.id.desc())
     if not actor.sees_all_organizations:
         query = query.where(Disbursement.organization_id == actor.organization_id)
+    if organization_id:
+        query = query.where(Disbursement.organization_id == organization_id)
+    if payee:
+        query = query.where(Disbursement.payee.ilike(contains_pattern(payee), escape="\\"))
+    # The day a request was made is its day in Beijing.
+    if requested_from:
+        query = query.where(Disbursement.created_at >= beijing_midnight(requested_from))
+    if requested_to:
+        query = query.where(Disbursement.created_at < beijing_midnight(requested_to + dt.timedelta(days=1)))
+    if paid_from:
+        query = query.where(Disbursement.paid_on >= paid_from)
+    if paid_to:
+        query = query.where(Disbursement.paid_on <= paid_to)
+    if amount_min is not None:
+        query = query.where(Disbursement.amount_fen >= amount_min.fen)
+    if amount_max is not None:
+        query = query.where(Disbursement.amount_fen <= amount_max.fen)
     if fund_code:
         query = query.where(Disbursement.fund_code == fund_code)
     if status:

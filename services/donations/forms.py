@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 
 from shared.dates import today
 from services.donations.rules import (
     CHANNELS, DEFAULT_DISBURSEMENT_CATEGORY, DISBURSEMENT, DISBURSEMENT_CATEGORIES, DISBURSEMENT_LIST,
-    DISBURSEMENT_STATUSES, DONATION, DONATION_LIST, DONOR_KINDS, PAYMENT, REVERSAL, STATEMENT, WITHDRAWAL,
+    DISBURSEMENT_STATUSES, DONATION, DONATION_LIST, DONATION_STATUSES, DONOR_KINDS, PAYMENT, REVERSAL, STATEMENT, WITHDRAWAL,
 )
 from shared.forms import ALL, OnceForm, QueryForm, WebForm, choices
-from shared.page_input import fund_choices
+from services.donations.listing import (
+    DEFAULT_PAGE_SIZE, DISBURSEMENT_PAGE, DONATION_PAGE, PAGE_SIZES, STATEMENT_PAGE, STATEMENT_PAGE_SIZE,
+)
+from shared.page_input import fund_choices, own_funds
 from shared.refusals import LABELS
 from shared.money import CURRENCY
 
@@ -87,24 +90,61 @@ class ImportForm(WebForm):
     file = FileField(_l("CSV file (UTF-8)"), render_kw={"accept": ".csv,text/csv", "required": True})
 
 
-class SearchForm(QueryForm):
-    """The donation search: /search?fund_code=&donor=&from=&to=."""
+def _organization_id() -> SelectField:
+    """The organisations whose funds the user sees (only asked of those who see several)."""
+    def organizations() -> list[SelectChoice]:
+        named = {fund["organization_id"]: fund.get("organization_name") or str(fund["organization_id"])
+                 for fund in own_funds(writable=False)}
+        return [ALL, *(SelectChoice(str(key), name) for key, name in sorted(named.items(), key=lambda n: n[1]))]
 
-    shape = DONATION_LIST
+    return SelectField(_l("Organisation"), choices=organizations, default="", validate_choice=False)
+
+
+def _page_size(default: int = DEFAULT_PAGE_SIZE) -> SelectField:
+    return SelectField(_l("Rows a page"), choices=[SelectChoice(str(n), str(n)) for n in PAGE_SIZES],
+                       default=str(default), validate_choice=False)
+
+
+def _amount_bound(label: str) -> StringField:
+    return StringField(label, render_kw={"inputmode": "decimal", "placeholder": "1280.00"})
+
+
+class _Paged:
+    """A list's page, sort and direction: they travel in its links, the filter keeps the sort
+    (hidden) and starts again at the first page (the page is never rendered)."""
+
+    page = HiddenField()
+    sort = HiddenField()
+    order = HiddenField()
+
+
+class SearchForm(_Paged, QueryForm):
+    """The donations list: /search?fund_code=&organization_id=&donor=&channel=&status=&from=&to=
+    &amount_min=&amount_max=&size=&sort=&order=&page= (listing.DONATION_PAGE)."""
+
+    shape = DONATION_PAGE
 
     fund_code = _fund_code(writable=False, everything=True)
+    organization_id = _organization_id()
     donor = StringField(_l("Donor"), render_kw={"placeholder": _l("Any part of the name")})
+    channel = _select(_l("Channel"), CHANNEL_LABELS, "", everything=True)
+    status = _select(_l("Status"), {status: _l(LABELS[status]) for status in DONATION_STATUSES}, "",
+                     everything=True)
     date_from = _date(_l("Received from"), name="from")
     date_to = _date(_l("to"), name="to")
+    amount_min = _amount_bound(_l("Amount from (yuan)"))
+    amount_max = _amount_bound(_l("Amount to (yuan)"))
+    size = _page_size()
 
 
-class StatementForm(QueryForm):
-    """A statement's period: ?from=&to=."""
+class StatementForm(_Paged, QueryForm):
+    """A statement's period and page: ?from=&to=&size=&page= (listing.STATEMENT_PAGE)."""
 
-    shape = STATEMENT
+    shape = STATEMENT_PAGE
 
     date_from = _date(_l("From"), name="from")
     date_to = _date(_l("To"), name="to")
+    size = _page_size(STATEMENT_PAGE_SIZE)
 
 
 # -- disbursements ---------------------------------------------------------------
@@ -144,11 +184,20 @@ class PayForm(WebForm):
     bank_reference = StringField(_l("Bank reference"))
 
 
-class DisbursementFilterForm(QueryForm):
-    """The disbursement list's filter."""
+class DisbursementFilterForm(_Paged, QueryForm):
+    """The disbursement list's filter, page and sort (listing.DISBURSEMENT_PAGE)."""
 
-    shape = DISBURSEMENT_LIST
+    shape = DISBURSEMENT_PAGE
 
     status = _select(_l("Status"), DISBURSEMENT_STATUS_LABELS, "", everything=True)
     category = _select(_l("Kind of spending"), DISBURSEMENT_CATEGORY_LABELS, "", everything=True)
     fund_code = _fund_code(writable=False, everything=True)
+    organization_id = _organization_id()
+    payee = StringField(_l("Payee"), render_kw={"placeholder": _l("Any part of the name")})
+    requested_from = _date(_l("Requested from"))
+    requested_to = _date(_l("Requested to"))
+    paid_from = _date(_l("Paid from"))
+    paid_to = _date(_l("Paid to"))
+    amount_min = _amount_bound(_l("Amount from (yuan)"))
+    amount_max = _amount_bound(_l("Amount to (yuan)"))
+    size = _page_size()

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, func, select
+from sqlalchemy import BigInteger, Select, cast, func, select
 from sqlalchemy.orm import Session
 
 from services.donations import chain
@@ -21,9 +21,10 @@ from shared.dates import today
 from services.donations.models import (
     GENESIS_HASH, Disbursement, Donation, FundDay, FundLedger, JournalEntry, Posting, receipt_no,
 )
-from services.donations.rules import ACCOUNT_NAMES, NET_ASSETS
+from services.donations.rules import ACCOUNT_NAMES, IN_KIND, NET_ASSETS
 from shared.auth import Principal
 from shared.db import snapshot, utcnow
+from shared.errors import Problem
 
 # The balance columns of fund_ledger and fund_day, by account; net assets are credits.
 BALANCE_COLUMNS = {"bank": "bank_fen", "in_kind": "in_kind_fen", "unrestricted": "unrestricted_fen",
@@ -94,6 +95,162 @@ def statement(session: Session, actor: Principal, code: str, date_from: dt.date 
                                        abs(delta), "in" if delta >= 0 else "out", running, entry.posted_at))
     return {"fund_code": code, "from": date_from, "to": date_to, "opening_fen": opening, "entries": lines,
             "closing_fen": running}
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    """A statement's line as the pages and the exports show it: its voucher, who gave or was paid,
+    whether it moved cash or donated goods, and the balance after it."""
+
+    entry_id: int
+    seq: int
+    date: dt.date
+    kind: str
+    source_id: int
+    receipt_no: str | None   # a donation's or a reversal's receipt
+    party: str | None        # the donor (None when anonymous) or the payee
+    anonymous: bool
+    goods: bool              # donated goods (Assets:InKind) rather than cash
+    amount_fen: int          # always positive
+    direction: str           # "in" or "out" of the fund
+    balance_after_fen: int
+
+
+@dataclass(frozen=True)
+class PeriodTotals:
+    """What came in and went out over a whole period, cash and goods apart."""
+
+    count: int
+    cash_in_fen: int
+    cash_out_fen: int
+    goods_in_fen: int
+    goods_out_fen: int
+
+    @property
+    def in_fen(self) -> int:
+        return self.cash_in_fen + self.goods_in_fen
+
+    @property
+    def out_fen(self) -> int:
+        return self.cash_out_fen + self.goods_out_fen
+
+
+def _period_entries(fund_id: int, date_from: dt.date | None, date_to: dt.date | None) -> Select[Any]:
+    query = select(JournalEntry).where(JournalEntry.fund_id == fund_id)
+    if date_from:
+        query = query.where(JournalEntry.effective_on >= date_from)
+    if date_to:
+        query = query.where(JournalEntry.effective_on <= date_to)
+    return query
+
+
+def _entry_changes(entry_ids: Select[Any] | list[int]) -> Select[Any]:
+    """Each entry's change of the fund's net assets (positive: in) and whether it moved goods."""
+    change = cast(-func.coalesce(func.sum(Posting.amount_fen).filter(Posting.account.in_(NET_ASSETS)), 0),
+                  BigInteger)
+    return (select(Posting.entry_id, change.label("change"),
+                   func.bool_or(Posting.account == IN_KIND).label("goods"))
+            .where(Posting.entry_id.in_(entry_ids)).group_by(Posting.entry_id))
+
+
+def period_totals(session: Session, fund_id: int, date_from: dt.date | None,
+                  date_to: dt.date | None) -> PeriodTotals:
+    """The period's count of entries and its inflows and outflows, summed by PostgreSQL."""
+    ids = _period_entries(fund_id, date_from, date_to).with_only_columns(JournalEntry.id)
+    changes = _entry_changes(ids).subquery()
+
+    def total(sign: int, goods: bool) -> Any:
+        moved = func.greatest(sign * changes.c.change, 0)
+        return cast(func.coalesce(func.sum(moved).filter(changes.c.goods.is_(goods)), 0), BigInteger)
+
+    row = session.execute(select(func.count(), total(1, False), total(-1, False), total(1, True),
+                                 total(-1, True)).select_from(changes)).one()
+    return PeriodTotals(*(int(value) for value in row))
+
+
+def _balance_before(session: Session, fund_id: int, entry: JournalEntry) -> int:
+    """The fund's net assets just before `entry` in the statement's order (date, then seq): the
+    days before from fund_day, that day's earlier entries from their postings."""
+    earlier = (select(JournalEntry.id).where(JournalEntry.fund_id == fund_id,
+                                             JournalEntry.effective_on == entry.effective_on,
+                                             JournalEntry.seq < entry.seq))
+    same_day = session.scalar(select(cast(func.coalesce(-func.sum(Posting.amount_fen), 0), BigInteger))
+                              .where(Posting.entry_id.in_(earlier), Posting.account.in_(NET_ASSETS)))
+    return _net_assets_before(session, fund_id, entry.effective_on) + int(same_day or 0)
+
+
+def _statement_rows(session: Session, fund_id: int, entries: list[JournalEntry], opening: int) -> list[StatementRow]:
+    """The entries as statement lines, with their documents, the balance running on from `opening`."""
+    if not entries:
+        return []
+    changes = {row.entry_id: row for row in session.execute(_entry_changes([e.id for e in entries]))}
+    donation_ids = [e.source_id for e in entries if e.kind in ("donation", "reversal")]
+    disbursement_ids = [e.source_id for e in entries if e.kind == "disbursement"]
+    donations = {d.id: d for d in session.scalars(select(Donation).where(Donation.id.in_(donation_ids)))}
+    disbursements = {d.id: d for d in session.scalars(select(Disbursement).where(Disbursement.id.in_(disbursement_ids)))}
+    rows, running = [], opening
+    for entry in entries:
+        change = changes[entry.id]
+        running += change.change
+        receipt, party, anonymous = None, None, False
+        if entry.kind in ("donation", "reversal") and entry.source_id in donations:
+            donation = donations[entry.source_id]
+            receipt, anonymous = donation.receipt_no, donation.donor_anonymous
+            party = None if anonymous else donation.donor_name
+        elif entry.source_id in disbursements:
+            party = disbursements[entry.source_id].payee
+        rows.append(StatementRow(entry.id, entry.seq, entry.effective_on, entry.kind, entry.source_id, receipt,
+                                 party, anonymous, bool(change.goods), abs(change.change),
+                                 "in" if change.change >= 0 else "out", running))
+    return rows
+
+
+def statement_page(session: Session, actor: Principal, code: str, date_from: dt.date | None,
+                   date_to: dt.date | None, page: int, size: int) -> dict[str, Any]:
+    """A page of the fund's statement for a period: the period's opening, totals and closing, and
+    the page's lines with a running balance that starts from what the ledger held just before
+    the page's first line (so that it is right on every page)."""
+    visible_fund(actor, code)
+    snapshot(session)
+    row = fund_ledger_row(session, code)
+    if row is None:
+        return {"fund_code": code, "from": date_from, "to": date_to, "opening_fen": 0, "closing_fen": 0,
+                "totals": PeriodTotals(0, 0, 0, 0, 0), "rows": [], "page": 1, "pages": 1, "size": size,
+                "first": 0, "last": 0, "page_opening_fen": 0}
+    opening = _net_assets_before(session, row.id, date_from) if date_from else 0
+    totals = period_totals(session, row.id, date_from, date_to)
+    pages = max(1, -(-totals.count // size))
+    page = min(page, pages)
+    entries = list(session.scalars(_period_entries(row.id, date_from, date_to)
+                                   .order_by(JournalEntry.effective_on, JournalEntry.seq)
+                                   .offset((page - 1) * size).limit(size)))
+    page_opening = _balance_before(session, row.id, entries[0]) if entries else opening
+    lines = _statement_rows(session, row.id, entries, page_opening)
+    first = (page - 1) * size + 1 if lines else 0
+    return {"fund_code": code, "from": date_from, "to": date_to, "opening_fen": opening,
+            "closing_fen": opening + totals.in_fen - totals.out_fen, "totals": totals, "rows": lines,
+            "page": page, "pages": pages, "size": size, "first": first, "last": first + len(lines) - 1 if lines else 0,
+            "page_opening_fen": page_opening}
+
+
+def statement_document(session: Session, actor: Principal, code: str, date_from: dt.date | None,
+                       date_to: dt.date | None, limit: int) -> dict[str, Any]:
+    """The whole period's statement for an export: every line, at most `limit` (else refused)."""
+    visible_fund(actor, code)
+    snapshot(session)
+    row = fund_ledger_row(session, code)
+    if row is None:
+        return {"fund_code": code, "from": date_from, "to": date_to, "opening_fen": 0, "closing_fen": 0,
+                "totals": PeriodTotals(0, 0, 0, 0, 0), "rows": []}
+    opening = _net_assets_before(session, row.id, date_from) if date_from else 0
+    totals = period_totals(session, row.id, date_from, date_to)
+    if totals.count > limit:
+        raise Problem("export_too_large", count=totals.count, max=limit)
+    entries = list(session.scalars(_period_entries(row.id, date_from, date_to)
+                                   .order_by(JournalEntry.effective_on, JournalEntry.seq)))
+    return {"fund_code": code, "from": date_from, "to": date_to, "opening_fen": opening,
+            "closing_fen": opening + totals.in_fen - totals.out_fen, "totals": totals,
+            "rows": _statement_rows(session, row.id, entries, opening)}
 
 
 def trial_balance(session: Session, actor: Principal, as_of: dt.date | None) -> dict[str, Any]:

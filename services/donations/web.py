@@ -162,20 +162,6 @@ def _reverse_page(donation_id: int, form: ReverseForm, status: int = 200) -> Any
                            may_reverse=donation.status == "recorded"), status
 
 
-@bp.get("/search")
-@login_required_for("donations:read")
-def donation_search() -> Any:
-    form = SearchForm()
-    donations: list[Donation] = []
-    if form.validate():
-        values = form.values
-        donations = list(db_session().scalars(commands.donation_query(
-            current_user, fund_code=values.get("fund_code"), donor=values.get("donor"),
-            date_from=values.get("from"), date_to=values.get("to")).limit(LIST_LIMIT)))
-    return render_template("donations/search.html", form=form, donations=donations, limit=LIST_LIMIT,
-                           fund_codes=_fund_codes()), 422 if form.errors else 200
-
-
 # -- CSV import ------------------------------------------------------------------
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -374,62 +360,6 @@ def _reject_page(disbursement_id: int, form: RejectForm, status: int = 200) -> A
         may_reject=disbursement.status in ("requested", "approved")), status
 
 
-def _list_page(status: int = 200, error: str | None = None, paying: tuple[int, PayForm] | None = None) -> Any:
-    form = DisbursementFilterForm()
-    disbursements: list[Disbursement] = []
-    if form.validate():
-        disbursements = list(db_session().scalars(commands.disbursement_query(
-            current_user, fund_code=form.values.get("fund_code"), status=form.values.get("status"),
-            category=form.values.get("category"),
-        ).limit(LIST_LIMIT)))
-    may_pay = current_user.has("donations:write")
-    forms = {d.id: _row_form(PayForm, d.id, "pay") for d in disbursements
-             if d.status == "approved" and may_pay and current_user.may_write(d.organization_id)}
-    if paying is not None and paying[0] in forms:
-        forms[paying[0]] = _unique_ids(paying[1], paying[0], "pay")
-    if form.errors and status == 200:
-        status = 422
-    return render_template("donations/disbursements.html", form=form, disbursements=disbursements,
-                           forms=forms, error=error, limit=LIST_LIMIT, fund_codes=_fund_codes(),
-                           filters=_filters()), status
-
-
-@bp.get("/disbursements/")
-@login_required_for("donations:read")
-def disbursement_list() -> Any:
-    return _list_page()
-
-
-@bp.post("/disbursements/<int:disbursement_id>/pay")
-@login_required_for("donations:write")
-def disbursement_pay(disbursement_id: int) -> Any:
-    form = PayForm()
-    disbursement, status = submit(form, lambda: commands.pay_disbursement(
-        db_session(), current_user, disbursement_id, form.values["paid_on"], form.values["bank_reference"]))
-    if disbursement:
-        flash(i18n.translate("Disbursement #%(id)s recorded as paid: fund %(fund_code)s's balance is reduced by it.")
-              % {"id": disbursement.id, "fund_code": disbursement.fund_code}, "success")
-        return redirect(url_for("web.disbursement_list", **_filters()))
-    return _list_page(status, " ".join(form.form_errors) or None, (disbursement_id, form))
-
-
-def _filters() -> dict[str, str]:
-    """The list's filters, kept across a payment (only what the filter form knows)."""
-    return {name: value for name, value in request.args.items()
-            if name in ("status", "category", "fund_code") and value}
-
-
-# -- statements --------------------------------------------------------------------
-
-@bp.get("/funds/<code>/statement")
-@login_required_for("donations:read")
-def fund_statement(code: str) -> Any:
-    session = db_session()
-    info = commands.visible_fund(current_user, code)
-    form = StatementForm()
-    statement = None
-    if form.validate():
-        statement = reads.statement(session, current_user, code, form.values.get("from"), form.values.get("to"))
-    return render_template("donations/statement.html", fund=info, form=form, statement=statement,
-                           balance=reads.fund_balance(session, current_user, code),
-                           ), 422 if form.errors else 200
+# The lists (donations, disbursements with their pay forms, statements) and their exports are in
+# web_lists.py, on this blueprint.
+from services.donations import web_lists  # noqa: E402,F401
