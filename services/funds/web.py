@@ -16,7 +16,7 @@ from sqlalchemy import select
 from werkzeug.routing import BaseConverter
 from wtforms import SelectChoice
 
-from services.funds import commands
+from services.funds import commands, fund_page
 from services.funds.forms import (
     CHARITY_KIND_LABELS, FUND_KIND_LABELS, ORGANIZATION_KIND_LABELS, SCOPE_LABELS, ApiKeyForm, ApprovalRuleForm,
     CharityKindForm,
@@ -141,12 +141,18 @@ def fund_new() -> Any:
 
 
 def _fund_page(code: str, status: int = 200, error: str | None = None) -> Any:
+    """The fund, with what the ledger and the reports service know of it (fund_page.py)."""
     session = db_session()
     fund = commands.get_fund(session, current_user, code)
     organization = commands.get_organization(session, current_user, fund.organization_id)
+    peers = current_app.extensions["peers"]
+    ledger = fund_page.ledger_summary(peers, current_user, code) if current_user.has("donations:read") else {}
+    reports = (fund_page.fund_reports(peers, current_user, code, fund.organization_id)
+               if current_user.has("reports:read") else [])
     return render_template("funds/fund_detail.html", fund=fund, organization=organization,
                            error=error, may_change=current_user.has("funds:write")
-                           and current_user.may_write(fund.organization_id)), status
+                           and current_user.may_write(fund.organization_id),
+                           ledger=ledger, reports=reports), status
 
 
 @bp.get("/<fund:code>")

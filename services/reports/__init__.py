@@ -11,7 +11,7 @@ SERVICE = "reports"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from services.reports import internal, tasks, views, web
+    from services.reports import fund_reports_api, internal, tasks, views, web
     from services.reports.models import IdempotencyRecord
     from shared.app import create_service_app, mount_blueprints
     from shared.contracts.funds import FundsClient
@@ -22,6 +22,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     authority = FundsClient(app.extensions["peers"], app.config["SETTINGS"].auth_cache_seconds)
     mount_blueprints(app, authority, title="Reports service",
                      description="Periodic audit reports, their files, subscriptions and ledger exports.",
-                     api=(views.blp,), internal=(internal.bp,), web=(web.bp,))
+                     api=(views.blp,), internal=(internal.bp, fund_reports_api.bp), web=(web.bp,))
     tasks.init_celery(app)
     return app
