@@ -14,7 +14,7 @@ WORDS = Words(inflow="流入（捐赠）", outflow="流出（冲销及拨付）"
 
 def _month_label(month: str) -> str:
     """"2026-07" -> "7月"; anything else as it is."""
-    year, _, number = month.partition("-")
+    _, _, number = month.partition("-")
     return f"{int(number)}月" if number.isdigit() else month
 
 
