@@ -241,6 +241,34 @@ _kind("csv_syntax", 422, INVALID, N_("Line %(line)s cannot be read as CSV."))
 _kind("batch_not_a_list", 422, INVALID, N_("Must be a JSON list of donations."))
 _kind("batch_empty", 422, INVALID, N_("There are no rows."))
 _kind("batch_too_long", 422, INVALID, N_("At most %(max)s rows a request; send the rest in another."))
+# What the pages' import (services/donations/importing.py) says of a spreadsheet and its rows.
+_kind("import_file_type", 422, INVALID,
+      N_("This file is neither an XLSX workbook nor a CSV file; an old .xls workbook can be saved from Excel "
+         "as .xlsx."))
+_kind("import_unreadable", 422, INVALID, N_("This XLSX workbook cannot be read; save it again from Excel."))
+_kind("import_too_large", 422, INVALID, N_("The file is larger than %(max)s MB; split it into several files."))
+_kind("import_too_many_rows", 422, INVALID, N_("At most %(max)s rows a file; split it into several files."))
+_kind("import_no_header", 422, INVALID, N_("The file is empty: its first row must name the columns."))
+_kind("import_columns_unknown", 422, INVALID,
+      N_("Unknown columns: %(columns)s. The columns may be named as in the table below."))
+_kind("import_columns_missing", 422, INVALID, N_("Missing columns: %(columns)s."))
+_kind("import_columns_repeated", 422, INVALID, N_("These columns name the same thing: %(columns)s."))
+_kind("import_not_found", 404, NOT_FOUND, N_("No import %(id)s."))
+_kind("import_expired", 409, CONFLICT, N_("This import has expired unconfirmed; upload the file again."))
+_kind("import_donor_kind", 422, INVALID,
+      N_("Must be 个人 (individual), 企业 or 单位 (enterprise), or 组织 (organization)."))
+_kind("import_anonymous", 422, INVALID, N_("Must be 是 or 否 (yes or no)."))
+_kind("import_channel", 422, INVALID,
+      N_("Must be 银行 or 转账 (bank), 现金 (cash), 微信 (wechat), 支付宝 (alipay) or 物资 (in_kind)."))
+_kind("import_date", 422, INVALID, N_("Not a date: write it as 2026-11-21, 2026/11/21 or 2026年11月21日."))
+_kind("import_reference_repeated", 422, INVALID,
+      N_("Reference %(reference)s is on line %(line)s of this file too."))
+_kind("import_looks_recorded", 409, CONFLICT,
+      N_("Looks like one already recorded (receipt %(receipt_no)s): same donor, amount and date, no reference."))
+_kind("import_looks_repeated", 409, CONFLICT,
+      N_("Looks like line %(line)s of this file: same donor, amount and date, no reference."))
+_kind("import_skipped", 409, CONFLICT,
+      N_("Not recorded: it looked like one already recorded, and such rows were skipped."))
 
 # What a field's refusal on a page calls it when the page gives no label.
 THIS_FIELD = N_("this field")

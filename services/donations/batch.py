@@ -14,7 +14,7 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -33,9 +33,13 @@ from shared.refusals import Message
 from shared.shapes import Invalid
 
 CSV_COLUMNS = tuple(DONATION.flat_fields)
-OPTIONAL_COLUMNS = frozenset(name for name, (_, field) in DONATION.flat_fields.items() if not field.required)
-CSV_EXAMPLE = (",".join(CSV_COLUMNS) + "\n"
-               "TL-HQ-001,1280.00,CNY,铜陵某某有限公司,enterprise,false,2026-08-03,bank,助学,ERP-2026-0001\n")
+# A column may be left out when its field is optional, or the whole it belongs to is (a gift's goods).
+OPTIONAL_COLUMNS = frozenset(name for name, (path, field) in DONATION.flat_fields.items()
+                             if not field.required or not DONATION.fields[path[0]].required)
+_EXAMPLE = {"fund_code": "TL-HQ-001", "amount": "1280.00", "currency": "CNY", "donor_name": "铜陵某某有限公司",
+            "donor_kind": "enterprise", "donor_anonymous": "false", "received_on": "2026-08-03", "channel": "bank",
+            "purpose": "助学", "reference": "ERP-2026-0001"}
+CSV_EXAMPLE = ",".join(CSV_COLUMNS) + "\n" + ",".join(_EXAMPLE.get(name, "") for name in CSV_COLUMNS) + "\n"
 MAX_ROWS = 50_000
 
 
@@ -88,15 +92,8 @@ def read_csv(raw: bytes) -> list[Row]:
         content = raw.decode("utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8")
     except UnicodeDecodeError as error:
         raise _refused("csv_not_utf8", byte=error.start) from None
-    if "\x00" in content:
-        raise _refused("csv_nul")
-    reader = csv.reader(io.StringIO(content, newline=""))
-    try:
-        header = [name.strip() for name in next(reader)]
-    except StopIteration:
-        raise _refused("csv_empty") from None
-    except csv.Error:
-        raise _refused("csv_syntax", line=1) from None
+    header, lines = csv_lines(content)
+    header = [name.strip() for name in header]
     errors: dict[str, list[Message]] = {name: [Message("csv_column_unknown")]
                                         for name in header if name not in CSV_COLUMNS}
     errors.update({name: [Message("csv_column_missing")]
@@ -108,24 +105,44 @@ def read_csv(raw: bytes) -> list[Row]:
             "body": [Message("csv_header", {"columns": ",".join(CSV_COLUMNS)})], **errors})
     rows = []
     width = len(header)
-    last_line = reader.line_num
-    try:
-        for values in reader:
-            # A row starts on the line after the last one read (a quoted field may span lines).
-            number, last_line = last_line + 1, reader.line_num
-            if not values:
-                continue  # a blank line
-            if len(values) != width:
-                rows.append(Row(number, None, False,
-                                {"_row": [Message("row_width", {"fields": len(values), "expected": width})]}))
-            else:
-                rows.append(Row(number, dict(zip(header, values)), False))
-            if len(rows) > MAX_ROWS:
-                _check_size(len(rows))
-    except csv.Error:
-        raise _refused("csv_syntax", line=reader.line_num) from None
+    for number, values in lines:
+        if len(values) != width:
+            rows.append(Row(number, None, False,
+                            {"_row": [Message("row_width", {"fields": len(values), "expected": width})]}))
+        else:
+            rows.append(Row(number, dict(zip(header, values)), False))
+        if len(rows) > MAX_ROWS:
+            _check_size(len(rows))
     _check_size(len(rows))
     return rows
+
+
+def csv_lines(content: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """A CSV text's header and its lines that are not blank, each with its line number (a quoted
+    field may span lines: a row is numbered by the line it starts on); refused when it holds a NUL,
+    has no header, or cannot be read as CSV (as the lines are read)."""
+    if "\x00" in content:
+        raise _refused("csv_nul")
+    reader = csv.reader(io.StringIO(content, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise _refused("csv_empty") from None
+    except csv.Error:
+        raise _refused("csv_syntax", line=1) from None
+
+    def lines() -> Iterator[tuple[int, list[str]]]:
+        last_line = reader.line_num
+        try:
+            for values in reader:
+                # A row starts on the line after the last one read.
+                number, last_line = last_line + 1, reader.line_num
+                if values:
+                    yield number, values
+        except csv.Error:
+            raise _refused("csv_syntax", line=reader.line_num) from None
+
+    return header, lines()
 
 
 def _check_size(count: int) -> None:
@@ -163,7 +180,7 @@ def record_rows(session: Session, actor: Principal, rows: list[Row]) -> list[dic
         if row.errors is not None:
             results[index] = invalid_result(row)
 
-    funds = _writable_funds(actor, {values["fund_code"] for _, values in checked})
+    funds = writable_funds(actor, {values["fund_code"] for _, values in checked})
     accepted: list[tuple[int, NewDonation]] = []
     for index, values in checked:
         fund = funds.get(values["fund_code"])
@@ -194,7 +211,7 @@ def invalid_result(row: Row, status: str = "invalid") -> dict[str, Any]:
     return {"row": row.number, "status": status, **errors_json(row.errors or {})}
 
 
-def _writable_funds(actor: Principal, codes: Iterable[str]) -> dict[str, FundInfo]:
+def writable_funds(actor: Principal, codes: Iterable[str]) -> dict[str, FundInfo]:
     """The funds among `codes` the caller may post to (a funds service that fails is a 503 still)."""
     funds = {}
     for code in codes:

@@ -87,7 +87,24 @@ class ReverseForm(WebForm):
 
 
 class ImportForm(WebForm):
-    file = FileField(_l("CSV file (UTF-8)"), render_kw={"accept": ".csv,text/csv", "required": True})
+    file = FileField(_l("Spreadsheet (XLSX or CSV)"), render_kw={
+        "accept": ".xlsx,.csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,text/csv",
+        "required": True})
+
+
+class ImportConfirmForm(WebForm):
+    include_warned = BooleanField(_l("Also record the rows that look like ones already recorded"))
+
+
+class ImportContinueForm(WebForm):
+    """Records an import's next rows (the result page's button, or its script)."""
+
+
+# An imported row's verdict on the preview, and what became of it once confirmed.
+IMPORT_VERDICT_LABELS = {"ready": _l("Ready"), "warning": _l("Check"), "error": _l("Error")}
+IMPORT_STATE_LABELS = {"new": _l("Not confirmed"), "pending": _l("Waiting"), "recorded": _l("Recorded"),
+                       "failed": _l("Not recorded"), "skipped": _l("Skipped")}
+IMPORT_ERROR_COLUMN = _l("Errors")
 
 
 def _organization_id() -> SelectField:

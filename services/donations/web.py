@@ -17,11 +17,11 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
-from services.donations import batch, commands, dashboard, reads
+from services.donations import commands, dashboard, reads
 from services.donations.forms import (
     BATCH_STATUS_LABELS, CHANNEL_LABELS, COLUMN_LABELS, 
     DONOR_KIND_LABELS, ENTRY_KIND_LABELS, AttachmentForm, DisbursementFilterForm, DisbursementForm, DonationForm,
-    ImportForm, PayForm, RejectForm, ReverseForm, SearchForm, StatementForm, WithdrawForm,
+    PayForm, RejectForm, ReverseForm, SearchForm, StatementForm, WithdrawForm,
 )
 from services.donations.models import Disbursement, Donation
 from services.donations.rules import ATTACHMENT_CLOSED_STATUSES, ATTACHMENT_MAX_BYTES
@@ -162,53 +162,7 @@ def _reverse_page(donation_id: int, form: ReverseForm, status: int = 200) -> Any
                            may_reverse=donation.status == "recorded"), status
 
 
-# -- CSV import ------------------------------------------------------------------
-
-@bp.route("/import", methods=["GET", "POST"])
-@login_required_for("donations:write")
-def donation_import() -> Any:
-    form = ImportForm()
-    results = rows = None
-    if form.validate_on_submit():
-        upload = form.file.data
-        try:
-            if not upload:
-                raise Problem.field("file", "file_required")
-            rows = batch.read_csv(upload.read())
-        except Problem as problem:
-            form.file.errors = [*form.file.errors, *_file_errors(problem)]
-        else:
-            # The API's batch, row by row: the same checks, statuses and duplicates.
-            results = batch.record_rows(db_session(), current_user, rows)
-    counts = {status: sum(1 for r in results or () if r["status"] == status) for status in BATCH_STATUS_LABELS}
-    row_errors = {row.number: _row_errors(row.errors) for row in rows or () if row.errors}
-    return render_template("donations/import.html", form=form, results=results, counts=counts,
-                           row_errors=row_errors, columns=batch.CSV_COLUMNS, optional=batch.OPTIONAL_COLUMNS,
-                           example=batch.CSV_EXAMPLE), 422 if form.errors else 200
-
-
-def _file_errors(problem: Problem) -> list[str]:
-    """Why the whole file was refused, in the reader's language."""
-    messages = []
-    for name, found in (problem.errors or {}).items():
-        shown = [i18n.render(m.code, m.params) for m in found]
-        messages.append(" ".join(shown) if name in ("body", "file") else f"{name}：{'、'.join(shown)}")
-    return messages or [problem.in_language()[0]]
-
-
-def _row_errors(errors: dict[str, list[Message]]) -> dict[str, list[str]]:
-    return {name: [i18n.render(m.code, {**m.params, "field": COLUMN_LABELS.get(name, name)}) for m in messages]
-            for name, messages in errors.items()}
-
-
-@bp.get("/import/template.csv")
-@login_required_for("donations:read")
-def import_template() -> Response:
-    """The header row; with a BOM so that Excel opens it as UTF-8 (the import accepts one)."""
-    body = "\ufeff" + ",".join(batch.CSV_COLUMNS) + "\r\n"
-    return Response(body.encode("utf-8"), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="donations-template.csv"'})
-
+# -- import: web_import.py (upload, preview, confirm, result), on this blueprint ------------
 
 # -- disbursements ---------------------------------------------------------------
 
@@ -363,3 +317,7 @@ def _reject_page(disbursement_id: int, form: RejectForm, status: int = 200) -> A
 # The lists (donations, disbursements with their pay forms, statements) and their exports are in
 # web_lists.py, on this blueprint.
 from services.donations import web_lists  # noqa: E402,F401
+
+
+# The import's pages, on this blueprint.
+from services.donations import web_import  # noqa: E402,F401

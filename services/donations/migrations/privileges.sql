@@ -33,3 +33,8 @@ TO :"role";
 -- The service's own bookkeeping: the answers kept for Idempotency-Keys.
 GRANT INSERT, UPDATE, DELETE ON :"schema".idempotency_key TO :"role";
 GRANT USAGE ON SEQUENCE :"schema".idempotency_key_id_seq TO :"role";
+
+-- Uploaded imports between their preview and their recording (importing.py): the
+-- service's own bookkeeping; the donations they hold go through record_donations.
+GRANT INSERT, UPDATE, DELETE ON :"schema".import_batch, :"schema".import_row TO :"role";
+GRANT USAGE ON SEQUENCE :"schema".import_batch_id_seq TO :"role";
