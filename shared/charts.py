@@ -58,6 +58,7 @@ class Layout:
     legend_width: int = 250       # from the legend's start to the plot's right edge
     legend_gap: int = 110         # from the first legend entry to the second
     label_gap: int = 17           # from the axis down to the month labels' baseline
+    unit_x: int | None = None     # the axis's unit starts here; None: it ends just left of the axis
 
 
 def _px(tenths: int) -> str:
@@ -107,8 +108,9 @@ def flow_chart_svg(bars: Sequence[Bar], words: Words, layout: Layout = Layout(),
         parts.append(f'<title id="{element_id}-title">{escape(title)}</title>')
         if description:
             parts.append(f'<desc id="{element_id}-desc">{escape(description)}</desc>')
-    parts.append(f'<text x="{box.left - 8}" y="{box.top - 14}" text-anchor="end" font-size="{box.tick_font_size:g}">'
-                 f'{escape(words.wan if in_wan else words.yuan)}</text>')
+    unit_at = f'x="{box.left - 8}" y="{box.top - 14}" text-anchor="end"' if box.unit_x is None else \
+        f'x="{box.unit_x}" y="{box.top - 14}"'
+    parts.append(f'<text {unit_at} font-size="{box.tick_font_size:g}">{escape(words.wan if in_wan else words.yuan)}</text>')
     # Gridlines and tick labels, bottom to top.
     for tick in range(ticks + 1):
         y = box.top * 10 + plot_h * 10 - plot_h * 10 * tick // ticks

@@ -32,6 +32,7 @@ from shared.charts import Bar, Layout, Words, flow_chart_svg
 from shared.dates import shanghai_date
 from shared.db import utcnow
 from shared.money import Money
+from shared.period_names import period_name
 from shared.periods import Period
 
 CHART_MONTHS = 12
@@ -234,19 +235,8 @@ def to_json(view: Overview) -> dict[str, Any]:
 
 
 # The chart on the overview: fewer, larger units than the reports' A4 chart, so it reads on a phone.
-CHART_LAYOUT = Layout(width=480, height=280, left=58, right=8, top=40, bottom=30, font_size=13, tick_font_size=12,
-                      legend_font_size=13, legend_width=200, legend_gap=100, label_gap=19)
-MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def month_name(month: Period, *, short: bool = False) -> str:
-    """A month in the reader's language: 2026年7月 / Jul 2026, or 7月 / Jul under a bar."""
-    if i18n.language() == "en":
-        abbreviation = MONTH_ABBREVIATIONS[month.first.month - 1]
-        return abbreviation if short else f"{abbreviation} {month.first.year}"
-    return f"{month.first.month}月" if short else month.chinese_name
-
-
+CHART_LAYOUT = Layout(width=400, height=260, left=50, right=0, top=40, bottom=28, font_size=12, tick_font_size=12,
+                      legend_font_size=14, legend_width=190, legend_gap=95, label_gap=19, unit_x=0)
 def chart_svg(view: Overview) -> Markup:
     """Income and spending by month over the last twelve months, in the reader's language."""
     words = Words(inflow=i18n.translate("Income"), outflow=i18n.translate("Spending"),
@@ -254,12 +244,12 @@ def chart_svg(view: Overview) -> Markup:
                   empty=i18n.translate("No income or spending"))
     first, last = view.months[0].month, view.months[-1].month
     title = i18n.translate("Income and spending by month, %(first)s to %(last)s") % {
-        "first": month_name(first), "last": month_name(last)}
+        "first": period_name(first), "last": period_name(last)}
     description = "; ".join(
         i18n.translate("%(month)s: income %(income)s, spending %(spending)s") % {
-            "month": month_name(m.month), "income": Money(m.income_fen).display(),
+            "month": period_name(m.month), "income": Money(m.income_fen).display(),
             "spending": Money(m.spending_fen).display()} for m in view.months)
-    bars = [Bar(month_name(m.month, short=True), m.income_fen, m.spending_fen) for m in view.months]
+    bars = [Bar(period_name(m.month, short=True), m.income_fen, m.spending_fen) for m in view.months]
     # Built here, every text in it escaped by flow_chart_svg.
     return Markup(flow_chart_svg(bars, words, CHART_LAYOUT, title=title, description=description,
                                  element_id="monthly-chart"))

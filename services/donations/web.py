@@ -33,6 +33,7 @@ from shared.errors import Problem
 from shared.forms import shown_refusal, submit
 from shared.idempotency import submitted_once
 from shared.money import Money
+from shared.period_names import period_name
 from shared.refusals import Message
 
 bp = Blueprint("web", __name__)
@@ -97,7 +98,7 @@ def home() -> Any:
     mine = (dashboard.own_pending_requests(session, current_user)
             if current_user.has("donations:write") else None)
     return render_template("donations/home.html", view=view, pending=pending, mine=mine,
-                           chart=dashboard.chart_svg(view), month_name=dashboard.month_name)
+                           chart=dashboard.chart_svg(view), period_name=period_name)
 
 
 # -- donations -----------------------------------------------------------------

@@ -30,6 +30,7 @@ from shared.contracts.funds import FUND_CODE_PATTERN
 from shared.db import db_session
 from shared.errors import Problem
 from shared.forms import ALL, problem_onto_form, safe_next, shown_refusal, submit
+from shared.period_names import period_name
 from shared.refusals import Message, N_
 from shared.throttle import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS, client_address, throttle
 
@@ -152,7 +153,7 @@ def _fund_page(code: str, status: int = 200, error: str | None = None) -> Any:
     return render_template("funds/fund_detail.html", fund=fund, organization=organization,
                            error=error, may_change=current_user.has("funds:write")
                            and current_user.may_write(fund.organization_id),
-                           ledger=ledger, reports=reports), status
+                           ledger=ledger, reports=reports, period_name=period_name), status
 
 
 @bp.get("/<fund:code>")
