@@ -130,9 +130,9 @@ class _Paged:
     """A list's page, sort and direction: they travel in its links, the filter keeps the sort
     (hidden) and starts again at the first page (the page is never rendered)."""
 
-    page = HiddenField()
-    sort = HiddenField()
-    order = HiddenField()
+    page = HiddenField(_l("Page"))
+    sort = HiddenField(_l("Sort by"))
+    order = HiddenField(_l("Sort order"))
 
 
 class SearchForm(_Paged, QueryForm):

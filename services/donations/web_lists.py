@@ -71,6 +71,18 @@ def _kept(form: QueryForm, *, page: bool = True) -> dict[str, str]:
             if name in names and value and (page or name != "page")}
 
 
+def _valid(form: QueryForm) -> bool:
+    """The form's verdict; a refused page, sort or direction (hidden fields, carried by the links)
+    is said above the form, naming it."""
+    if form.validate():
+        return True
+    for field in form:
+        if field.type == "HiddenField" and field.errors:
+            form.form_errors.extend(f"{field.label.text}：{message}" for message in field.errors)
+            field.errors = []
+    return False
+
+
 def _organization_names() -> dict[int, str]:
     return {fund["organization_id"]: fund.get("organization_name") or "" for fund in own_funds(writable=False)}
 
@@ -97,7 +109,7 @@ def _attachment(name: str) -> str:
 def donation_search() -> Any:
     form = SearchForm()
     page = None
-    if form.validate():
+    if _valid(form):
         page = page_of(db_session(), commands.donation_query(current_user, **_query_args(form.values, DONATION_FILTERS)),
                        columns=DONATION_COLUMNS, tiebreak=Donation.id, values=form.values, sums=("amount_fen",))
     return render_template("donations/search.html", **_list_context(form, page)), 422 if form.errors else 200
@@ -107,7 +119,7 @@ def donation_search() -> Any:
 @login_required_for("donations:read")
 def donation_export() -> Any:
     form = SearchForm()
-    if not form.validate():
+    if not _valid(form):
         return render_template("donations/search.html", **_list_context(form, None)), 422
     session = db_session()
     rows = export_rows(session, commands.donation_query(current_user, **_query_args(form.values, DONATION_FILTERS)),
@@ -126,7 +138,7 @@ def _list_page(status: int = 200, error: str | None = None, paying: tuple[int, P
     form = DisbursementFilterForm()
     page = None
     disbursements: list[Disbursement] = []
-    if form.validate():
+    if _valid(form):
         page = page_of(db_session(), _disbursement_query(form.values), columns=DISBURSEMENT_COLUMNS,
                        tiebreak=Disbursement.id, values=form.values, sums=("amount_fen",))
         disbursements = page.rows
@@ -151,7 +163,7 @@ def disbursement_list() -> Any:
 @login_required_for("donations:read")
 def disbursement_export() -> Any:
     form = DisbursementFilterForm()
-    if not form.validate():
+    if not _valid(form):
         return _list_page()
     rows = export_rows(db_session(), _disbursement_query(form.values), columns=DISBURSEMENT_COLUMNS,
                        tiebreak=Disbursement.id, values=form.values)
@@ -179,9 +191,8 @@ def _filter_summary(form: QueryForm) -> list[tuple[str, str]]:
         if field.name in ("page", "sort", "order", "size") or not field.data:
             continue
         value = str(field.data)
-        for choice in getattr(field, "choices", None) or ():
-            if str(getattr(choice, "value", choice[0] if isinstance(choice, tuple) else "")) == value:
-                value = str(getattr(choice, "label", choice[1] if isinstance(choice, tuple) else value))
+        if field.type == "SelectField":
+            value = next((str(choice[1]) for choice in field.iter_choices() if choice[2]), value)
         said.append((field.label.text, value))
     return said
 
@@ -203,7 +214,7 @@ def fund_statement(code: str) -> Any:
     context = _fund_context(code)
     form = StatementForm()
     statement = None
-    if form.validate():
+    if _valid(form):
         values = form.values
         statement = reads.statement_page(session, current_user, code, values.get("from"), values.get("to"),
                                          int(values["page"]), int(values["size"]))
@@ -218,7 +229,7 @@ def fund_statement(code: str) -> Any:
 
 def _statement_document(code: str, limit: int) -> tuple[dict[str, Any] | None, StatementForm]:
     form = StatementForm()
-    if not form.validate():
+    if not _valid(form):
         return None, form
     values = form.values
     document = reads.statement_document(db_session(), current_user, code, values.get("from"), values.get("to"),
