@@ -105,6 +105,9 @@ IMPORT_VERDICT_LABELS = {"ready": _l("Ready"), "warning": _l("Check"), "error": 
 IMPORT_STATE_LABELS = {"new": _l("Not confirmed"), "pending": _l("Waiting"), "recorded": _l("Recorded"),
                        "failed": _l("Not recorded"), "skipped": _l("Skipped")}
 IMPORT_ERROR_COLUMN = _l("Errors")
+# The columns as the import's pages name them: a batch's, and a gift in kind's goods.
+IMPORT_COLUMN_LABELS = {**COLUMN_LABELS, "goods_item": _l("Goods given"), "goods_quantity": _l("Quantity"),
+                        "goods_unit": _l("Unit"), "goods_unit_price": _l("Unit price (yuan)")}
 
 
 def _organization_id() -> SelectField:

@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from services.donations import batch, importing
 from services.donations.forms import (
-    COLUMN_LABELS, IMPORT_ERROR_COLUMN, IMPORT_STATE_LABELS, IMPORT_VERDICT_LABELS, ImportConfirmForm,
+    IMPORT_COLUMN_LABELS, IMPORT_ERROR_COLUMN, IMPORT_STATE_LABELS, IMPORT_VERDICT_LABELS, ImportConfirmForm,
     ImportContinueForm, ImportForm,
 )
 from services.donations.web import bp
@@ -51,7 +51,7 @@ def _upload_page(form: ImportForm) -> str:
                            optional=importing.OPTIONAL, value_words=importing.VALUE_WORDS,
                            max_rows=importing.MAX_ROWS, max_megabytes=importing.MAX_BYTES // (1024 * 1024),
                            template_header=importing.TEMPLATE_HEADER, template_example=importing.TEMPLATE_EXAMPLE,
-                           csv_columns=batch.CSV_COLUMNS)
+                           csv_columns=batch.CSV_COLUMNS, column_labels=IMPORT_COLUMN_LABELS)
 
 
 def _file_errors(problem: Problem) -> list[str]:
@@ -92,7 +92,7 @@ def import_batch(batch_id: int) -> Any:
     verdicts = {verdict: sum(1 for row in rows if row.verdict == verdict) for verdict in IMPORT_VERDICT_LABELS}
     return render_template(
         template, batch=record, rows=rows, progress=progress, verdicts=verdicts,
-        messages={row.line: importing.row_messages(record, row, COLUMN_LABELS) for row in rows},
+        messages={row.line: importing.row_messages(record, row, IMPORT_COLUMN_LABELS) for row in rows},
         ready_fen=sum(row.amount_fen or 0 for row in rows if row.verdict == "ready"),
         warned_fen=sum(row.amount_fen or 0 for row in rows if row.verdict == "warning"),
         to_fix=len(importing.rows_to_fix(record, rows)), verdict_labels=IMPORT_VERDICT_LABELS,
@@ -139,6 +139,6 @@ def import_rows_to_fix(batch_id: int, kind: str) -> Response:
     session = db_session()
     record = importing.get_batch(session, current_user, batch_id)
     rows = importing.rows_to_fix(record, importing.batch_rows(session, record))
-    body = importing.export_rows(record, rows, str(IMPORT_ERROR_COLUMN), kind, COLUMN_LABELS)
+    body = importing.export_rows(record, rows, str(IMPORT_ERROR_COLUMN), kind, IMPORT_COLUMN_LABELS)
     return Response(body, mimetype=XLSX_TYPE if kind == "xlsx" else "text/csv",
                     headers={"Content-Disposition": f'attachment; filename="import-{record.id}-to-fix.{kind}"'})
