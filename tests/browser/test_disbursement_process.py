@@ -47,6 +47,12 @@ def too_big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def shown(status: str, lang: str) -> str:
+    """A status as a page shows it standing alone: its label, with a capital in English."""
+    label = i18n.label(status, lang)
+    return label[:1].upper() + label[1:]
+
+
 def log_in(page: Page, base_url: str, username: str, lang: str) -> None:
     user, secret, button = LOGIN_WORDS[lang]
     page.goto(f"{base_url}/funds/login")
@@ -87,7 +93,7 @@ def test_a_requester_attaches_an_invoice_and_withdraws_and_cannot_withdraw_once_
     first = request_disbursement(page, site, "600.00", f"钟鸣镇敬老院（{lang} {width}）")
     page.goto(f"{site.base_url}/donations/disbursements/{first}")
     checks.check("01_requested")
-    assert page.locator("#status").inner_text().strip() == i18n.label("requested", lang)
+    assert page.locator("#status").inner_text().strip() == shown("requested", lang)
 
     # The invoice attached, listed with its SHA-256.
     page.locator("#attach-form input[type=file]").set_input_files(str(invoice))
@@ -119,11 +125,11 @@ def test_a_requester_attaches_an_invoice_and_withdraws_and_cannot_withdraw_once_
     page.wait_for_url(f"**/donations/disbursements/{first}")
     checks.check("04_withdrawn")
     assert site.api.get(f"{DONATIONS}/disbursements/{first}").json["status"] == "withdrawn"
-    assert page.locator("#status").inner_text().strip() == i18n.label("withdrawn", lang)
+    assert page.locator("#status").inner_text().strip() == shown("withdrawn", lang)
     steps = page.locator("#timeline li")
     assert steps.count() == 2
     last = steps.nth(1).inner_text()
-    assert i18n.label("withdrawn", lang) in last and "敬老院已另获补助" in last
+    assert shown("withdrawn", lang) in last and "敬老院已另获补助" in last
     assert page.locator("#withdraw-form").count() == 0 and page.locator("#attach-form").count() == 0
 
     # Another request, approved by the approver: its requester may no longer withdraw it.
@@ -139,8 +145,8 @@ def test_a_requester_attaches_an_invoice_and_withdraws_and_cannot_withdraw_once_
 
     page.goto(f"{site.base_url}/donations/disbursements/{second}")
     checks.check("05_approved")
-    assert page.locator("#status").inner_text().strip() == i18n.label("approved", lang)
+    assert page.locator("#status").inner_text().strip() == shown("approved", lang)
     assert page.locator("#withdraw-form").count() == 0
-    assert [i18n.label(s, lang) for s in ("requested", "approved")] == [
+    assert [shown(s, lang) for s in ("requested", "approved")] == [
         step.split("·")[0].strip() for step in page.locator("#timeline li").all_inner_texts()]
     checks.assert_clean()
