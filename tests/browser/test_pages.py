@@ -31,6 +31,7 @@ def township_manager(site: Site) -> Visits:
         ("donations", "/donations/", 200),
         ("donation-new", "/donations/new", 200),
         ("import", "/donations/import", 200),
+        ("import-not-found", "/donations/import/987654", 404),  # the preview and the result: test_import.py
         ("search", f"/donations/search?fund_code={fund}", 200),
         ("receipt", f"/donations/receipts/{ids['town_donation']}", 200),
         ("receipt-reverse", f"/donations/receipts/{ids['town_donation']}/reverse", 200),
