@@ -201,6 +201,15 @@ _kind("amount_not_positive", 422, INVALID, N_("Must be more than 0."))
 _kind("amount_unreadable", 422, INVALID,
       N_("Not an amount: write it in yuan, such as 5000, 50,000.00 or ¥500."))
 _kind("amount_too_precise", 422, INVALID, N_("At most two decimals: an amount is in yuan and fen."))
+# A gift in kind's goods (services/donations/rules.py GOODS); a page reads a typed quantity first.
+_kind("quantity_format", 422, INVALID,
+      N_("Must be a number with at most three decimals, as a string such as \"2500\" or \"12.5\"."))
+_kind("quantity_not_positive", 422, INVALID, N_("The quantity must be more than 0."))
+_kind("quantity_unreadable", 422, INVALID, N_("Not a quantity: write a number such as 2500, 2,500 or 12.5."))
+_kind("quantity_too_precise", 422, INVALID, N_("At most three decimals."))
+_kind("goods_not_in_kind", 422, INVALID, N_("Only a gift in kind (channel in_kind) has goods."))
+_kind("goods_amount_mismatch", 422, INVALID,
+      N_("Must be the goods' quantity times their unit price, rounded to the fen: %(expected)s."))
 _kind("date_format", 422, INVALID, N_("Not a valid date (YYYY-MM-DD)."))
 _kind("date_too_early", 422, INVALID, N_("Must not be before %(earliest)s."))
 _kind("date_in_future", 422, INVALID, N_("Must not be in the future."))

@@ -30,7 +30,7 @@ CSV_HEADER = "fund_code,amount,currency,donor_name,donor_kind,donor_anonymous,re
 # What a donation is, by the contract, and what this service adds to it.
 DONATION_FIELDS = {"id", "fund_code", "amount", "currency", "donor", "received_on", "channel", "purpose",
                    "reference", "receipt_no", "status", "created_at"}
-DONATION_EXTENSIONS = {"amount_in_words", "reversed_at", "reversal_reason", "reversal_entry_id"}
+DONATION_EXTENSIONS = {"amount_in_words", "reversed_at", "reversal_reason", "reversal_entry_id", "goods"}
 DISBURSEMENT_FIELDS = {"id", "fund_code", "amount", "payee", "purpose", "project", "status", "requested_by",
                        "approved_by", "created_at", "decided_at", "paid_on", "bank_reference"}
 

@@ -96,7 +96,7 @@ def csv_line(row: dict[str, str]) -> str:
     import csv
 
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow([row[name] for name in DONATION.flat_fields])
+    csv.writer(out, lineterminator="\n").writerow([row.get(name, "") for name in DONATION.flat_fields])
     return out.getvalue()
 
 

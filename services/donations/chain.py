@@ -18,8 +18,9 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
-from services.donations.rules import DEFAULT_DISBURSEMENT_CATEGORY
+from services.donations.rules import DEFAULT_DISBURSEMENT_CATEGORY, quantity_text
 
 VERSION = "v1"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -40,10 +41,19 @@ def postings_text(postings: Iterable[tuple[str, int]]) -> str:
 
 def donation_document(*, receipt_no: str, amount_fen: int, donor_name: str, donor_kind: str,
                       donor_anonymous: bool, received_on: dt.date, channel: str, purpose: str,
-                      reference: str | None) -> str:
-    return "".join(field(v) for v in (
+                      reference: str | None, goods_item: str | None = None, goods_quantity: Decimal | None = None,
+                      goods_unit: str | None = None, goods_unit_price_fen: int | None = None) -> str:
+    document = "".join(field(v) for v in (
         receipt_no, str(amount_fen), donor_name, donor_kind, "1" if donor_anonymous else "0",
         received_on.isoformat(), channel, purpose, reference or ""))
+    # Goods came after donations had been chained: a donation without them is hashed as before,
+    # so no existing entry's hash changes; a gift in kind's goods are four more fields (the
+    # quantity with as few decimals as it needs), so changing what was given breaks the chain.
+    if goods_item is not None:
+        assert goods_quantity is not None and goods_unit is not None and goods_unit_price_fen is not None
+        document += "".join(field(v) for v in (
+            goods_item, quantity_text(goods_quantity), goods_unit, str(goods_unit_price_fen)))
+    return document
 
 
 def reversal_document(*, donation_id: int, receipt_no: str, reason: str) -> str:

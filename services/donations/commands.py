@@ -68,18 +68,23 @@ def writable_fund(actor: Principal, code: str) -> FundInfo:
 def new_donation(fund: FundInfo, data: dict[str, Any]) -> NewDonation:
     """A donation as DONATION loaded it (from JSON, a CSV row or a form)."""
     donor = data["donor"]
+    goods = data.get("goods") or {}
     return NewDonation(fund=fund, amount_fen=data["amount"].fen, donor_name=donor["name"],
                        donor_kind=donor["kind"], donor_anonymous=donor["anonymous"],
                        received_on=data["received_on"], channel=data["channel"],
-                       purpose=data.get("purpose") or "", reference=data.get("reference"))
+                       purpose=data.get("purpose") or "", reference=data.get("reference"),
+                       goods_item=goods.get("item"), goods_quantity=goods.get("quantity"),
+                       goods_unit=goods.get("unit"),
+                       goods_unit_price_fen=goods["unit_price"].fen if goods else None)
 
 
 class RecordedDonation:
     """A donation just recorded, with what donation_json reads of a Donation row."""
 
     __slots__ = ("id", "fund_code", "amount_fen", "donor_name", "donor_kind", "donor_anonymous", "received_on",
-                 "channel", "purpose", "reference", "receipt_year", "receipt_seq", "status", "created_at",
-                 "reversed_at", "reversal_reason", "reversal_entry_id")
+                 "channel", "purpose", "reference", "goods_item", "goods_quantity", "goods_unit",
+                 "goods_unit_price_fen", "receipt_year", "receipt_seq", "status", "created_at", "reversed_at",
+                 "reversal_reason", "reversal_entry_id")
 
     def __init__(self, donation: NewDonation, outcome: Outcome) -> None:
         self.id = outcome.id
@@ -92,6 +97,10 @@ class RecordedDonation:
         self.channel = donation.channel
         self.purpose = donation.purpose
         self.reference = donation.reference
+        self.goods_item = donation.goods_item
+        self.goods_quantity = donation.goods_quantity
+        self.goods_unit = donation.goods_unit
+        self.goods_unit_price_fen = donation.goods_unit_price_fen
         self.receipt_year = outcome.receipt_year
         self.receipt_seq = outcome.receipt_seq
         self.status = "recorded"

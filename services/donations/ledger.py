@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -98,6 +99,11 @@ class NewDonation:
     channel: str
     purpose: str
     reference: str | None
+    # A gift in kind's goods: all four, or none.
+    goods_item: str | None = None
+    goods_quantity: Decimal | None = None
+    goods_unit: str | None = None
+    goods_unit_price_fen: int | None = None
 
     def row(self, n: int, request: int) -> dict[str, Any]:
         """As record_donations reads it: its place `n` and its request's, both 1-based."""
@@ -106,7 +112,10 @@ class NewDonation:
                 "status": self.fund.status, "status_version": self.fund.status_version,
                 "amount_fen": self.amount_fen, "donor_name": self.donor_name, "donor_kind": self.donor_kind,
                 "donor_anonymous": self.donor_anonymous, "received_on": self.received_on, "channel": self.channel,
-                "purpose": self.purpose, "reference": self.reference}
+                "purpose": self.purpose, "reference": self.reference, "goods_item": self.goods_item,
+                # The quantity as text: JSON numbers would not keep it exact.
+                "goods_quantity": None if self.goods_quantity is None else str(self.goods_quantity),
+                "goods_unit": self.goods_unit, "goods_unit_price_fen": self.goods_unit_price_fen}
 
 
 @dataclass(frozen=True)

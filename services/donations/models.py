@@ -13,15 +13,17 @@ a test holds them equal to what the migrations installed.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from sqlalchemy import (
-    BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, SmallInteger, String, Text, UniqueConstraint, text,
+    BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, Numeric, SmallInteger, String, Text, UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.donations.rules import (
     ACCOUNTS, ATTACHMENT_MAX_BYTES, ATTACHMENT_NAME_MAX, ATTACHMENT_TYPES, DEFAULT_DISBURSEMENT_CATEGORY, DISBURSEMENT,
-    DISBURSEMENT_STATUSES, DONATION, DONATION_STATUSES, DONOR, ENTRY_KINDS,
+    DISBURSEMENT_STATUSES, DONATION, DONATION_STATUSES, DONOR, ENTRY_KINDS, GOODS, IN_KIND,
 )
 from shared.audit import AuditLogMixin
 from shared.contracts.funds import FUND_STATUSES
@@ -161,6 +163,16 @@ class Donation(Base):
         CheckConstraint(_one_of("status", DONATION_STATUSES), name="status_known"),
         CheckConstraint(DONATION.fields["currency"].sql_check("currency"), name="currency_cny"),
         CheckConstraint("(status = 'reversed') = (reversal_entry_id IS NOT NULL)", name="reversed_iff_entry"),
+        # A gift in kind's goods (0007_goods.py): all four or none, only in kind, worth its amount.
+        CheckConstraint("(goods_item IS NULL) = (goods_quantity IS NULL) AND (goods_item IS NULL) = (goods_unit IS NULL) "
+                        "AND (goods_item IS NULL) = (goods_unit_price_fen IS NULL)", name="goods_complete"),
+        CheckConstraint(f"goods_item IS NULL OR channel = '{IN_KIND}'", name="goods_in_kind_only"),
+        CheckConstraint(GOODS.fields["item"].sql_check("goods_item"), name="goods_item_length"),
+        CheckConstraint(GOODS.fields["quantity"].sql_check("goods_quantity"), name="goods_quantity_positive"),
+        CheckConstraint(GOODS.fields["unit"].sql_check("goods_unit"), name="goods_unit_length"),
+        CheckConstraint(GOODS.fields["unit_price"].sql_check("goods_unit_price_fen"), name="goods_unit_price_in_range"),
+        CheckConstraint("goods_item IS NULL OR amount_fen = round(goods_quantity * goods_unit_price_fen)",
+                        name="goods_worth_amount"),
         # A payer's own reference is recorded once per organisation.
         Index("uq_donation_organization_reference", "organization_id", "reference", unique=True,
               postgresql_where=text("reference IS NOT NULL")),
@@ -180,6 +192,10 @@ class Donation(Base):
     channel: Mapped[str] = mapped_column(String(16))
     purpose: Mapped[str] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(100))
+    goods_item: Mapped[str | None] = mapped_column(String(100))
+    goods_quantity: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
+    goods_unit: Mapped[str | None] = mapped_column(String(16))
+    goods_unit_price_fen: Mapped[int | None] = mapped_column(BigInteger)
     receipt_year: Mapped[int]
     receipt_seq: Mapped[int]
     status: Mapped[str] = mapped_column(String(16))

@@ -379,7 +379,9 @@ def _document(entry: JournalEntry, donations: dict[int, Donation], reversed_: di
         return chain.donation_document(receipt_no=receipt_no(d.receipt_year, d.receipt_seq), amount_fen=d.amount_fen,
                                        donor_name=d.donor_name, donor_kind=d.donor_kind,
                                        donor_anonymous=d.donor_anonymous, received_on=d.received_on,
-                                       channel=d.channel, purpose=d.purpose, reference=d.reference)
+                                       channel=d.channel, purpose=d.purpose, reference=d.reference,
+                                       goods_item=d.goods_item, goods_quantity=d.goods_quantity,
+                                       goods_unit=d.goods_unit, goods_unit_price_fen=d.goods_unit_price_fen)
     if entry.kind == "reversal" and entry.source_id in reversed_:
         d = reversed_[entry.source_id]
         return chain.reversal_document(donation_id=d.id, receipt_no=receipt_no(d.receipt_year, d.receipt_seq),

@@ -691,7 +691,7 @@ CHAIN_ROWS = f"""
            p.accounts, p.amounts,
            d.id AS donation_id, d.receipt_year, d.receipt_seq, d.amount_fen AS gift_fen, d.donor_name, d.donor_kind,
            d.donor_anonymous, d.received_on, d.channel, d.purpose AS gift_purpose, d.reference,
-           d.reversal_reason,
+           d.reversal_reason, d.goods_item, d.goods_quantity, d.goods_unit, d.goods_unit_price_fen,
            b.id AS disbursement_id, b.amount_fen AS payment_fen, b.payee, b.purpose AS payment_purpose, b.project,
            b.paid_on, b.bank_reference, b.requested_by, b.approved_by, b.category
     FROM entries e
@@ -701,7 +701,8 @@ CHAIN_ROWS = f"""
 """
 ChainRow = namedtuple("ChainRow", "code id seq kind effective_on posted_at source_id actor prev_hash hash accounts "
                                   "amounts donation_id receipt_year receipt_seq gift_fen donor_name donor_kind "
-                                  "donor_anonymous received_on channel gift_purpose reference reversal_reason "
+                                  "donor_anonymous received_on channel gift_purpose reference reversal_reason goods_item "
+                                  "goods_quantity goods_unit goods_unit_price_fen "
                                   "disbursement_id payment_fen payee payment_purpose project paid_on bank_reference "
                                   "requested_by approved_by category")
 
@@ -723,7 +724,9 @@ def _document(row: ChainRow) -> str:
         return chain.donation_document(
             receipt_no=receipt_no(row.receipt_year, row.receipt_seq), amount_fen=row.gift_fen,
             donor_name=row.donor_name, donor_kind=row.donor_kind, donor_anonymous=row.donor_anonymous,
-            received_on=row.received_on, channel=row.channel, purpose=row.gift_purpose, reference=row.reference)
+            received_on=row.received_on, channel=row.channel, purpose=row.gift_purpose, reference=row.reference,
+            goods_item=row.goods_item, goods_quantity=row.goods_quantity, goods_unit=row.goods_unit,
+            goods_unit_price_fen=row.goods_unit_price_fen)
     if row.kind == "reversal" and row.donation_id is not None:
         return chain.reversal_document(donation_id=row.donation_id,
                                        receipt_no=receipt_no(row.receipt_year, row.receipt_seq),

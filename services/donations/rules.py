@@ -7,13 +7,21 @@ constraints (models.py) all take their rules from here.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from marshmallow import fields as mf
+from marshmallow import validate as mv
 
 from shared.dates import today
 from shared.contracts.funds import fund_code
 from shared.db import MAX_BIG_ID
-from shared.money import CURRENCY
-from shared.shapes import Amount, Choice, Day, Flag, Nested, Shape, Text, list_fields, refuse_field
+from shared.money import CURRENCY, Money
+from shared.shapes import (
+    Amount, Choice, Day, Field, Flag, Nested, Refusal, Shape, Text, list_fields, refuse_field,
+)
 
 DONOR_KINDS = ("individual", "enterprise", "organization")
 CHANNELS = ("bank", "cash", "wechat", "alipay", "in_kind")
@@ -55,7 +63,84 @@ DONOR = Shape("Donor", {
     "anonymous": Flag(default=False, description="Hide the donor's name in every output."),
 })
 
-DONATION = Shape("DonationCreate", {
+# Goods given in kind: what, how many of what unit, at what declared price each. The quantity
+# is kept as NUMERIC(14,3): at most 11 digits before the point and 3 after.
+QUANTITY_PATTERN = r"(0|[1-9][0-9]{0,10})(\.[0-9]{1,3})?"
+QUANTITY_MAX = Decimal("99999999999.999")
+
+
+class Quantity(Field):
+    """A count or a weight as the API writes it: a decimal string more than 0, at most three
+    decimals ("2500", "12.5"); its clean value is a Decimal."""
+
+    _regex = re.compile(QUANTITY_PATTERN)
+
+    def check(self, value: Any) -> Decimal:
+        if type(value) is not str or not self._regex.fullmatch(value):
+            raise Refusal("quantity_format")
+        quantity = Decimal(value)
+        if quantity <= 0:
+            raise Refusal("quantity_not_positive")
+        return quantity
+
+    def _marshmallow(self, **kwargs: Any) -> mf.Field:
+        return mf.String(validate=mv.Regexp(f"^{QUANTITY_PATTERN}$"), **kwargs)
+
+    def sql_check(self, column: str) -> str:
+        return f"{column} > 0"
+
+
+def quantity_text(quantity: Decimal) -> str:
+    """A quantity as the API answers it: as few decimals as it needs (2500, 12.5)."""
+    text = format(quantity, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def goods_amount_fen(quantity: Decimal, unit_price_fen: int) -> int:
+    """What goods are worth: quantity x unit price, rounded half-up to the fen."""
+    return int((quantity * unit_price_fen).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+GOODS = Shape("Goods", {
+    "item": Text(max_length=100, example="大米"),
+    "quantity": Quantity(description="More than 0, at most three decimals.", example="2500"),
+    "unit": Text(max_length=16, example="斤", description="Such as 斤, 箱, kg, 件."),
+    "unit_price": Amount(),
+}, description="What a gift in kind was: `amount` is `quantity` x `unit_price`, rounded half-up to the fen.")
+
+
+def _goods_match(values: dict[str, Any]) -> None:
+    goods = values.get("goods")
+    if goods is None:
+        return
+    if values["channel"] != IN_KIND:
+        raise refuse_field("goods", "goods_not_in_kind")
+    expected = goods_amount_fen(goods["quantity"], goods["unit_price"].fen)
+    if values["amount"].fen != expected:
+        raise refuse_field("amount", "goods_amount_mismatch", expected=str(Money(expected)))
+
+
+class DonationShape(Shape):
+    """The donation's shape, whose `goods` are optional as a whole: a text row (a CSV line, a
+    form) without a word in any goods_ column has none; with one, all four are checked."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.goods_columns = tuple(flat for flat, (path, _) in self.flat_fields.items() if path[0] == "goods")
+        self._without_goods = Shape(self.name, {key: field for key, field in self.fields.items() if key != "goods"},
+                                    after=self.after)
+
+    def load_text(self, row: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if any(isinstance(text := row.get(column), str) and text.strip() for column in self.goods_columns):
+            return super().load_text(row, **kwargs)
+        if any(column in row for column in self.goods_columns):
+            row = {key: value for key, value in row.items() if key not in self.goods_columns}
+        values = self._without_goods.load_text(row, **kwargs)
+        values["goods"] = None
+        return values
+
+
+DONATION = DonationShape("DonationCreate", {
     "fund_code": fund_code(),
     "amount": Amount(),
     "currency": Choice((CURRENCY,)),
@@ -65,7 +150,10 @@ DONATION = Shape("DonationCreate", {
     "purpose": Text(max_length=2000, min_length=0, default=""),
     "reference": Text(max_length=100, default=None, nullable=True,
                       description="The payer's own id; recorded once per organisation."),
-}, description="A donation to record.")
+    "goods": Nested(GOODS, default=None, nullable=True,
+                    description="Only for channel in_kind (optional there): the goods given; `amount` must "
+                                "then be quantity x unit_price, rounded half-up to the fen."),
+}, after=_goods_match, description="A donation to record.")
 
 REVERSAL = Shape("Reverse", {"reason": Text(max_length=2000)})
 

@@ -17,7 +17,7 @@ from marshmallow import fields
 from services.donations.models import receipt_no
 from services.donations.rules import (
     ACCOUNT_NAMES, ANONYMOUS_NAME, ATTACHMENT_TYPES, CHANNELS, DISBURSEMENT_CATEGORIES, DISBURSEMENT_STATUSES,
-    DONATION_STATUSES, DONOR_KINDS, ENTRY_KINDS,
+    DONATION_STATUSES, DONOR_KINDS, ENTRY_KINDS, QUANTITY_PATTERN, quantity_text,
 )
 from shared.contracts.funds import FUND_STATUSES
 from shared.money import CURRENCY, Money
@@ -26,6 +26,14 @@ from shared.schemas import AMOUNT_OUT, BaseSchema, currency_field, money_out, pa
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def goods_json(d: Any) -> dict[str, str] | None:
+    """A gift in kind's goods as the API shows them, or None."""
+    if d.goods_item is None:
+        return None
+    return {"item": d.goods_item, "quantity": quantity_text(d.goods_quantity), "unit": d.goods_unit,
+            "unit_price": str(Money(d.goods_unit_price_fen))}
 
 
 def donation_json(d: Any) -> dict[str, Any]:
@@ -38,7 +46,8 @@ def donation_json(d: Any) -> dict[str, Any]:
         "donor": {"name": ANONYMOUS_NAME if anonymous else d.donor_name, "kind": d.donor_kind,
                   "anonymous": anonymous},
         "received_on": d.received_on.isoformat(), "channel": d.channel, "purpose": d.purpose,
-        "reference": d.reference, "receipt_no": receipt_no(d.receipt_year, d.receipt_seq), "status": d.status,
+        "reference": d.reference, "goods": goods_json(d), "receipt_no": receipt_no(d.receipt_year, d.receipt_seq),
+        "status": d.status,
         "created_at": d.created_at.isoformat(), "reversed_at": _iso(d.reversed_at),
         "reversal_reason": d.reversal_reason, "reversal_entry_id": d.reversal_entry_id,
     }
@@ -48,6 +57,17 @@ class DonorOutSchema(BaseSchema):
     name = fields.String(required=True, metadata={"description": f"'{ANONYMOUS_NAME}' when anonymous"})
     kind = fields.String(required=True, metadata={"enum": list(DONOR_KINDS)})
     anonymous = fields.Boolean(required=True)
+
+
+class GoodsOutSchema(BaseSchema):
+    """What a gift in kind was; its donation's `amount` is quantity x unit_price, rounded half-up to the fen."""
+
+    item = fields.String(required=True, metadata={"example": "大米"})
+    quantity = fields.String(required=True, metadata={
+        "pattern": f"^{QUANTITY_PATTERN}$", "example": "2500",
+        "description": "more than 0, with as few decimals as it needs (at most three)"})
+    unit = fields.String(required=True, metadata={"example": "斤"})
+    unit_price = fields.String(required=True, metadata=AMOUNT_OUT)
 
 
 class DonationSchema(BaseSchema):
@@ -63,6 +83,8 @@ class DonationSchema(BaseSchema):
     channel = fields.String(required=True, metadata={"enum": list(CHANNELS)})
     purpose = fields.String(required=True)
     reference = fields.String(required=True, allow_none=True)
+    goods = fields.Nested(GoodsOutSchema, required=True, allow_none=True, metadata={
+        "description": "the goods of a gift in kind, when they were given; else null"})
     receipt_no = fields.String(required=True, metadata={"example": "2026-000001"})
     status = fields.String(required=True, metadata={"enum": list(DONATION_STATUSES)})
     created_at = fields.DateTime(required=True)
