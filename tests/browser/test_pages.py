@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from shared.dates import today
 from tests.browser.support import LANGUAGES, WIDTHS, PageChecks, Site
 
 # (step, path, status) for each person; paths may name the ledger's ids ({town_donation}, ...).
@@ -33,6 +34,8 @@ def township_manager(site: Site) -> Visits:
         ("import", "/donations/import", 200),
         ("import-not-found", "/donations/import/987654", 404),  # the preview and the result: test_import.py
         ("search", f"/donations/search?fund_code={fund}", 200),
+        ("search-sorted", f"/donations/search?fund_code={fund}&sort=amount&order=asc&size=20", 200),
+        ("search-refused", "/donations/search?amount_min=abc&sort=nothing", 422),  # the error summary names both
         ("receipt", f"/donations/receipts/{ids['town_donation']}", 200),
         ("receipt-reverse", f"/donations/receipts/{ids['town_donation']}/reverse", 200),
         ("statement", f"/donations/funds/{fund}/statement", 200),
@@ -86,6 +89,9 @@ def auditor(site: Site) -> Visits:
         ("search", "/donations/search", 200),
         ("receipt", f"/donations/receipts/{ids['chamber_donation']}", 200),
         ("statement", f"/donations/funds/{site.chamber.fund}/statement", 200),  # type: ignore[union-attr]
+        ("statement-month", f"/donations/funds/{site.chamber.fund}/statement?from={today().replace(day=1)}"  # type: ignore[union-attr]
+                            f"&to={today()}&size=20", 200),
+        ("disbursements-filtered", "/donations/disbursements/?status=approved&sort=amount&order=desc", 200),
         ("reports", "/reports/", 200),
         ("report", f"/reports/reports/{ids['town_report']}", 200),
         ("subscriptions", "/reports/subscriptions", 200),
