@@ -19,8 +19,8 @@ import pytest
 from playwright.sync_api import Page
 
 from shared import i18n
-from tests.browser.support import LANGUAGES, PASSWORD, WIDTHS, PageChecks, Site
 from tests.browser.conftest import FAULT_PATH
+from tests.browser.support import LANGUAGES, PASSWORD, WIDTHS, PageChecks, Site
 
 MANAGER = "zhen.manager"
 APPROVER = "shanghui.approver"
