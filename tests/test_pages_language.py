@@ -57,7 +57,8 @@ def page_messages() -> set[str]:
     for path in sorted(ROOT.glob("services/*/templates/**/*.html")):
         found |= {m.group(1) if m.group(1) is not None else m.group(2)
                   for m in TEMPLATE_CALL.finditer(path.read_text(encoding="utf-8"))}
-    sources = [*ROOT.glob("services/*/web.py"), *ROOT.glob("services/*/forms.py"),
+    sources = [*ROOT.glob("services/*/web.py"), *ROOT.glob("services/*/web_*.py"), *ROOT.glob("services/*/forms.py"),
+               *ROOT.glob("services/*/documents.py"),
                ROOT / "shared" / "forms.py", ROOT / "shared" / "auth.py"]
     for path in sources:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -121,7 +122,7 @@ class VisibleText(HTMLParser):
 
 
 LINK = re.compile(r'<a\b[^>]*\bhref="([^"#]+)"')
-NOT_PAGES = ("/logout", "/files/", ".csv", "/api/", "javascript:")
+NOT_PAGES = ("/logout", "/files/", ".csv", ".pdf", "/api/", "javascript:")
 
 
 def crawl(browser: Browser, starts: list[str], limit: int = 80) -> dict[str, str]:

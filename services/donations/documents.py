@@ -24,16 +24,13 @@ from flask import render_template
 from services.donations.forms import CHANNEL_LABELS, DONOR_KIND_LABELS, ENTRY_KIND_LABELS
 from services.donations.models import Disbursement, Donation
 from shared import i18n
+from shared.i18n import translate
 from shared.dates import SHANGHAI, beijing_time
 from shared.money import Money
 
 MONEY_FORMAT = "¥#,##0.00"
 MAX_CELL_TEXT = 32_767   # Excel's limit on a cell's text
 _BETWEEN_TAGS = re.compile(r">\s*\n\s*<")
-
-
-def _t(text: str) -> str:
-    return i18n.translate(text)
 
 
 class _Sheet:
@@ -94,32 +91,32 @@ class _Sheet:
 def _book(out: io.BytesIO, title: str) -> xlsxwriter.Workbook:
     book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                                      "strings_to_numbers": False})
-    book.set_properties({"title": title, "author": _t("Named charity fund management")})
+    book.set_properties({"title": title, "author": translate("Named charity fund management")})
     return book
 
 
 def _made_at() -> tuple[str, str]:
-    return _t("Exported at (Beijing time)"), beijing_time(dt.datetime.now(dt.UTC))
+    return translate("Exported at (Beijing time)"), beijing_time(dt.datetime.now(dt.UTC))
 
 
 def _filters_line(filters: Sequence[tuple[str, str]]) -> tuple[str, str]:
-    return _t("Filters"), "；".join(f"{label}：{value}" for label, value in filters) or _t("All")
+    return translate("Filters"), "；".join(f"{label}：{value}" for label, value in filters) or translate("All")
 
 
 def _count_label(count: int) -> str:
-    return _t("Total (%(count)s rows)") % {"count": f"{count:,}"}
+    return translate("Total (%(count)s rows)") % {"count": f"{count:,}"}
 
 
 def donations_xlsx(rows: Sequence[Donation], filters: Sequence[tuple[str, str]],
                    organizations: dict[int, str]) -> bytes:
     """The donations the list shows for these filters, every one of them, in its order."""
     out = io.BytesIO()
-    book = _book(out, _t("Donations"))
-    headers = [_t("Receipt number"), _t("Received on"), _t("Organisation"), _t("Fund code"), _t("Donor"),
-               _t("Kind of donor"), _t("Channel"), _t("Amount"), _t("Status")]
-    sheet = _Sheet(book, _t("Donations"), headers, [14, 12, 24, 14, 28, 12, 12, 16, 10],
-                   [(_t("Donations"), ""), _filters_line(filters), _made_at()])
-    anonymous = _t("Anonymous donor")
+    book = _book(out, translate("Donations"))
+    headers = [translate("Receipt number"), translate("Received on"), translate("Organisation"), translate("Fund code"), translate("Donor"),
+               translate("Kind of donor"), translate("Channel"), translate("Amount"), translate("Status")]
+    sheet = _Sheet(book, translate("Donations"), headers, [14, 12, 24, 14, 28, 12, 12, 16, 10],
+                   [(translate("Donations"), ""), _filters_line(filters), _made_at()])
+    anonymous = translate("Anonymous donor")
     for d in rows:
         sheet.write([d.receipt_no, d.received_on, organizations.get(d.organization_id, ""), d.fund_code,
                      anonymous if d.donor_anonymous else d.donor_name, str(DONOR_KIND_LABELS[d.donor_kind]),
@@ -134,11 +131,11 @@ def disbursements_xlsx(rows: Sequence[Disbursement], filters: Sequence[tuple[str
                        organizations: dict[int, str]) -> bytes:
     """The disbursements the list shows for these filters, every one of them, in its order."""
     out = io.BytesIO()
-    book = _book(out, _t("Disbursements"))
-    headers = [_t("No."), _t("Requested on"), _t("Organisation"), _t("Fund code"), _t("Payee"), _t("Purpose"),
-               _t("Kind of spending"), _t("Amount"), _t("Status"), _t("Paid on"), _t("Bank reference")]
-    sheet = _Sheet(book, _t("Disbursements"), headers, [8, 12, 24, 14, 28, 30, 14, 16, 10, 12, 20],
-                   [(_t("Disbursements"), ""), _filters_line(filters), _made_at()])
+    book = _book(out, translate("Disbursements"))
+    headers = [translate("No."), translate("Requested on"), translate("Organisation"), translate("Fund code"), translate("Payee"), translate("Purpose"),
+               translate("Kind of spending"), translate("Amount"), translate("Status"), translate("Paid on"), translate("Bank reference")]
+    sheet = _Sheet(book, translate("Disbursements"), headers, [8, 12, 24, 14, 28, 30, 14, 16, 10, 12, 20],
+                   [(translate("Disbursements"), ""), _filters_line(filters), _made_at()])
     for d in rows:
         sheet.write([d.id, d.created_at.astimezone(SHANGHAI).date(), organizations.get(d.organization_id, ""),
                      d.fund_code, d.payee, d.purpose, i18n.label(d.category), Money(d.amount_fen),
@@ -151,36 +148,36 @@ def disbursements_xlsx(rows: Sequence[Disbursement], filters: Sequence[tuple[str
 
 def period_text(document: dict[str, Any]) -> str:
     """The statement's period as its header says it."""
-    start = document["from"].isoformat() if document["from"] else _t("the first entry")
-    end = document["to"].isoformat() if document["to"] else _t("today")
+    start = document["from"].isoformat() if document["from"] else translate("the first entry")
+    end = document["to"].isoformat() if document["to"] else translate("today")
     return f"{start} — {end}"
 
 
 def _voucher(line: Any) -> str:
     if line.receipt_no:
         return line.receipt_no
-    return _t("Disbursement #%(id)s") % {"id": line.source_id}
+    return translate("Disbursement #%(id)s") % {"id": line.source_id}
 
 
 def _party(line: Any) -> str:
-    return _t("Anonymous donor") if line.anonymous else (line.party or "")
+    return translate("Anonymous donor") if line.anonymous else (line.party or "")
 
 
 def _asset(line: Any) -> str:
-    return _t("Goods") if line.goods else _t("Cash")
+    return translate("Goods") if line.goods else translate("Cash")
 
 
 def statement_xlsx(document: dict[str, Any], *, fund: Any, organization_name: str, printed_at: dt.datetime) -> bytes:
     """The whole period's statement: opening, every entry with its running balance, totals, closing."""
     out = io.BytesIO()
-    book = _book(out, f"{_t('Statement')} {fund.code}")
-    headers = [_t("Date"), _t("Kind"), _t("Receipt or voucher"), _t("Donor or payee"), _t("Cash or goods"),
-               _t("Income"), _t("Spending"), _t("Balance")]
-    about = [(_t("Fund statement: %(name)s (%(code)s)") % {"name": fund.name, "code": fund.code}, ""),
-             (_t("Organisation"), organization_name), (_t("Period"), period_text(document)),
-             (_t("Printed at (Beijing time)"), beijing_time(printed_at))]
-    sheet = _Sheet(book, _t("Statement"), headers, [12, 10, 16, 28, 10, 16, 16, 16], about)
-    sheet.write([document["from"], None, _t("Opening balance"), None, None, None, None,
+    book = _book(out, f"{translate('Statement')} {fund.code}")
+    headers = [translate("Date"), translate("Kind"), translate("Receipt or voucher"), translate("Donor or payee"), translate("Cash or goods"),
+               translate("Income"), translate("Spending"), translate("Balance")]
+    about = [(translate("Fund statement: %(name)s (%(code)s)") % {"name": fund.name, "code": fund.code}, ""),
+             (translate("Organisation"), organization_name), (translate("Period"), period_text(document)),
+             (translate("Printed at (Beijing time)"), beijing_time(printed_at))]
+    sheet = _Sheet(book, translate("Statement"), headers, [12, 10, 16, 28, 10, 16, 16, 16], about)
+    sheet.write([document["from"], None, translate("Opening balance"), None, None, None, None,
                  Money(document["opening_fen"])])
     for line in document["rows"]:
         amount = Money(line.amount_fen)
@@ -188,12 +185,12 @@ def statement_xlsx(document: dict[str, Any], *, fund: Any, organization_name: st
                      _asset(line), amount if line.direction == "in" else None,
                      amount if line.direction == "out" else None, Money(line.balance_after_fen)])
     totals = document["totals"]
-    sheet.write([_t("Total for the period"), None, None, None, None, Money(totals.in_fen), Money(totals.out_fen),
+    sheet.write([translate("Total for the period"), None, None, None, None, Money(totals.in_fen), Money(totals.out_fen),
                  None], total=True)
-    for label, income, spending in ((_t("of which cash"), totals.cash_in_fen, totals.cash_out_fen),
-                                    (_t("of which goods"), totals.goods_in_fen, totals.goods_out_fen)):
+    for label, income, spending in ((translate("of which cash"), totals.cash_in_fen, totals.cash_out_fen),
+                                    (translate("of which goods"), totals.goods_in_fen, totals.goods_out_fen)):
         sheet.write([label, None, None, None, None, Money(income), Money(spending), None])
-    sheet.write([document["to"], None, _t("Closing balance"), None, None, None, None,
+    sheet.write([document["to"], None, translate("Closing balance"), None, None, None, None,
                  Money(document["closing_fen"])], total=True)
     book.close()
     return out.getvalue()

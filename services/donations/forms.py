@@ -126,7 +126,7 @@ def _page_size(default: int = DEFAULT_PAGE_SIZE) -> SelectField:
 
 
 def _amount_bound(label: str) -> StringField:
-    return StringField(label, render_kw={"inputmode": "decimal", "placeholder": "1280.00"})
+    return StringField(label, render_kw={"inputmode": "decimal"})
 
 
 class _Paged:
