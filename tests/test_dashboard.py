@@ -197,3 +197,38 @@ def test_the_chart_in_the_reader_s_language(gateway: Any, ledger: dict[str, Any]
                           months)
         assert len(rows) == 12
         assert yuan(rows[-1][1]) == Decimal("1260.00") and yuan(rows[-1][2]) == Decimal("100.00")
+
+
+def statements_for(gateway: Any, browser: Browser, path: str) -> int:
+    """How many SQL statements the donations service runs to answer the page."""
+    from sqlalchemy import event
+
+    database = gateway.apps["donations"].extensions["database"]
+    count = 0
+
+    def counted(*_: Any) -> None:
+        nonlocal count
+        count += 1
+
+    engines = {database.engine, database.read_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", counted)
+    try:
+        assert browser.get(path).status_code == 200
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", counted)
+    return count
+
+
+def test_the_overview_s_queries_do_not_grow_with_the_funds(gateway: Any, make: Factory, admin: Browser) -> None:
+    org = make.organization("铜陵市徽商商会")
+    make.fund(org["id"], "TL-MANY-000")
+    make.donation("TL-MANY-000", "1.00", received_on=today().isoformat())
+    few = statements_for(gateway, admin, "/donations/")
+    for number in range(1, 25):
+        make.fund(org["id"], f"TL-MANY-{number:03d}")
+        make.donation(f"TL-MANY-{number:03d}", "1.00", received_on=today().isoformat())
+    page = admin.get("/donations/").get_data(as_text=True)
+    assert by_id(page, "total-balance") == Decimal("25.00")
+    assert statements_for(gateway, admin, "/donations/") == few
