@@ -122,7 +122,7 @@ class VisibleText(HTMLParser):
 
 
 LINK = re.compile(r'<a\b[^>]*\bhref="([^"#]+)"')
-NOT_PAGES = ("/logout", "/files/", ".csv", ".pdf", "/api/", "javascript:")
+NOT_PAGES = ("/logout", "/files/", ".csv", ".xlsx", ".pdf", "/api/", "javascript:")
 
 
 def crawl(browser: Browser, starts: list[str], limit: int = 80) -> dict[str, str]:

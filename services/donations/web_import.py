@@ -7,10 +7,12 @@ nothing, and each chunk recorded commits with its rows' states.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from services.donations import batch, importing
 from services.donations.forms import (
@@ -24,6 +26,17 @@ from shared.db import db_session
 from shared.errors import Problem
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Chinese words in a sentence of another language: the names of columns and values people type.
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff][\u3400-\u4dbf\u4e00-\u9fff\u3000-\u303f\uff08\uff09\uff0c\uff1a]*")
+
+
+@bp.app_template_filter("chinese_marked")
+def chinese_marked(text: str) -> Markup:
+    """The text with its Chinese words marked as Chinese (lang="zh-CN"), for readers and screen readers
+    of an English page (a Chinese page is Chinese throughout)."""
+    if i18n.language() == "zh":
+        return Markup(escape(text))
+    return Markup(HAN.sub(lambda m: f'<span lang="zh-CN">{m.group(0)}</span>', str(escape(text))))
 
 
 @bp.route("/import", methods=["GET", "POST"])
