@@ -336,3 +336,39 @@ def test_the_templates_download_and_the_xlsx_one_imports(manager: Browser) -> No
     # Its example names a fund of another; the file itself is read.
     path, preview = preview_of(manager, upload(manager, template.get_data()))
     assert verdicts(preview) == {2: "error"} and "没有此基金" in row_text(preview, 2)
+
+
+def test_two_tabs_recording_the_same_import_at_once_record_each_row_once(manager: Browser, api: Any,
+                                                                          gateway: Any) -> None:
+    """Two requests for the next rows at once (two tabs, a double click): they take the batch's
+    lock in turn, and the second finds the first one's rows recorded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from werkzeug.test import Client
+
+    count = importing.CHUNK_ROWS * 3
+    rows = [[FUND, "1.00", f"捐赠人{n}", "个人", day(1).isoformat(), "现金", f"TAB-{n}"] for n in range(count)]
+    content = csv_bytes(["基金代码", "金额", "捐赠人", "捐赠人类型", "收到日期", "渠道", "流水号"], rows)
+    path, page = preview_of(manager, upload(manager, content, "tabs.csv"))
+    confirm(manager, path)
+    token = csrf_token(manager.get(path).get_data(as_text=True))
+    tabs = [Client(gateway) for _ in range(2)]
+    for tab in tabs:
+        tab._cookies = dict(manager.http._cookies)  # the same login in another tab
+
+    def go_on(tab: Client) -> list[dict[str, Any]]:
+        answers = []
+        for _ in range(3):
+            answer = tab.post(f"{path}/continue", data={"csrf_token": token}, headers={"Accept": "application/json"})
+            assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
+            answers.append(answer.json)
+        return answers
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(go_on, tabs))
+    assert all(answers[-1]["status"] == "done" for answers in results)
+    balance = api.get(f"/donations/api/v1/funds/{FUND}/balance").json["balance"]
+    assert balance == f"{count}.00"
+    assert manager.get(f"{path}/progress").json == {
+        "status": "done", "total": count, "to_record": count, "recorded": count, "failed": 0, "skipped": 0,
+        "pending": 0, "percent": 100}
