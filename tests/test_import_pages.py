@@ -175,7 +175,7 @@ def test_the_apis_codes_as_headers_and_values_are_read_too(manager: Browser, api
     content = csv_bytes(["fund_code", "amount", "currency", "donor_name", "donor_kind", "donor_anonymous",
                          "received_on", "channel"],
                         [[FUND, "1280.00", "CNY", "某某公司", "enterprise", "false", day(1).isoformat(), "bank"]])
-    path, page = preview_of(manager, upload(manager, b"\xef\xbb\xbf" + content, "api.csv"))
+    _, page = preview_of(manager, upload(manager, b"\xef\xbb\xbf" + content, "api.csv"))
     assert verdicts(page) == {2: "ready"}
 
 
@@ -276,7 +276,7 @@ def test_a_large_file_is_recorded_in_chunks_each_row_once(manager: Browser, api:
     count = importing.CHUNK_ROWS * 2 + 7
     rows = [[FUND, f"{n}.00", f"捐赠人{n}", "个人", day(1).isoformat(), "现金", f"BIG-{n}"] for n in range(1, count + 1)]
     content = csv_bytes(["基金代码", "金额", "捐赠人", "捐赠人类型", "收到日期", "渠道", "流水号"], rows)
-    path, page = preview_of(manager, upload(manager, content, "big.csv"))
+    path, _ = preview_of(manager, upload(manager, content, "big.csv"))
     confirm(manager, path)
 
     progress = manager.get(f"{path}/progress").json
@@ -310,7 +310,7 @@ def test_another_organisations_user_cannot_see_or_confirm_an_import(
         gateway: Any, make: Any, manager: Browser, api: Any) -> None:
     content = csv_bytes(["基金代码", "金额", "捐赠人", "捐赠人类型", "收到日期", "渠道"],
                         [[FUND, "66", "张三", "个人", day(1).isoformat(), "现金"]])
-    path, page = preview_of(manager, upload(manager, content, "mine.csv"))
+    path, _ = preview_of(manager, upload(manager, content, "mine.csv"))
     other = make.organization("枞阳县商会")
     make.fund(other["id"], "ZY-IMP-001")
     outsider = logged_in(gateway, make, "fund_manager", other["id"], "outsider")
@@ -334,7 +334,7 @@ def test_the_templates_download_and_the_xlsx_one_imports(manager: Browser) -> No
     header, example = list(sheet.iter_rows(values_only=True))
     assert header[:3] == ("基金代码", "金额", "币种") and example[1] == "1280.00"
     # Its example names a fund of another; the file itself is read.
-    path, preview = preview_of(manager, upload(manager, template.get_data()))
+    _, preview = preview_of(manager, upload(manager, template.get_data()))
     assert verdicts(preview) == {2: "error"} and "没有此基金" in row_text(preview, 2)
 
 
@@ -349,7 +349,7 @@ def test_two_tabs_recording_the_same_import_at_once_record_each_row_once(manager
     count = importing.CHUNK_ROWS * 3
     rows = [[FUND, "1.00", f"捐赠人{n}", "个人", day(1).isoformat(), "现金", f"TAB-{n}"] for n in range(count)]
     content = csv_bytes(["基金代码", "金额", "捐赠人", "捐赠人类型", "收到日期", "渠道", "流水号"], rows)
-    path, page = preview_of(manager, upload(manager, content, "tabs.csv"))
+    path, _ = preview_of(manager, upload(manager, content, "tabs.csv"))
     confirm(manager, path)
     token = csrf_token(manager.get(path).get_data(as_text=True))
     tabs = [Client(gateway) for _ in range(2)]

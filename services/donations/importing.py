@@ -54,8 +54,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, delete, insert, \
-    select, tuple_, update
+from sqlalchemy import (
+    BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, delete, insert, select, tuple_, update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -185,9 +186,6 @@ class ImportRow(Base):
     receipt_no: Mapped[str | None] = mapped_column(String(32))
 
 
-ROW_STATES_DONE = ("recorded", "failed", "skipped")
-
-
 # -- reading a file -----------------------------------------------------------------------
 
 @dataclass
@@ -202,7 +200,7 @@ def _file_refused(code: str, **params: Any) -> Problem:
     return Problem.field("file", code, **params)
 
 
-def read_file(filename: str, raw: bytes) -> Sheet:
+def read_file(raw: bytes) -> Sheet:
     """The uploaded file as text cells: an XLSX workbook's first sheet, or a CSV file."""
     if not raw:
         raise _file_refused("file_required")
@@ -415,7 +413,7 @@ def _messages_json(errors: dict[str, list[Message]]) -> dict[str, list[dict[str,
 
 def upload(session: Session, actor: Principal, filename: str, raw: bytes) -> ImportBatch:
     """Read and check the file, keep it with each row's verdict; nothing is recorded."""
-    sheet = read_file(filename, raw)
+    sheet = read_file(raw)
     fields = map_columns(sheet.header)
     now = utcnow()
     session.execute(delete(ImportBatch).where(ImportBatch.expires_at < now, ImportBatch.status != "recording"))
