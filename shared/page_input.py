@@ -73,6 +73,25 @@ def amount_text(text: str) -> str:
     return str(Money(fen))
 
 
+def quantity_text(text: str) -> str:
+    """A typed quantity of goods as the API writes it ("2500", "12.5"); raises Refusal if it is no
+    quantity. Full-width characters count as their ASCII selves, spaces are ignored, commas must
+    group thousands, at most three decimals that are not zero (2.5000 is 2.5)."""
+    typed = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+    if typed.startswith(_MINUS):
+        raise Refusal("quantity_not_positive")
+    figure = _FIGURE.fullmatch(typed)
+    if figure is None or not (figure["units"] or figure["decimals"]):
+        raise Refusal("quantity_unreadable")
+    decimals = (figure["decimals"] or "").rstrip("0")
+    if len(decimals) > 3:
+        raise Refusal("quantity_too_precise")
+    units = figure["units"].replace(",", "").lstrip("0") or "0"
+    if units == "0" and not decimals:
+        raise Refusal("quantity_not_positive")
+    return f"{units}.{decimals}" if decimals else units
+
+
 def code_text(text: str) -> str:
     """A typed fund code as the API writes it: full-width as ASCII, trimmed, upper case."""
     return unicodedata.normalize("NFKC", text).strip().upper()

@@ -123,3 +123,105 @@ def test_the_openapi_document_describes_the_goods(api: ApiClient) -> None:
     assert "goods" in schemas["Donation"]["required"]
     assert answered.get("nullable") or "null" in str(answered), answered
 
+
+# -- the pages -------------------------------------------------------------------------
+
+def goods_form(**fields: str) -> dict[str, str]:
+    return {"fund_code": FUND, "amount": "", "currency": "CNY", "donor_name": "铜陵某某粮油有限公司",
+            "donor_kind": "enterprise", "received_on": "2026-08-03", "channel": "in_kind", "purpose": "助学",
+            "reference": "", "goods_item": "大米", "goods_quantity": "２,５００", "goods_unit": "斤",
+            "goods_unit_price": "¥2.6", **fields}
+
+
+def test_the_form_records_a_gift_in_kind_with_its_goods_and_works_out_its_amount(
+        admin: Browser, api: ApiClient, fund: dict[str, Any]) -> None:
+    page = admin.get("/donations/new").get_data(as_text=True)
+    assert 'name="goods_quantity"' in page and "goods.js" in page and "物资明细" in page
+    response = admin.submit("/donations/new", goods_form())
+    assert response.status_code == 302, text(response)
+    [recorded] = donations(api)
+    assert (recorded["amount"], recorded["goods"]) == ("6500.00", RICE)
+
+    receipt = text(admin.get(response.location))
+    assert "大米" in receipt and "2,500 斤" in receipt and "每斤 ¥2.60" in receipt
+    assert "¥6,500.00" in receipt and "陆仟伍佰元整" in receipt
+    assert ORGANIZATION in receipt and "开具单位盖章" in receipt and "经办人签字" in receipt
+    assert f'href="/donations/receipts/{recorded["id"]}.pdf"' in receipt
+
+
+@pytest.mark.parametrize(("fields", "field", "words"), [
+    ({"goods_item": ""}, "goods_item", "请输入捐赠物资"),
+    ({"goods_quantity": "两千"}, "goods_quantity", "不是有效的数量"),
+    ({"goods_quantity": "1.2345"}, "goods_quantity", "最多三位小数"),
+    ({"goods_quantity": "0"}, "goods_quantity", "数量必须大于 0"),
+    ({"goods_unit": ""}, "goods_unit", "请输入单位"),
+    ({"goods_unit_price": "abc"}, "goods_unit_price", "金额"),
+    ({"amount": "6,000"}, "amount", "6500.00"),
+])
+def test_the_form_refuses_bad_goods_beside_their_field_and_records_nothing(
+        admin: Browser, api: ApiClient, fund: dict[str, Any], fields: dict[str, str], field: str,
+        words: str) -> None:
+    response = admin.submit("/donations/new", goods_form(**fields))
+    assert response.status_code == 422
+    assert words in field_errors(response, field), field_errors(response, field)
+    assert donations(api) == []
+
+
+def test_goods_typed_before_choosing_another_channel_are_left_out(
+        admin: Browser, api: ApiClient, fund: dict[str, Any]) -> None:
+    response = admin.submit("/donations/new", goods_form(channel="bank", amount="100"))
+    assert response.status_code == 302, text(response)
+    [recorded] = donations(api)
+    assert (recorded["channel"], recorded["goods"]) == ("bank", None)
+
+
+def test_the_queue_and_the_confirmations_show_cash_and_goods_apart(
+        admin: Browser, api: ApiClient, make: Factory, fund: dict[str, Any]) -> None:
+    gift = assert_ok(api.post(f"{API}/donations", json=body()), 201)
+    cash = assert_ok(api.post(f"{API}/donations", json=body("1000.00", channel="bank", goods=None)), 201)
+    key = make.api_key(fund["organization_id"], ["donations:read", "donations:write"], name="requester")
+    request = assert_ok(api.post(f"{API}/disbursements", key=key, json={
+        "fund_code": FUND, "amount": "300.00", "payee": "某小学", "purpose": "助学"}), 201)
+
+    queue = text(admin.get("/donations/disbursements/queue"))
+    row = queue[queue.index(f'id="disbursement-{request["id"]}"'):]
+    assert 'class="num cash-available">¥1,000.00<' in row and 'class="num goods-held">¥6,500.00<' in row
+
+    reverse = text(admin.get(f"/donations/receipts/{gift['id']}/reverse"))
+    assert 'id="available-after">¥1,000.00<' in reverse and 'id="goods-after">¥0.00<' in reverse
+    reverse = text(admin.get(f"/donations/receipts/{cash['id']}/reverse"))
+    assert 'id="available-after">¥0.00<' in reverse and 'id="goods-after">¥6,500.00<' in reverse
+    reject = text(admin.get(f"/donations/disbursements/{request['id']}/reject"))
+    assert 'id="available-after">¥1,000.00<' in reject and 'id="goods-after">¥6,500.00<' in reject
+
+
+def pdf_text(content: bytes) -> str:
+    return subprocess.run(["pdftotext", "-layout", "-", "-"], input=content, capture_output=True,
+                          check=True).stdout.decode()
+
+
+def test_the_receipt_comes_as_a_pdf_naming_its_number_and_the_organisation(
+        admin: Browser, api: ApiClient, fund: dict[str, Any]) -> None:
+    recorded = assert_ok(api.post(f"{API}/donations", json=body()), 201)
+    response = admin.get(f"/donations/receipts/{recorded['id']}.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"] == f'attachment; filename="receipt-{recorded["receipt_no"]}.pdf"'
+    assert response.data.startswith(b"%PDF-")
+    words = pdf_text(response.data)
+    assert recorded["receipt_no"] in words and ORGANIZATION in words
+    assert "大米" in words and "陆仟伍佰元整" in words and "经办人签字" in words
+    pages = subprocess.run(["pdfinfo", "-"], input=response.data, capture_output=True, check=True).stdout.decode()
+    assert re.search(r"^Pages:\s+1$", pages, re.MULTILINE), pages
+
+    english = pdf_text(admin.get(f"/donations/receipts/{recorded['id']}.pdf?lang=en").data)
+    assert "Donation receipt" in english and "Handler's signature" in english and ORGANIZATION in english
+
+
+def test_another_organisations_receipt_pdf_is_not_found(
+        api: ApiClient, make: Factory, gateway: Any, fund: dict[str, Any]) -> None:
+    recorded = assert_ok(api.post(f"{API}/donations", json=body()), 201)
+    other = make.organization("另一个商会")
+    make.user(gateway, "other-manager", "a-long-enough-password", "fund_manager", other["id"])
+    stranger = Browser(gateway)
+    stranger.login("other-manager", "a-long-enough-password")
+    assert stranger.get(f"/donations/receipts/{recorded['id']}.pdf").status_code == 404

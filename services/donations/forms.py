@@ -7,11 +7,19 @@ Each form is checked by the shape the API uses for the same input
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 
+from shared import i18n, page_input
 from shared.dates import today
+from shared.money import Money
+from shared.shapes import Refusal
+from services.donations.rules import IN_KIND, goods_amount_fen
 from services.donations.rules import (
     CHANNELS, DEFAULT_DISBURSEMENT_CATEGORY, DISBURSEMENT, DISBURSEMENT_CATEGORIES, DISBURSEMENT_LIST,
     DISBURSEMENT_STATUSES, DONATION, DONATION_LIST, DONATION_STATUSES, DONOR_KINDS, PAYMENT, REVERSAL, STATEMENT, WITHDRAWAL,
@@ -78,6 +86,49 @@ class DonationForm(OnceForm):
     channel = _select(_l("Channel"), CHANNEL_LABELS, "bank")
     purpose = TextAreaField(_l("Purpose of the gift"))
     reference = StringField(_l("Reference (a bank reference or the like; optional; never twice in one organisation)"))
+    # A gift in kind's goods: asked for (and required) on the page when the channel is in kind.
+    goods_item = StringField(_l("Goods given"), render_kw={"placeholder": _l("such as rice, quilts, laptops")})
+    goods_quantity = StringField(_l("Quantity"), render_kw={"inputmode": "decimal", "placeholder": "2500"})
+    goods_unit = StringField(_l("Unit"), render_kw={"placeholder": _l("such as jin, box, kg, piece")})
+    goods_unit_price = StringField(_l("Unit price (yuan)"), render_kw={"inputmode": "decimal", "placeholder": "2.60"})
+
+    GOODS_FIELDS = ("goods_item", "goods_quantity", "goods_unit", "goods_unit_price")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.GOODS_FIELDS:  # required only for a gift in kind: the page's script says when
+            self[name].render_kw = {key: value for key, value in self[name].render_kw.items() if key != "required"}
+
+    def check_shape(self, data: Mapping[str, Any]) -> bool:
+        """Goods only for a gift in kind (what was typed in them before the channel changed is
+        dropped), and then all four; a quantity read as people type it; an amount left empty is
+        the goods' total."""
+        data = dict(data)
+        if data.get("channel") != IN_KIND:
+            data.update({name: "" for name in self.GOODS_FIELDS})
+            return super().check_shape(data)
+        refused: dict[str, str] = {}
+        for name in self.GOODS_FIELDS:
+            if not str(data.get(name) or "").strip():
+                refused[name] = "required"
+        if "goods_quantity" not in refused:
+            try:
+                data["goods_quantity"] = page_input.quantity_text(data["goods_quantity"])
+            except Refusal as refusal:
+                refused["goods_quantity"] = refusal.message.code
+        if not str(data.get("amount") or "").strip() and not refused:
+            try:
+                unit_price = Money.parse(page_input.amount_text(data["goods_unit_price"]))
+                data["amount"] = str(Money(goods_amount_fen(Decimal(data["goods_quantity"]), unit_price.fen)))
+            except (Refusal, ValueError):
+                pass  # the unit price's own refusal follows
+        valid = super().check_shape(data)
+        for name, code in refused.items():  # the shape's own verdict on these gives way
+            field = self[name]
+            field.errors = [i18n.render(code, {"field": field.label.text})]
+        if refused:
+            self.values = {}
+        return valid and not refused
 
 
 class ReverseForm(WebForm):

@@ -24,6 +24,7 @@ from services.donations.forms import (
     PayForm, RejectForm, ReverseForm, SearchForm, StatementForm, WithdrawForm,
 )
 from services.donations.models import Disbursement, Donation
+from services.donations.receipt_pdf import receipt_context, receipt_download
 from services.donations.rules import ATTACHMENT_CLOSED_STATUSES, ATTACHMENT_MAX_BYTES
 from services.donations.views import attachment_download
 from shared import i18n
@@ -122,7 +123,7 @@ def _receipt_page(donation_id: int, form: ReverseForm | None = None, status: int
     donation = commands.get_donation(db_session(), current_user, donation_id)
     may_reverse = (current_user.has("donations:write") and current_user.may_write(donation.organization_id)
                    and donation.status == "recorded")
-    return render_template("donations/receipt.html", donation=donation, fund_name=_fund_name(donation.fund_code),
+    return render_template("donations/receipt.html", **receipt_context(donation),
                            form=form or ReverseForm(formdata=None), may_reverse=may_reverse), status
 
 
@@ -130,6 +131,13 @@ def _receipt_page(donation_id: int, form: ReverseForm | None = None, status: int
 @login_required_for("donations:read")
 def receipt(donation_id: int) -> Any:
     return _receipt_page(donation_id)
+
+
+@bp.get("/receipts/<int:donation_id>.pdf")
+@login_required_for("donations:read")
+def receipt_pdf(donation_id: int) -> Response:
+    """The receipt as a PDF to file, named by its receipt number."""
+    return receipt_download(commands.get_donation(db_session(), current_user, donation_id))
 
 
 @bp.post("/receipts/<int:donation_id>/reverse")
@@ -160,6 +168,7 @@ def _reverse_page(donation_id: int, form: ReverseForm, status: int = 200) -> Any
     return render_template("donations/confirm_reverse.html", donation=donation, form=form,
                            fund_name=_fund_name(donation.fund_code), goods=donation.channel == "in_kind",
                            balance=reads.fund_balance(session, current_user, donation.fund_code),
+                           cash=commands.available_cash_fen(session, donation.fund_code),
                            may_reverse=donation.status == "recorded"), status
 
 
@@ -312,6 +321,7 @@ def _reject_page(disbursement_id: int, form: RejectForm, status: int = 200) -> A
         "donations/confirm_reject.html", d=disbursement, form=_unique_ids(form, disbursement_id, "reject"),
         fund_name=_fund_name(disbursement.fund_code), back=url_for("web.disbursement_queue"),
         balance=reads.fund_balance(session, current_user, disbursement.fund_code),
+        cash=commands.available_cash_fen(session, disbursement.fund_code),
         may_reject=disbursement.status in ("requested", "approved")), status
 
 
