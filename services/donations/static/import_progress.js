@@ -10,8 +10,9 @@
   var label = box.querySelector("label[for=import-bar]");
   var button = document.getElementById("continue");
   var hint = document.getElementById("continue-hint");
-  button.hidden = true;
-  hint.hidden = true;
+  // (a button's own display rule outranks the hidden attribute)
+  function show(shown) { button.style.display = hint.style.display = shown ? "" : "none"; }
+  show(false);
 
   function step() {
     fetch(box.getAttribute("data-continue"), {
@@ -29,8 +30,7 @@
       }
       if (progress.status === "recording") { step(); } else { window.location.reload(); }
     }).catch(function () {
-      button.hidden = false;  // let the person go on by hand
-      hint.hidden = false;
+      show(true);  // let the person go on by hand
     });
   }
   step();
