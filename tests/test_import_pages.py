@@ -338,6 +338,25 @@ def test_the_templates_download_and_the_xlsx_one_imports(manager: Browser) -> No
     assert verdicts(preview) == {2: "error"} and "没有此基金" in row_text(preview, 2)
 
 
+# -- gifts in kind -------------------------------------------------------------------------------
+
+def test_a_gift_in_kinds_goods_are_read_from_their_columns(manager: Browser, api: Any) -> None:
+    header = ["基金代码", "金额", "捐赠人", "捐赠人类型", "收到日期", "方式", "物品", "数量", "单位", "单价"]
+    content = workbook(header, [
+        [FUND, 6500, "铜陵某某粮油公司", "企业", day(1), "物资", "大米", 2500, "斤", 2.6],
+        [FUND, 100, "张三", "个人", day(1), "现金", None, None, None, None],
+        [FUND, 50, "李四", "个人", day(1), "物资", "棉被", 3, "床", 20],   # 3 x 20 is not 50
+    ])
+    path, page = preview_of(manager, upload(manager, content))
+    assert verdicts(page) == {2: "ready", 3: "ready", 4: "error"}
+    assert "60.00" in row_text(page, 4)
+    confirm(manager, path)
+    goods = {d["donor"]["name"]: (d["amount"], d["channel"], d["goods"]) for d in donations(api)}
+    assert goods == {"铜陵某某粮油公司": ("6500.00", "in_kind", {"item": "大米", "quantity": "2500", "unit": "斤",
+                                                               "unit_price": "2.60"}),
+                     "张三": ("100.00", "cash", None)}
+
+
 def test_two_tabs_recording_the_same_import_at_once_record_each_row_once(manager: Browser, api: Any,
                                                                           gateway: Any) -> None:
     """Two requests for the next rows at once (two tabs, a double click): they take the batch's
