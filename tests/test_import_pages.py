@@ -391,3 +391,19 @@ def test_two_tabs_recording_the_same_import_at_once_record_each_row_once(manager
     assert manager.get(f"{path}/progress").json == {
         "status": "done", "total": count, "to_record": count, "recorded": count, "failed": 0, "skipped": 0,
         "pending": 0, "percent": 100}
+
+
+def test_an_import_left_unconfirmed_expires(manager: Browser, api: Any, database_url: str) -> None:
+    content = csv_bytes(["基金代码", "金额", "捐赠人", "捐赠人类型", "收到日期", "渠道"],
+                        [[FUND, "10", "张三", "个人", day(1).isoformat(), "现金"]])
+    path, page = preview_of(manager, upload(manager, content, "old.csv"))
+    with psycopg.connect(libpq_dsn(database_url)) as connection:
+        connection.execute("UPDATE donations.import_batch SET expires_at = now() - interval '1 minute'")
+    expired = manager.get(path)
+    assert 'id="expired"' in expired.get_data(as_text=True) and 'id="confirm"' not in expired.get_data(as_text=True)
+    assert "已过期" in text(expired)
+    refused = confirm(manager, path, token_page=page)
+    assert refused.status_code == 409 and donations(api) == []
+    # The next upload clears it away.
+    preview_of(manager, upload(manager, content, "again.csv"))
+    assert manager.get(path).status_code == 404

@@ -508,6 +508,11 @@ def get_batch(session: Session, actor: Principal, batch_id: int, *, lock: bool =
     return found
 
 
+def expired(record: ImportBatch) -> bool:
+    """An import not confirmed within KEEP_FOR: it can no longer be confirmed."""
+    return record.status == "previewed" and record.expires_at < utcnow()
+
+
 def batch_rows(session: Session, record: ImportBatch) -> list[ImportRow]:
     return list(session.scalars(select(ImportRow).where(ImportRow.batch_id == record.id).order_by(ImportRow.line)))
 
@@ -520,7 +525,7 @@ def confirm(session: Session, actor: Principal, batch_id: int, include_warned: b
     record = get_batch(session, actor, batch_id, lock=True)
     if record.status != "previewed":
         return record
-    if record.expires_at < utcnow():
+    if expired(record):
         raise Problem("import_expired")
     record.status, record.include_warned, record.confirmed_at = "recording", include_warned, utcnow()
     session.execute(update(ImportRow).where(ImportRow.batch_id == record.id, ImportRow.verdict == "ready")

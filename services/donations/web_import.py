@@ -110,6 +110,7 @@ def import_batch(batch_id: int) -> Any:
         warned_fen=sum(row.amount_fen or 0 for row in rows if row.verdict == "warning"),
         to_fix=len(importing.rows_to_fix(record, rows)), verdict_labels=IMPORT_VERDICT_LABELS,
         state_labels=IMPORT_STATE_LABELS, confirm_form=ImportConfirmForm(formdata=None),
+        expired=i18n.render("import_expired") if importing.expired(record) else None,
         continue_form=ImportContinueForm(formdata=None))
 
 
