@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -285,7 +285,10 @@ def _list_links() -> dict[str, Any]:
     def list_url(**changes: Any) -> str:
         """This page's address with some arguments changed (None drops one): its filters kept."""
         args = {**request.args.to_dict(), **changes}
-        return url_for(request.endpoint or "web.home", **(request.view_args or {}),
-                       **{name: value for name, value in args.items() if value not in (None, "")})
+        kept = {name: value for name, value in args.items() if value not in (None, "")}
+        # The query is encoded here, not by url_for: a query word like `_method` or `_anchor` would
+        # be taken by url_for as its own argument.
+        path = url_for(request.endpoint or "web.home", **(request.view_args or {}))
+        return f"{path}?{urlencode(kept)}" if kept else path
 
     return {"list_url": list_url}
