@@ -162,7 +162,7 @@ def record_batch(session: Session, actor: Principal, request: Request) -> Respon
 def record_rows(session: Session, actor: Principal, rows: list[Row]) -> list[dict[str, Any]]:
     """Check and record `rows` (from read_csv or read_json): one result per row, in order.
 
-    The API's batch and the web page's CSV import both answer with these.
+    The API's batch answers with these; the pages' import (importing.py) records its chunks by them.
     """
     results: list[dict[str, Any] | None] = [None] * len(rows)
     checked: list[tuple[int, dict[str, Any]]] = []
