@@ -51,15 +51,14 @@ def _strings(node: ast.AST) -> list[str]:
 
 
 def page_messages() -> set[str]:
-    """Every msgid the pages use: in the services' templates, web.py and forms.py, and the
-    labels of shared/forms.py and shared/auth.py."""
+    """Every msgid the pages use: in the services' and shared templates, and in every module of
+    services/ and shared/ that calls a translating function (not the migrations)."""
     found: set[str] = set()
-    for path in sorted(ROOT.glob("services/*/templates/**/*.html")):
+    for path in sorted([*ROOT.glob("services/*/templates/**/*.html"), *ROOT.glob("shared/templates/**/*.html")]):
         found |= {m.group(1) if m.group(1) is not None else m.group(2)
                   for m in TEMPLATE_CALL.finditer(path.read_text(encoding="utf-8"))}
-    sources = [*ROOT.glob("services/*/web.py"), *ROOT.glob("services/*/web_*.py"), *ROOT.glob("services/*/forms.py"),
-               *ROOT.glob("services/*/documents.py"),
-               ROOT / "shared" / "forms.py", ROOT / "shared" / "auth.py"]
+    sources = [path for path in sorted([*ROOT.glob("services/**/*.py"), *ROOT.glob("shared/**/*.py")])
+               if "migrations" not in path.parts]
     for path in sources:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and node.args:
