@@ -50,15 +50,19 @@ def _strings(node: ast.AST) -> list[str]:
     return []
 
 
+# Refusals' messages are held to their own rules (tests/test_refusals.py): `%(field)s` is theirs.
+REFUSALS = ROOT / "shared" / "refusals.py"
+
+
 def page_messages() -> set[str]:
     """Every msgid the pages use: in the services' and shared templates, and in every module of
-    services/ and shared/ that calls a translating function (not the migrations)."""
+    services/ and shared/ that calls a translating function (not the migrations nor the refusals)."""
     found: set[str] = set()
     for path in sorted([*ROOT.glob("services/*/templates/**/*.html"), *ROOT.glob("shared/templates/**/*.html")]):
         found |= {m.group(1) if m.group(1) is not None else m.group(2)
                   for m in TEMPLATE_CALL.finditer(path.read_text(encoding="utf-8"))}
     sources = [path for path in sorted([*ROOT.glob("services/**/*.py"), *ROOT.glob("shared/**/*.py")])
-               if "migrations" not in path.parts]
+               if "migrations" not in path.parts and path != REFUSALS]
     for path in sources:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and node.args:
