@@ -13,7 +13,7 @@ Upload, preview, confirm, result:
    cannot be read (its type, no rows, more than `MAX_ROWS` rows, unknown or
    missing columns) is refused as a whole and nothing is kept.
 2. **Preview.** The file is kept server-side, in the service's own tables
-   (`import_batch`, `import_row`: who uploaded it, its columns, each row's
+   (`import_batch`, `import_row`, in models.py: who uploaded it, its columns, each row's
    original cells, the values read, its verdict), for `KEEP_FOR`, seen by its
    uploader only (another user, of any organisation, gets 404). Each row's
    verdict: `ready`, `error` (why, naming the column) or `warning`: a row
@@ -54,18 +54,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, delete, insert, select, tuple_, update,
-)
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy.orm import Session
 
 from services.donations import batch
-from services.donations.models import Base, Donation
+from services.donations.models import Donation, ImportBatch, ImportRow
 from services.donations.rules import CHANNELS, DONATION, DONOR_KINDS
 from shared import i18n
 from shared.auth import Principal
-from shared.db import MAX_BIG_ID, UTCDateTime, utcnow
+from shared.db import MAX_BIG_ID, utcnow
 from shared.errors import Problem
 from shared.money import CURRENCY
 from shared.page_input import normalise
@@ -127,63 +124,6 @@ _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?")
 _COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _UNIT = re.compile(r"\([^)]*\)$")
-
-
-# -- the tables -----------------------------------------------------------------------
-
-class ImportBatch(Base):
-    """An uploaded file, kept between its preview and its recording (see the module's docstring)."""
-
-    __tablename__ = "import_batch"
-    __table_args__ = (
-        CheckConstraint("status IN ('previewed', 'recording', 'done')", name="status_known"),
-        CheckConstraint("(status = 'previewed') = (confirmed_at IS NULL)", name="confirmed_iff_not_previewed"),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(Integer)
-    created_by: Mapped[str] = mapped_column(String(64))
-    created_by_name: Mapped[str] = mapped_column(String(200))
-    filename: Mapped[str] = mapped_column(String(255))
-    # The file's header: [[its text, the field it holds or null], ...]
-    columns: Mapped[list[list[str | None]]] = mapped_column(JSONB)
-    status: Mapped[str] = mapped_column(String(16))
-    include_warned: Mapped[bool | None] = mapped_column(Boolean)
-    row_count: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-    def header_of(self, field: str) -> str:
-        """The file's own name for a field's column (else the field's code)."""
-        return next((text for text, mapped in self.columns if mapped == field), field)
-
-
-class ImportRow(Base):
-    """One data row of an import: its cells, what was read, its verdict, and what became of it."""
-
-    __tablename__ = "import_row"
-    __table_args__ = (
-        CheckConstraint("verdict IN ('ready', 'warning', 'error')", name="verdict_known"),
-        CheckConstraint("state IN ('new', 'pending', 'recorded', 'failed', 'skipped')", name="state_known"),
-        CheckConstraint("(state = 'recorded') = (donation_id IS NOT NULL)", name="recorded_iff_donation"),
-    )
-
-    batch_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("import_batch.id", ondelete="CASCADE"),
-                                          primary_key=True)
-    line: Mapped[int] = mapped_column(Integer, primary_key=True)
-    cells: Mapped[list[str]] = mapped_column(JSONB)
-    # The values as the API's CSV would hold them, by field; null when the row cannot be read.
-    values: Mapped[dict[str, str] | None] = mapped_column(JSONB)
-    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
-    verdict: Mapped[str] = mapped_column(String(16))
-    # {field: [{"code": ..., "params": {...}}]}: why it is refused, or (a warning) what it resembles.
-    errors: Mapped[dict[str, list[dict[str, Any]]] | None] = mapped_column(JSONB)
-    similar: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    state: Mapped[str] = mapped_column(String(16))
-    donation_id: Mapped[int | None] = mapped_column(BigInteger)
-    receipt_no: Mapped[str | None] = mapped_column(String(32))
 
 
 # -- reading a file -----------------------------------------------------------------------

@@ -8,17 +8,23 @@ balances live on its `fund_ledger` row and its balance changes by day on
 
 CHECK constraints are built from the same rules the API checks (rules.py);
 a test holds them equal to what the migrations installed.
+
+Beside the ledger, the service's own bookkeeping of the pages' import
+(importing.py, migration 0008): `import_batch`, an uploaded file kept between
+its preview and its recording, and its `import_row`s.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
-    BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, Numeric, SmallInteger, String, Text, UniqueConstraint,
-    text,
+    BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, Numeric, SmallInteger, String, Text,
+    UniqueConstraint, text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.donations.rules import (
@@ -27,7 +33,7 @@ from services.donations.rules import (
 )
 from shared.audit import AuditLogMixin
 from shared.contracts.funds import FUND_STATUSES
-from shared.db import declarative_base, utcnow
+from shared.db import UTCDateTime, declarative_base, utcnow
 from shared.idempotency import IdempotencyRecordMixin
 from shared.shapes import Choice
 
@@ -319,3 +325,60 @@ class AuditLog(AuditLogMixin, Base):
 
 class IdempotencyRecord(IdempotencyRecordMixin, Base):
     pass
+
+
+class ImportBatch(Base):
+    """An uploaded file, kept between its preview and its recording (the pages' import: importing.py)."""
+
+    __tablename__ = "import_batch"
+    __table_args__ = (
+        CheckConstraint("status IN ('previewed', 'recording', 'done')", name="status_known"),
+        CheckConstraint("(status = 'previewed') = (confirmed_at IS NULL)", name="confirmed_iff_not_previewed"),
+        Index("ix_import_batch_created_by", "created_by", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_by_name: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(255))
+    # The file's header: [[its text, the field it holds or null], ...]
+    columns: Mapped[list[list[str | None]]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16))
+    include_warned: Mapped[bool | None] = mapped_column(Boolean)
+    row_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    def header_of(self, field: str) -> str:
+        """The file's own name for a field's column (else the field's code)."""
+        return next((name for name, mapped in self.columns if mapped == field), field)
+
+
+class ImportRow(Base):
+    """One data row of an import: its cells, what was read, its verdict, and what became of it."""
+
+    __tablename__ = "import_row"
+    __table_args__ = (
+        CheckConstraint("verdict IN ('ready', 'warning', 'error')", name="verdict_known"),
+        CheckConstraint("state IN ('new', 'pending', 'recorded', 'failed', 'skipped')", name="state_known"),
+        CheckConstraint("(state = 'recorded') = (donation_id IS NOT NULL)", name="recorded_iff_donation"),
+        Index("ix_import_row_batch_state", "batch_id", "state", "line"),
+    )
+
+    batch_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("import_batch.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cells: Mapped[list[str]] = mapped_column(JSONB)
+    # The values as the API's CSV would hold them, by field; null when the row cannot be read.
+    values: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    verdict: Mapped[str] = mapped_column(String(16))
+    # {field: [{"code": ..., "params": {...}}]}: why it is refused, or (a warning) what it resembles.
+    errors: Mapped[dict[str, list[dict[str, Any]]] | None] = mapped_column(JSONB)
+    similar: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    state: Mapped[str] = mapped_column(String(16))
+    donation_id: Mapped[int | None] = mapped_column(BigInteger)
+    receipt_no: Mapped[str | None] = mapped_column(String(32))
