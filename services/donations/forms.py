@@ -19,10 +19,9 @@ from shared import i18n, page_input
 from shared.dates import today
 from shared.money import Money
 from shared.shapes import Refusal
-from services.donations.rules import IN_KIND, goods_amount_fen
 from services.donations.rules import (
-    CHANNELS, DEFAULT_DISBURSEMENT_CATEGORY, DISBURSEMENT, DISBURSEMENT_CATEGORIES, DISBURSEMENT_LIST,
-    DISBURSEMENT_STATUSES, DONATION, DONATION_LIST, DONATION_STATUSES, DONOR_KINDS, PAYMENT, REVERSAL, STATEMENT, WITHDRAWAL,
+    CHANNELS, DEFAULT_DISBURSEMENT_CATEGORY, DISBURSEMENT, DISBURSEMENT_CATEGORIES, DISBURSEMENT_STATUSES, DONATION,
+    DONATION_STATUSES, DONOR_KINDS, IN_KIND, PAYMENT, REVERSAL, WITHDRAWAL, goods_amount_fen,
 )
 from shared.forms import ALL, OnceForm, QueryForm, WebForm, choices
 from services.donations.listing import (

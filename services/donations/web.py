@@ -12,18 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
-
 from services.donations import commands, dashboard, reads
 from services.donations.forms import (
-    BATCH_STATUS_LABELS, CHANNEL_LABELS, COLUMN_LABELS, 
-    DONOR_KIND_LABELS, ENTRY_KIND_LABELS, AttachmentForm, DisbursementFilterForm, DisbursementForm, DonationForm,
-    PayForm, RejectForm, ReverseForm, SearchForm, StatementForm, WithdrawForm,
+    BATCH_STATUS_LABELS, CHANNEL_LABELS, COLUMN_LABELS, DONOR_KIND_LABELS, ENTRY_KIND_LABELS, AttachmentForm,
+    DisbursementForm, DonationForm, RejectForm, ReverseForm, WithdrawForm,
 )
-from services.donations.models import Disbursement, Donation
+from services.donations.models import Disbursement
 from services.donations.receipt_pdf import receipt_context, receipt_download
 from services.donations.rules import ATTACHMENT_CLOSED_STATUSES, ATTACHMENT_MAX_BYTES
 from services.donations.views import attachment_download
@@ -35,7 +32,6 @@ from shared.forms import shown_refusal, submit
 from shared.idempotency import submitted_once
 from shared.money import Money
 from shared.period_names import period_name
-from shared.refusals import Message
 
 bp = Blueprint("web", __name__)
 LIST_LIMIT = 200
