@@ -24,7 +24,7 @@ from services.donations.models import Disbursement
 from services.donations.receipt_pdf import receipt_context, receipt_download
 from services.donations.rules import ATTACHMENT_CLOSED_STATUSES, ATTACHMENT_MAX_BYTES
 from services.donations.views import attachment_download
-from shared import i18n
+from shared import i18n, page_input
 from shared.auth import authority, login_required_for
 from shared.db import db_session, snapshot
 from shared.errors import Problem
@@ -42,7 +42,12 @@ def _labels() -> dict[str, Any]:
     return {"donor_kind_labels": DONOR_KIND_LABELS, "channel_labels": CHANNEL_LABELS,
             "entry_kind_labels": ENTRY_KIND_LABELS,
             "batch_status_labels": BATCH_STATUS_LABELS, "column_labels": COLUMN_LABELS,
-            "anonymous_name": i18n.translate("Anonymous donor")}
+            "anonymous_name": i18n.translate("Anonymous donor"), "frozen_funds": _frozen_funds}
+
+
+def _frozen_funds() -> list[dict[str, Any]]:
+    """The frozen funds among those the user may record to: the forms say what frozen means."""
+    return [fund for fund in page_input.own_funds(writable=True) if fund["status"] == "frozen"]
 
 
 def _fund_codes(writable: bool = False) -> list[str]:

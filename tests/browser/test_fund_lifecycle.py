@@ -70,6 +70,7 @@ def test_freezing_and_closing_ask_first_and_a_frozen_fund_says_what_it_means(
         page.goto(f"{site.base_url}{form}")
         option = page.locator(f"#fund_code option[value='{town.fund}']")
         assert frozen in option.inner_text(), (form, option.inner_text())
+        assert meaning in page.locator(f"#frozen-{town.fund}").inner_text(), form
 
     # Closing asks for a confirmation, and a fund that holds money is not closed.
     page.goto(f"{site.base_url}/funds/{town.fund}/close")
