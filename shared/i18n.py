@@ -22,7 +22,8 @@ from babel.support import NullTranslations, Translations
 from flask import Flask, Response, has_request_context, request
 from flask_babel import Babel, Domain, get_locale
 
-from shared.refusals import KINDS, LABELS, THIS_FIELD, Label, fill
+from shared.money import Money
+from shared.refusals import KINDS, LABELS, MONEY_PARAMS, THIS_FIELD, Label, fill
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 LANGUAGES = ("zh", "en")  # the first is the default
@@ -100,10 +101,20 @@ def translate(text: str, lang: str | None = None) -> str:
 def render(code: str, params: Mapping[str, Any] | None = None, lang: str | None = None) -> str:
     """A refusal's message in `lang` (default: the reader's), its parameters filled in."""
     lang = lang or language()
-    shown = {name: translate(LABELS[value], lang) if isinstance(value, Label) and value in LABELS else value
+    shown = {name: translate(LABELS[value], lang) if isinstance(value, Label) and value in LABELS
+             else _grouped(value) if name in MONEY_PARAMS else value
              for name, value in (params or {}).items()}
     shown.setdefault("field", translate(THIS_FIELD, lang))
     return fill(translate(KINDS[code].message, lang), shown)
+
+
+def _grouped(value: Any) -> Any:
+    """A sum of money as a page shows it in a sentence: 3000.00 as 3,000.00 (the unit follows)."""
+    try:
+        money = Money.parse_signed(value)
+    except ValueError:
+        return value
+    return money.display().replace("¥", "")
 
 
 def title(code: str, lang: str | None = None) -> str:

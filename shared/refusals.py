@@ -241,7 +241,8 @@ _kind("row_width", 422, INVALID, N_("Has %(fields)s fields; the header has %(exp
 _kind("csv_column_unknown", 422, INVALID, N_("Unknown column."))
 _kind("csv_column_missing", 422, INVALID, N_("Missing column."))
 _kind("csv_column_repeated", 422, INVALID, N_("A column appears twice."))
-_kind("csv_header", 422, INVALID, N_("The header row must be: %(columns)s (the last two optional)."))
+_kind("csv_header", 422, INVALID,
+      N_("The header row names these columns, in any order: %(columns)s; these may be left out: %(optional)s."))
 _kind("csv_not_utf8", 422, INVALID,
       N_("The CSV file is not UTF-8 (byte %(byte)s); save it from Excel as \"CSV UTF-8\"."))
 _kind("csv_nul", 422, INVALID, N_("The CSV file contains NUL characters."))
@@ -258,8 +259,6 @@ _kind("import_unreadable", 422, INVALID, N_("This XLSX workbook cannot be read; 
 _kind("import_too_large", 422, INVALID, N_("The file is larger than %(max)s MB; split it into several files."))
 _kind("import_too_many_rows", 422, INVALID, N_("At most %(max)s rows a file; split it into several files."))
 _kind("import_no_header", 422, INVALID, N_("The file is empty: its first row must name the columns."))
-_kind("import_columns_unknown", 422, INVALID,
-      N_("Unknown columns: %(columns)s. The columns may be named as in the table below."))
 _kind("import_columns_missing", 422, INVALID, N_("Missing columns: %(columns)s."))
 _kind("import_columns_repeated", 422, INVALID, N_("These columns name the same thing: %(columns)s."))
 _kind("import_not_found", 404, NOT_FOUND, N_("No import %(id)s."))
@@ -281,6 +280,9 @@ _kind("import_skipped", 409, CONFLICT,
 
 # What a field's refusal on a page calls it when the page gives no label.
 THIS_FIELD = N_("this field")
+# The parameters that are sums of money ("3000.00", before "CNY"/"元" in the messages): a page
+# shows them with grouped thousands (3,000.00), the API as they are.
+MONEY_PARAMS = frozenset({"amount", "available", "balance", "cash", "goods", "reserved"})
 
 # The words of the shared error page (templates say {{ _("...") }}).
 PAGE_WORDS = (N_("Back"), N_("Back to the start page"), N_("Back to the previous page"),

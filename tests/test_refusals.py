@@ -14,6 +14,7 @@ import pytest
 from shared import i18n
 from shared.errors import Problem
 from shared.refusals import KINDS, LABELS, PAGE_WORDS, THIS_FIELD, Label
+from shared.refusals import english as api_message
 from tests.conftest import ApiClient, Browser, Factory
 from tests.helpers import assert_problem, field_errors, text
 from tests.test_pages_language import page_messages
@@ -136,3 +137,10 @@ def test_a_peers_refusal_is_raised_again_by_its_code_and_a_garbled_one_is_the_pe
                     {"code": "validation", "errors": {}}):
         failed = Problem.relayed("donations", garbled)
         assert (failed.code, failed.status) == ("service_unavailable", 503), garbled
+
+
+def test_a_page_groups_the_thousands_of_a_sum_in_a_refusal_and_the_api_keeps_the_figure() -> None:
+    params = {"fund_code": "TL-01", "balance": "1234567.80", "reserved": "0.00"}
+    assert "1,234,567.80 元" in i18n.render("fund_not_empty", params, "zh")
+    assert "1,234,567.80 CNY" in i18n.render("fund_not_empty", params, "en")
+    assert "1234567.80 CNY" in api_message("fund_not_empty", params)
