@@ -17,29 +17,9 @@ from flask import Response, render_template
 from weasyprint import HTML
 
 from services.donations.models import Donation
+from services.donations.names import fund_name, organization_name
 from services.donations.rules import quantity_text
-from shared.auth import authority
-from shared.errors import Problem
 from shared.money import Money
-from shared.peers import peers
-
-
-def organization_name(organization_id: int) -> str | None:
-    """The organisation's name from the funds service, if it answers."""
-    try:
-        found = peers().answer("funds", "GET", f"/internal/v1/organizations/{organization_id}")
-    except Problem:
-        return None
-    return found.get("name") if found else None
-
-
-def fund_name(code: str) -> str | None:
-    """The fund's name from the funds service, if it answers."""
-    try:
-        info = authority().fund(code)
-    except Problem:
-        return None
-    return info.name if info else None
 
 
 def quantity_shown(quantity: Decimal) -> str:

@@ -21,6 +21,7 @@ from services.donations.forms import (
     DisbursementForm, DonationForm, RejectForm, ReverseForm, WithdrawForm,
 )
 from services.donations.models import Disbursement
+from services.donations.names import fund_name
 from services.donations.receipt_pdf import receipt_context, receipt_download
 from services.donations.rules import ATTACHMENT_CLOSED_STATUSES, ATTACHMENT_MAX_BYTES
 from services.donations.views import attachment_download
@@ -54,15 +55,6 @@ def _fund_codes(writable: bool = False) -> list[str]:
     """The funds with ledger entries the user sees (or may post to): the forms' suggestions."""
     return [row.code for row in reads.chain_heads(db_session(), current_user)
             if not writable or current_user.may_write(row.organization_id)]
-
-
-def _fund_name(code: str) -> str | None:
-    """The fund's name from the funds service, if it answers."""
-    try:
-        info = authority().fund(code)
-    except Problem:
-        return None
-    return info.name if info else None
 
 
 def _approval_rule(code: str) -> str | None:
@@ -167,7 +159,7 @@ def _reverse_page(donation_id: int, form: ReverseForm, status: int = 200) -> Any
     if not current_user.may_write(donation.organization_id):
         raise Problem("role_forbidden")
     return render_template("donations/confirm_reverse.html", donation=donation, form=form,
-                           fund_name=_fund_name(donation.fund_code), goods=donation.channel == "in_kind",
+                           fund_name=fund_name(donation.fund_code), goods=donation.channel == "in_kind",
                            balance=reads.fund_balance(session, current_user, donation.fund_code),
                            cash=commands.available_cash_fen(session, donation.fund_code),
                            may_reverse=donation.status == "recorded"), status
@@ -210,7 +202,7 @@ def _disbursement_page(disbursement_id: int, status: int = 200, withdraw_form: W
     may_attach = (disbursement.status not in ATTACHMENT_CLOSED_STATUSES
                   and commands.may_attach(current_user, disbursement))
     return render_template(
-        "donations/disbursement.html", d=disbursement, fund_name=_fund_name(disbursement.fund_code),
+        "donations/disbursement.html", d=disbursement, fund_name=fund_name(disbursement.fund_code),
         steps=commands.timeline(session, current_user, disbursement_id), attachments=attachments,
         cash=commands.available_cash_fen(session, disbursement.fund_code), may_withdraw=may_withdraw,
         may_attach=may_attach, withdraw_form=withdraw_form or WithdrawForm(formdata=None),
@@ -320,7 +312,7 @@ def _reject_page(disbursement_id: int, form: RejectForm, status: int = 200) -> A
         raise Problem("role_forbidden")
     return render_template(
         "donations/confirm_reject.html", d=disbursement, form=_unique_ids(form, disbursement_id, "reject"),
-        fund_name=_fund_name(disbursement.fund_code), back=url_for("web.disbursement_queue"),
+        fund_name=fund_name(disbursement.fund_code), back=url_for("web.disbursement_queue"),
         balance=reads.fund_balance(session, current_user, disbursement.fund_code),
         cash=commands.available_cash_fen(session, disbursement.fund_code),
         may_reject=disbursement.status in ("requested", "approved")), status
