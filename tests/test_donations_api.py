@@ -881,6 +881,16 @@ def test_bad_csv_header_is_422_naming_the_column(org: Org, header: str, field: s
     assert donation_ids(org.clerk) == []
 
 
+def test_a_bad_csv_header_names_every_column_and_those_that_may_be_left_out(org: Org) -> None:
+    from services.donations.batch import CSV_COLUMNS, OPTIONAL_COLUMNS
+
+    problem = assert_problem(batch_csv(org.clerk, f"{CSV_HEADER},colour\n{csv_row(org.fund)},x\n"), 422, "body")
+    optional = [column for column in CSV_COLUMNS if column in OPTIONAL_COLUMNS]
+    assert {"purpose", "reference", "goods_item", "goods_unit_price"} <= set(optional)
+    assert problem["errors"]["body"] == [f"The header row names these columns, in any order: {','.join(CSV_COLUMNS)}; "
+                                         f"these may be left out: {','.join(optional)}."]
+
+
 def test_a_repeated_csv_column_is_422(org: Org) -> None:
     assert_problem(batch_csv(org.clerk, f"{CSV_HEADER},amount\n{csv_row(org.fund)},1.00\n"), 422)
     assert donation_ids(org.clerk) == []

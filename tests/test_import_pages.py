@@ -242,6 +242,44 @@ def test_the_rows_not_recorded_download_with_their_columns_and_why(manager: Brow
     assert sorted(d["amount"] for d in donations(api)) == ["12.35", "1280.00"]
 
 
+def test_a_townships_own_spreadsheet_imports_its_other_columns_named_and_kept(manager: Browser, api: Any) -> None:
+    """备注, 联系电话, 经办人 and a column without a name are not imported, and the preview says so (序号
+    and an empty column without a name go without a word); the rows to fix keep them, and re-import."""
+    header = ["序号", "基金代码", "备注", "金额", "捐赠人", "联系电话", "捐赠人类型", "收到日期", "渠道", "经办人", "",
+              "备注", ""]
+    content = workbook(header, [
+        [1, FUND, "年终捐赠", 500, "铜陵某某有限公司", "13800000000", "企业", day(1), "转账", "王会计", "x", "", None],
+        [2, FUND, "", "abc", "张三", "0562-1234567", "个人", day(1), "现金", "王会计", None, "再核对", None],
+        [3, FUND, "", 20, "李四", "", "个人", day(2), "微信", "", None, "", None],
+    ])
+    path, page = preview_of(manager, upload(manager, content))
+    assert verdicts(page) == {2: "ready", 3: "error", 4: "ready"}
+    said = text(page).split('id="ignored-columns">')[1].split("</p>")[0]
+    assert said == "这些列未导入：备注、联系电话、经办人、第 11 列（无列名）。", said
+    english = manager.get(f"{path}?lang=en")
+    said = english.get_data(as_text=True).split('id="ignored-columns">')[1].split("</p>")[0]
+    assert said.startswith("These columns are not imported: ") and "column 11, without a name" in said, said
+    assert '<span lang="zh-CN">联系电话</span>' in said
+    manager.get(f"{path}?lang=zh")
+
+    confirm(manager, path)
+    assert sorted(d["amount"] for d in donations(api)) == ["20.00", "500.00"]
+    download = manager.get(f"{path}/rows-to-fix.xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(download.get_data())).active
+    lines = [[cell if cell is not None else "" for cell in row] for row in sheet.iter_rows(values_only=True)]
+    assert lines[0] == [*header[:-1], "错误"]  # a last column without a name is no column
+    assert lines[1][:12] == ["2", FUND, "", "abc", "张三", "0562-1234567", "个人", day(1).isoformat(), "现金",
+                             "王会计", "", "再核对"]
+
+    # Fixed as downloaded (its error column too), it imports.
+    lines[1][3] = "30"
+    path, page = preview_of(manager, upload(manager, workbook(lines[0], lines[1:])))
+    assert verdicts(page) == {2: "ready"}
+    assert "这些列未导入：备注、联系电话、经办人、错误。" in text(page)
+    confirm(manager, path)
+    assert sorted(d["amount"] for d in donations(api)) == ["20.00", "30.00", "500.00"]
+
+
 # -- files refused as a whole -----------------------------------------------------------------
 
 @pytest.mark.parametrize(("content", "filename", "said"), [
@@ -250,8 +288,11 @@ def test_the_rows_not_recorded_download_with_their_columns_and_why(manager: Brow
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "photo.png", "XLSX"),
     (b"PK\x03\x04 not really a workbook", "broken.xlsx", "无法读取"),
     ("基金代码,金额,捐赠人\n".encode(), "header-only.csv", "没有数据行"),
+    # Columns it does not know are not imported; a required one it does not find is still missing.
     ("基金代码,金额,捐赠者姓名,捐赠人类型,收到日期,渠道,备注栏\nTL-IMP-001,1,a,个人,2026-01-01,现金,x\n".encode(),
-     "unknown.csv", "捐赠者姓名、备注栏"),
+     "unknown.csv", "捐赠人 (donor_name)"),
+    ("基金代码,金额,捐赠金额,捐赠人,捐赠人类型,收到日期,渠道\nTL-IMP-001,1,1,a,个人,2026-01-01,现金\n".encode(),
+     "repeated.csv", "金额、捐赠金额"),
     ("基金代码,金额\nTL-IMP-001,1\n".encode(), "missing.csv", "捐赠人 (donor_name)"),
 ])
 def test_a_file_that_cannot_be_read_is_refused_naming_why_and_nothing_is_kept(

@@ -36,6 +36,8 @@ CSV_COLUMNS = tuple(DONATION.flat_fields)
 # A column may be left out when its field is optional, or the whole it belongs to is (a gift's goods).
 OPTIONAL_COLUMNS = frozenset(name for name, (path, field) in DONATION.flat_fields.items()
                              if not field.required or not DONATION.fields[path[0]].required)
+# The same in the header's order, as the header refusal (csv_header) and the import page name them.
+OPTIONAL_IN_ORDER = tuple(name for name in CSV_COLUMNS if name in OPTIONAL_COLUMNS)
 _EXAMPLE = {"fund_code": "TL-HQ-001", "amount": "1280.00", "currency": "CNY", "donor_name": "铜陵某某有限公司",
             "donor_kind": "enterprise", "donor_anonymous": "false", "received_on": "2026-08-03", "channel": "bank",
             "purpose": "助学", "reference": "ERP-2026-0001"}
@@ -102,7 +104,8 @@ def read_csv(raw: bytes) -> list[Row]:
         errors["header"] = [Message("csv_column_repeated")]
     if errors:
         raise Problem("validation", errors={
-            "body": [Message("csv_header", {"columns": ",".join(CSV_COLUMNS)})], **errors})
+            "body": [Message("csv_header", {"columns": ",".join(CSV_COLUMNS),
+                                            "optional": ",".join(OPTIONAL_IN_ORDER)})], **errors})
     rows = []
     width = len(header)
     for number, values in lines:

@@ -9,9 +9,12 @@ Upload, preview, confirm, result:
    table of them); the values may be written as people write them too (个人,
    是, 现金, 2026/11/21, an Excel date, 50,000.00: `VALUE_ALIASES`, `read_date`,
    shared.page_input's amounts). Each row is then checked by the API's own
-   shape (rules.DONATION) and for a fund the user may record to. A file that
-   cannot be read (its type, no rows, more than `MAX_ROWS` rows, unknown or
-   missing columns) is refused as a whole and nothing is kept.
+   shape (rules.DONATION) and for a fund the user may record to. A column
+   that names none of them (备注, 联系电话, 经办人: the spreadsheet a township
+   keeps has such) is not imported, and the preview names it (`ignored_columns`).
+   A file that cannot be read (its type, no rows, more than `MAX_ROWS` rows,
+   a required column missing or a column named twice) is refused as a whole
+   and nothing is kept.
 2. **Preview.** The file is kept server-side, in the service's own tables
    (`import_batch`, `import_row`, in models.py: who uploaded it, its columns, each row's
    original cells, the values read, its verdict), for `KEEP_FOR`, seen by its
@@ -38,7 +41,7 @@ Upload, preview, confirm, result:
    on the lock and the second finds the rows taken.
 5. **Result.** Counts, links to the receipts, and the rows not recorded
    (refused at the preview, failed or skipped) as XLSX or CSV: the file's own
-   columns and an error column, to fix and upload again.
+   columns (those not imported too) and an error column, to fix and upload again.
 """
 
 from __future__ import annotations
@@ -96,7 +99,8 @@ _NAMES: dict[str, tuple[str, ...]] = {
 }
 FIELDS = tuple(DONATION.flat_fields)
 HEADER_ALIASES = {field: _NAMES[field] for field in FIELDS}
-# Columns a spreadsheet often has that say nothing of the donation: read past.
+# Columns a spreadsheet often has that say nothing of the donation: read past without a word
+# (any other column that names no field is read past too, and the preview names it).
 IGNORED_HEADERS = ("序号",)
 # Columns that may be left out: those the API may go without, and the currency (always CNY).
 OPTIONAL = frozenset({"currency", *batch.OPTIONAL_COLUMNS})
@@ -253,24 +257,10 @@ _IGNORED = {_plain(text) for text in IGNORED_HEADERS}
 
 
 def map_columns(header: Sequence[str]) -> list[str | None]:
-    """The field each column holds (None: a column read past); refused naming the columns
-    unknown, missing or repeated."""
-    fields: list[str | None] = []
-    unknown = []
-    for place, text in enumerate(header, start=1):
-        plain = _plain(text)
-        if not plain or plain in _IGNORED:
-            fields.append(None)
-            if not plain:
-                unknown.append(f"#{place}")  # a column of values without a name
-            continue
-        field = _ALIASES.get(plain)
-        if field is None:
-            unknown.append(text)
-        fields.append(field)
+    """The field each column holds (None: a column not imported, named or not); refused naming the
+    columns missing or repeated."""
+    fields = [_ALIASES.get(_plain(text)) for text in header]
     problems: dict[str, list[Message]] = {}
-    if unknown:
-        problems.setdefault("file", []).append(Message("import_columns_unknown", {"columns": "、".join(unknown)}))
     repeated = sorted({f for f in fields if f and fields.count(f) > 1}, key=FIELDS.index)
     if repeated:
         shown = "、".join(text for text, field in zip(header, fields) if field in repeated)
@@ -282,6 +272,20 @@ def map_columns(header: Sequence[str]) -> list[str | None]:
     if problems:
         raise Problem.invalid(problems)
     return fields
+
+
+def ignored_columns(record: ImportBatch, rows: Sequence[ImportRow], lang: str | None = None) -> list[str]:
+    """The file's columns not imported, as the file names them (序号 aside), once each; a column
+    without a name only when one of its cells holds something, named by its place."""
+    names: dict[str, None] = {}
+    for place, (text, field) in enumerate(record.columns):
+        if field is not None or (text and _plain(text) in _IGNORED):
+            continue
+        if text and text.strip():
+            names[text.strip()] = None
+        elif any(place < len(row.cells) and row.cells[place].strip() for row in rows):
+            names[i18n.translate("column %(place)s, without a name", lang) % {"place": place + 1}] = None
+    return list(names)
 
 
 # -- values ---------------------------------------------------------------------------------

@@ -64,7 +64,8 @@ def _upload_page(form: ImportForm) -> str:
                            optional=importing.OPTIONAL, value_words=importing.VALUE_WORDS,
                            max_rows=importing.MAX_ROWS, max_megabytes=importing.MAX_BYTES // (1024 * 1024),
                            template_header=importing.TEMPLATE_HEADER, template_example=importing.TEMPLATE_EXAMPLE,
-                           csv_columns=batch.CSV_COLUMNS, column_labels=IMPORT_COLUMN_LABELS)
+                           csv_columns=batch.CSV_COLUMNS, csv_optional=batch.OPTIONAL_COLUMNS,
+                           column_labels=IMPORT_COLUMN_LABELS)
 
 
 def _file_errors(problem: Problem) -> list[str]:
@@ -105,6 +106,7 @@ def import_batch(batch_id: int) -> Any:
     verdicts = {verdict: sum(1 for row in rows if row.verdict == verdict) for verdict in IMPORT_VERDICT_LABELS}
     return render_template(
         template, batch=record, rows=rows, progress=progress, verdicts=verdicts,
+        ignored=importing.ignored_columns(record, rows),
         messages={row.line: importing.row_messages(record, row, IMPORT_COLUMN_LABELS) for row in rows},
         ready_fen=sum(row.amount_fen or 0 for row in rows if row.verdict == "ready"),
         warned_fen=sum(row.amount_fen or 0 for row in rows if row.verdict == "warning"),
