@@ -62,6 +62,7 @@ def create_service_app(service: str, import_name: str,
     app.jinja_env.filters["money"] = lambda value: "" if value is None else str(value)
     app.jinja_env.globals["Money"] = Money
     app.jinja_env.filters["beijing"] = beijing_time
+    app.jinja_env.filters["file_size"] = file_size
 
     init_logging(app)
     observe_requests(app)  # first hooks: the request's line and metrics come after its commit
@@ -121,3 +122,14 @@ def mount_blueprints(app: Flask, authority: Any, *, title: str, description: str
         csrf.exempt(blueprint)
     for blueprint in web:
         app.register_blueprint(blueprint)
+
+
+def file_size(size_bytes: int) -> str:
+    """A file's size as people read it: 812 B, 194.5 KB, 10.0 MB (1 KB = 1,024 bytes, as the
+    limits are said)."""
+    if size_bytes < 1024:
+        return f"{size_bytes} B"
+    if size_bytes < 1024 * 1024:
+        return f"{size_bytes / 1024:,.1f} KB"
+    return f"{size_bytes / (1024 * 1024):,.1f} MB"
+

@@ -387,7 +387,8 @@ def test_attachments_on_the_disbursements_page(gateway: Any, api: ApiClient, mak
         row = re.search(rf'id="attachment-{attachment["id"]}">(.*?)</tr>', shown, re.S)
         assert row, shown
         assert attachment["filename"] in row.group(1) and hashlib.sha256(content).hexdigest() in row.group(1)
-        assert f"{len(content):,} B" in row.group(1)
+        assert f"{len(content):,} B" in row.group(1)  # the exact size, in the cell's title
+        assert re.search(r">\d+(\.\d)? (B|KB)</td>", row.group(1)), row.group(1)
         link = f"{page}/attachments/{attachment['id']}"
         assert link in row.group(1)
         download = manager.get(link)
