@@ -36,12 +36,12 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHOWN_MONEY = re.compile(r"^-?¥\d{1,3}(,\d{3})*\.\d{2}$")
 BARE_FIGURE = re.compile(r"(?<![A-Za-z0-9_¥,.\-#/:])\d{4,}(\.\d{1,2})?(?![A-Za-z0-9_,.\-/:%])")
 # Figures that are no amounts: a count of rows, a file's size.
-NOT_AMOUNTS = re.compile(r"\d{1,3}(,\d{3})*( B)?")
+NOT_AMOUNTS = re.compile(r"\d{1,3}(,\d{3})*|\d+(\.\d)? (B|KB|MB)")
 # Names of file formats and the like, the same in every language.
 FORMAT_NAMES = {"XLSX", "CSV", "PDF", "PNG", "JPEG", "Excel", "UTF", "SHA", "CNY", "YYYY"}
-# What a page shows a newcomer, leaving out what is written for machines: codes, and the CSV
-# format's literal column values (its values are typed as they are in any language).
-FOR_MACHINES = re.compile(r"<code\b.*?</code>|<details[^>]*id=\"api-csv\".*?</details>", re.DOTALL)
+# What a page shows a newcomer, leaving out what is written for machines: codes (the CSV
+# format's column names and values are typed as they are in any language).
+FOR_MACHINES = re.compile(r"<code\b.*?</code>", re.DOTALL)
 # Where a figure is typed rather than read: hints of how to type one, the import's columns and
 # example row (what a spreadsheet's cells may hold).
 SHOWN_TEXT = """() => { const main = document.querySelector("main").cloneNode(true);
