@@ -62,6 +62,11 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Shots:
 
 # -- the site and its ledger ---------------------------------------------------------------
 
+# How long a service may trust a login it has checked (shared/auth.py): an ended login is refused
+# everywhere after it.
+AUTH_CACHE_SECONDS = 2
+
+
 @pytest.fixture(scope="package")
 def site(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The gateway over HTTP with a ledger as two organisations' people keep it."""
@@ -69,7 +74,7 @@ def site(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
     config = {"DATABASE_URL": database_url, "VAR_DIR": str(tmp_path_factory.mktemp("browser-var")),
               "SECRET_KEY": SECRET_KEY, "DATABASE_ROLE_PREFIX": "", "BOOTSTRAP_ADMIN_API_KEY": ADMIN_KEY,
-              "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD, "AUTH_CACHE_SECONDS": "2", "TESTING": True}
+              "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD, "AUTH_CACHE_SECONDS": str(AUTH_CACHE_SECONDS), "TESTING": True}
     gateway = create_gateway(config)
     for app in gateway.apps.values():
         app.add_url_rule(FAULT_PATH, "test_only_fault", _fault)
