@@ -255,32 +255,6 @@ def log_in(client: httpx.Client, username: str, password: str) -> str:
     return response.headers["location"]
 
 
-def in_threads(work: list[Any], threads: int, action: Callable[[Any], None]) -> list[str]:
-    """`action` on every item from `threads` threads; the first problems, if any (as reports.py)."""
-    lock = threading.Lock()
-    problems: list[str] = []
-    items = iter(work)
-
-    def loop() -> None:
-        while not problems:
-            with lock:
-                item = next(items, None)
-            if item is None:
-                return
-            try:
-                action(item)
-            except Exception as error:  # noqa: BLE001 - reported, and the run fails
-                with lock:
-                    problems.append(f"{type(error).__name__}: {error}")
-
-    pool = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return problems[:5]
-
-
 @dataclass
 class Fixture:
     today: dt.date
@@ -377,7 +351,7 @@ def set_up(config: Config, base: str, admin_key: str, admin_password: str) -> Fi
 
     began = time.perf_counter()
     try:
-        problems = in_threads(work, 4, one) + in_threads(list(range(max(5, config.disbursements // 10))), 4, noise)
+        problems = lb.in_threads(work, 4, one) + lb.in_threads(list(range(max(5, config.disbursements // 10))), 4, noise)
     finally:
         for made in opened:
             made.close()

@@ -485,32 +485,6 @@ def set_up(lb: Any, base_url: str, admin_key: str, plan: LedgerPlan) -> Fixture:
                    sum(f["restricted"] for f in plan.funds))
 
 
-def _in_threads(work: list[Any], threads: int, action: Callable[[Any], None]) -> list[str]:
-    """`action` on every item from `threads` threads; the first problems, if any."""
-    lock = threading.Lock()
-    problems: list[str] = []
-    items = iter(work)
-
-    def loop() -> None:
-        while not problems:
-            with lock:
-                item = next(items, None)
-            if item is None:
-                return
-            try:
-                action(item)
-            except Exception as error:  # noqa: BLE001 - reported, and the run fails
-                with lock:
-                    problems.append(f"{type(error).__name__}: {error}")
-
-    pool = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return problems[:5]
-
-
 def load_disbursements(lb: Any, config: Config, base_url: str, fixture: Fixture) -> dict[str, Any]:
     """Request (one key), approve (the other), pay (the first): three calls each."""
     from shared.dates import today
@@ -556,7 +530,7 @@ def load_disbursements(lb: Any, config: Config, base_url: str, fixture: Fixture)
 
     began = time.perf_counter()
     try:
-        problems = _in_threads(work, config.api_threads, one)
+        problems = lb.in_threads(work, config.api_threads, one)
     finally:
         for made in opened:
             made.close()
@@ -581,7 +555,7 @@ def load_reversals(lb: Any, config: Config, base_url: str, fixture: Fixture) -> 
             raise BenchError(f"reverse {donation_id}: {done.status_code} {done.text[:300]}")
 
     began = time.perf_counter()
-    problems = _in_threads(ids, config.api_threads, one)
+    problems = lb.in_threads(ids, config.api_threads, one)
     if problems:
         raise BenchError(f"reversals: {problems}")
     return {"count": len(ids), "wall_s": round(time.perf_counter() - began, 1)}

@@ -1049,6 +1049,33 @@ def write_results(results: dict[str, Any]) -> Path:
 
 # -- main -------------------------------------------------------------------------------------
 
+def in_threads(work: list[Any], threads: int, action: Callable[[Any], None]) -> list[str]:
+    """`action` on every item from `threads` threads; the first problems, if any (the seeding of
+    reports.py and pages.py)."""
+    lock = threading.Lock()
+    problems: list[str] = []
+    items = iter(work)
+
+    def loop() -> None:
+        while not problems:
+            with lock:
+                item = next(items, None)
+            if item is None:
+                return
+            try:
+                action(item)
+            except Exception as error:  # noqa: BLE001 - reported, and the run fails
+                with lock:
+                    problems.append(f"{type(error).__name__}: {error}")
+
+    pool = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return problems[:5]
+
+
 def main() -> int:
     for tool in ("wrk", "pgbench"):
         if shutil.which(tool) is None:
