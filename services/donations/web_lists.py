@@ -93,8 +93,11 @@ def _list_context(form: QueryForm, page: Page | None) -> dict[str, Any]:
             "several_organizations": current_user.sees_all_organizations, "fund_codes": _fund_codes()}
 
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def _xlsx(body: bytes, name: str) -> Response:
-    return Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    return Response(body, mimetype=XLSX_TYPE,
                     headers={"Content-Disposition": _attachment(name)})
 
 
@@ -227,37 +230,26 @@ def fund_statement(code: str) -> Any:
                            **context), 422 if form.errors else 200
 
 
-def _statement_document(code: str, limit: int) -> tuple[dict[str, Any] | None, StatementForm]:
+# A statement's whole period as a document: at most so many lines, made by, sent as.
+STATEMENT_DOCUMENTS = {
+    "xlsx": (EXPORT_LIMIT, documents.statement_xlsx, XLSX_TYPE),
+    "pdf": (PDF_EXPORT_LIMIT, documents.statement_pdf, "application/pdf"),
+}
+
+
+@bp.get("/funds/<code>/statement.<any(xlsx, pdf):fmt>")
+@login_required_for("donations:read")
+def fund_statement_document(code: str, fmt: str) -> Any:
+    context = _fund_context(code)
     form = StatementForm()
     if not _valid(form):
-        return None, form
-    values = form.values
-    document = reads.statement_document(db_session(), current_user, code, values.get("from"), values.get("to"),
-                                        limit)
-    return document, form
-
-
-@bp.get("/funds/<code>/statement.xlsx")
-@login_required_for("donations:read")
-def fund_statement_xlsx(code: str) -> Any:
-    context = _fund_context(code)
-    document, form = _statement_document(code, EXPORT_LIMIT)
-    if document is None:
         return fund_statement(code)
-    body = documents.statement_xlsx(document, printed_at=_now(), **context)
-    return _xlsx(body, f"{i18n.translate('Statement')}-{code}-{_period_name(document)}.xlsx")
-
-
-@bp.get("/funds/<code>/statement.pdf")
-@login_required_for("donations:read")
-def fund_statement_pdf(code: str) -> Any:
-    context = _fund_context(code)
-    document, form = _statement_document(code, PDF_EXPORT_LIMIT)
-    if document is None:
-        return fund_statement(code)
-    body = documents.statement_pdf(document, printed_at=_now(), **context)
-    return Response(body, mimetype="application/pdf", headers={
-        "Content-Disposition": _attachment(f"{i18n.translate('Statement')}-{code}-{_period_name(document)}.pdf")})
+    limit, make, mimetype = STATEMENT_DOCUMENTS[fmt]
+    document = reads.statement_document(db_session(), current_user, code, form.values.get("from"),
+                                        form.values.get("to"), limit)
+    body = make(document, printed_at=_now(), **context)
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": _attachment(f"{i18n.translate('Statement')}-{code}-{_period_name(document)}.{fmt}")})
 
 
 def _periods() -> list[tuple[str, dict[str, str]]]:
