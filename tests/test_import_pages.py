@@ -242,6 +242,17 @@ def test_the_rows_not_recorded_download_with_their_columns_and_why(manager: Brow
     assert sorted(d["amount"] for d in donations(api)) == ["12.35", "1280.00"]
 
 
+def test_a_row_to_fix_typed_like_a_formula_comes_back_as_text(manager: Browser, api: Any) -> None:
+    content = csv_bytes(["基金代码", "金额", "捐赠人", "捐赠人类型", "收到日期", "渠道", "用途"],
+                        [[FUND, "100", "=HYPERLINK(\"http://example.com\")", "人", day(1).isoformat(), "现金", "=1+2"]])
+    path, _ = preview_of(manager, upload(manager, content, "formula.csv"))
+    confirm(manager, path)
+    sheet = openpyxl.load_workbook(io.BytesIO(manager.get(f"{path}/rows-to-fix.xlsx").get_data())).active
+    cells = {cell.value: cell.data_type for cell in sheet[2]}
+    assert cells["=1+2"] == "s" and cells['=HYPERLINK("http://example.com")'] == "s", cells
+
+
+
 def test_a_townships_own_spreadsheet_imports_its_other_columns_named_and_kept(manager: Browser, api: Any) -> None:
     """备注, 联系电话, 经办人 and a column without a name are not imported, and the preview says so (序号
     and an empty column without a name go without a word); the rows to fix keep them, and re-import."""

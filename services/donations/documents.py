@@ -88,7 +88,8 @@ class _Sheet:
         self.row += 1
 
 
-def _book(out: io.BytesIO, title: str) -> xlsxwriter.Workbook:
+def workbook(out: io.BytesIO, title: str) -> xlsxwriter.Workbook:
+    """A workbook that takes every string as text: never a formula, a link or a number."""
     book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                                      "strings_to_numbers": False})
     book.set_properties({"title": title, "author": translate("Named charity fund management")})
@@ -111,7 +112,7 @@ def donations_xlsx(rows: Sequence[Donation], filters: Sequence[tuple[str, str]],
                    organizations: dict[int, str]) -> bytes:
     """The donations the list shows for these filters, every one of them, in its order."""
     out = io.BytesIO()
-    book = _book(out, translate("Donations"))
+    book = workbook(out, translate("Donations"))
     headers = [translate("Receipt number"), translate("Received on"), translate("Organisation"), translate("Fund code"), translate("Donor"),
                translate("Kind of donor"), translate("Channel"), translate("Amount"), translate("Status")]
     sheet = _Sheet(book, translate("Donations"), headers, [14, 12, 24, 14, 28, 12, 12, 16, 10],
@@ -131,7 +132,7 @@ def disbursements_xlsx(rows: Sequence[Disbursement], filters: Sequence[tuple[str
                        organizations: dict[int, str]) -> bytes:
     """The disbursements the list shows for these filters, every one of them, in its order."""
     out = io.BytesIO()
-    book = _book(out, translate("Disbursements"))
+    book = workbook(out, translate("Disbursements"))
     headers = [translate("No."), translate("Requested on"), translate("Organisation"), translate("Fund code"), translate("Payee"), translate("Purpose"),
                translate("Kind of spending"), translate("Amount"), translate("Status"), translate("Paid on"), translate("Bank reference")]
     sheet = _Sheet(book, translate("Disbursements"), headers, [8, 12, 24, 14, 28, 30, 14, 16, 10, 12, 20],
@@ -170,7 +171,7 @@ def _asset(line: Any) -> str:
 def statement_xlsx(document: dict[str, Any], *, fund: Any, organization_name: str, printed_at: dt.datetime) -> bytes:
     """The whole period's statement: opening, every entry with its running balance, totals, closing."""
     out = io.BytesIO()
-    book = _book(out, f"{translate('Statement')} {fund.code}")
+    book = workbook(out, f"{translate('Statement')} {fund.code}")
     headers = [translate("Date"), translate("Kind"), translate("Receipt or voucher"), translate("Donor or payee"), translate("Cash or goods"),
                translate("Income"), translate("Spending"), translate("Balance")]
     about = [(translate("Fund statement: %(name)s (%(code)s)") % {"name": fund.name, "code": fund.code}, ""),

@@ -60,7 +60,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from services.donations import batch
+from services.donations import batch, documents
 from services.donations.models import Donation, ImportBatch, ImportRow
 from services.donations.rules import CHANNELS, DONATION, DONOR_KINDS
 from shared import i18n
@@ -609,16 +609,15 @@ def export_rows(record: ImportBatch, rows: Sequence[ImportRow], error_column: st
 
 
 def xlsx(header: list[str], lines: Iterable[list[str]]) -> bytes:
-    """A workbook of one sheet, every cell text (an amount, a date or a reference stays as written)."""
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("donations")
-    sheet.append(header)
-    for line in lines:
-        sheet.append(line)
+    """A workbook of one sheet, every cell text (an amount, a date or a reference stays as written;
+    a cell typed as `=...` stays text, never a formula: the pages' XLSX writer, documents.py)."""
     out = io.BytesIO()
-    book.save(out)
+    book = documents.workbook(out, "donations")
+    sheet = book.add_worksheet("donations")
+    for number, line in enumerate([header, *lines]):
+        for column, text in enumerate(line):
+            sheet.write_string(number, column, text)
+    book.close()
     return out.getvalue()
 
 
