@@ -82,7 +82,8 @@ def init_i18n(app: Flask) -> None:
     babel = Babel(app, locale_selector=_chosen_language, default_locale=DEFAULT_LANGUAGE)
     babel.domain_instance = CatalogueDomain()
     # refusal_words: a refusal's message on a page (what a frozen fund means, say), in the reader's language.
-    app.jinja_env.globals.update(language=language, language_url=language_url, label=label, refusal_words=render,
+    app.jinja_env.globals.update(language=language, language_url=language_url, label=label, label_alone=label_alone,
+                                 refusal_words=render,
                                  LANGUAGES=LANGUAGES,
                                  LANGUAGE_NAMES=LANGUAGE_NAMES)
 
@@ -124,4 +125,11 @@ def title(code: str, lang: str | None = None) -> str:
 def label(value: str, lang: str | None = None) -> str:
     """A status or an account (LABELS) in the reader's language."""
     return translate(LABELS[value], lang) if value in LABELS else value
+
+
+def label_alone(value: str, lang: str | None = None) -> str:
+    """A label standing alone (a cell, a heading, a timeline step), not inside a sentence: its first
+    letter a capital, so English reads "Requested" and not what looks like a code."""
+    shown = label(value, lang)
+    return shown[:1].upper() + shown[1:]
 
