@@ -1,4 +1,4 @@
-"""All three services behind one address: /funds, /donations, /reports.
+"""All four services behind one address: /funds, /donations, /reports, /programmes.
 
 The services run in this one process and call each other's internal APIs
 directly through WSGI. Each also runs alone (see README).
@@ -24,13 +24,15 @@ class Gateway(DispatcherMiddleware):
 def create_gateway(config: Mapping[str, Any] | None = None) -> Gateway:
     from services.donations import create_app as create_donations
     from services.funds import create_app as create_funds
+    from services.programmes import create_app as create_programmes
     from services.reports import create_app as create_reports
     from shared.app import create_service_app
 
     overrides = dict(config or {})
     settings = overrides.pop("SETTINGS", None) or load_settings(overrides)
     overrides["SETTINGS"] = settings
-    factories = {"funds": create_funds, "donations": create_donations, "reports": create_reports}
+    factories = {"funds": create_funds, "donations": create_donations, "reports": create_reports,
+                 "programmes": create_programmes}
     apps = {name: factories[name](overrides) for name in SERVICES}
     for app in apps.values():
         for peer_name, peer in apps.items():

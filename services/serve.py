@@ -1,4 +1,4 @@
-"""`make run`: migrate, then serve all three services on one address.
+"""`make run`: migrate, then serve all four services on one address.
 
     python -m services.serve [--port 8000]
 
@@ -119,9 +119,10 @@ def serve(settings: Settings, env: dict[str, str], host: str, port: int, databas
     print(f"""
   Charity fund ledger on {base}  ({database})
     web:   {base}/funds/login   user: admin   password: {password}
-    API:   {base}/funds/docs  {base}/donations/docs  {base}/reports/docs
+    API:   {base}/funds/docs  {base}/donations/docs  {base}/reports/docs  {base}/programmes/docs
            Authorization: Bearer {key}
     reports: {base}/reports/   emails: {mail}
+    programmes: {base}/programmes/   public: {base}/programmes/public/
   Ctrl-C stops everything.
 """, flush=True)
 

@@ -43,6 +43,8 @@ SCOPES = (
     "donations:write",
     "disbursements:approve",
     "reports:read",
+    "programmes:read",
+    "programmes:write",
     "admin",
 )
 
@@ -55,9 +57,10 @@ ROLE_LABELS = {"admin": _l("Administrator"), "fund_manager": _l("Fund manager"),
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": frozenset({"admin"}),
     "fund_manager": frozenset({"funds:read", "funds:write", "donations:read", "donations:write",
-                               "reports:read"}),
-    "approver": frozenset({"funds:read", "donations:read", "disbursements:approve", "reports:read"}),
-    "auditor": frozenset({"funds:read", "donations:read", "reports:read"}),
+                               "reports:read", "programmes:read", "programmes:write"}),
+    "approver": frozenset({"funds:read", "donations:read", "disbursements:approve", "reports:read",
+                           "programmes:read"}),
+    "auditor": frozenset({"funds:read", "donations:read", "reports:read", "programmes:read"}),
 }
 
 KEY_PREFIX = "cfk_"

@@ -17,7 +17,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-SERVICES = ("funds", "donations", "reports")
+SERVICES = ("funds", "donations", "reports", "programmes")
 
 NO_DATABASE = ("DATABASE_URL is not set: start the ledger with `make run` (it runs an embedded "
                "PostgreSQL under var/pg), or set DATABASE_URL, e.g. "

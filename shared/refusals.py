@@ -167,6 +167,40 @@ _kind("insufficient_cash", 409, CONFLICT,
 _kind("balance_below_zero", 409, CONFLICT,
       N_("This would take fund %(fund_code)s's %(account)s below zero on %(date)s."))
 _kind("ledger_rule", 409, CONFLICT, N_("The ledger refused this change (rule %(rule)s)."))
+# Spending caps: what the programmes service lets a fund pay for a project or a need
+# (shared/contracts/caps.py, services/donations/migrations/versions/0010_spending_caps.sql).
+_kind("budget_line_unknown", 409, CONFLICT,
+      N_("Project %(project_code)s has no budget line %(budget_line)s that the ledger knows of."))
+_kind("need_not_pledged", 409, CONFLICT,
+      N_("Organisation %(organization_id)s has pledged nothing to need %(need_id)s that the ledger knows of."))
+_kind("project_fund_mismatch", 409, CONFLICT,
+      N_("Project %(project_code)s is paid from fund %(project_fund_code)s, not from %(fund_code)s."))
+_kind("budget_line_exceeded", 409, CONFLICT,
+      N_("Budget line %(budget_line)s of project %(project_code)s has %(remaining)s CNY left, less than the "
+         "%(amount)s CNY of this disbursement."))
+_kind("project_payable_exceeded", 409, CONFLICT,
+      N_("Project %(project_code)s may pay %(remaining)s CNY more for now, less than the %(amount)s CNY of this "
+         "disbursement: only accepted milestones' instalments are payable."))
+_kind("need_pledge_exceeded", 409, CONFLICT,
+      N_("The pledge to need %(need_id)s has %(remaining)s CNY unpaid, less than the %(amount)s CNY of this "
+         "disbursement."))
+_kind("cap_below_committed", 409, CONFLICT,
+      N_("Cap %(cap_key)s cannot be %(limit)s CNY: %(committed)s CNY of it are already approved or paid."))
+
+# -- programmes: villages, needs and claims -------------------------------------------------------
+_kind("village_not_found", 404, NOT_FOUND, N_("No village %(id)s."))
+_kind("need_not_found", 404, NOT_FOUND, N_("No need %(id)s."))
+_kind("claim_not_found", 404, NOT_FOUND, N_("No claim %(id)s."))
+_kind("village_taken", 409, CONFLICT, N_("Township %(township)s already has a village named %(name)s."))
+_kind("need_closed", 409, CONFLICT, N_("Need %(id)s is closed: nothing more can be pledged to it."))
+_kind("claim_exceeds_open", 409, CONFLICT,
+      N_("Need %(need_id)s has %(open)s CNY still open, less than the %(amount)s CNY pledged."))
+_kind("claim_transition_invalid", 409, CONFLICT,
+      N_("Claim %(id)s is %(status)s, so it cannot become %(target)s."))
+_kind("claim_not_signable", 409, CONFLICT,
+      N_("Claim %(id)s is %(status)s; only a fulfilled claim not yet signed off can be signed off."))
+_kind("no_such_village", 422, INVALID, N_("No such village."))
+_kind("not_your_organization", 422, INVALID, N_("Only an administrator may act for another organisation."))
 
 # -- reports -------------------------------------------------------------------------------
 _kind("scope_all_forbidden", 403, FORBIDDEN,
@@ -222,6 +256,8 @@ _kind("export_too_large", 422, INVALID,
 _kind("boolean_text", 422, INVALID, N_("Must be true or false."))
 _kind("idempotency_key_reused", 422, INVALID, N_("This key was already used with a different request."))
 _kind("no_such_fund", 422, INVALID, N_("No such fund."))
+_kind("budget_line_without_project", 422, INVALID, N_("A budget line needs its project (project_code)."))
+_kind("project_and_need", 422, INVALID, N_("Name a project's budget line or a need, not both."))
 _kind("no_such_organization", 422, INVALID, N_("No such organisation."))
 _kind("file_required", 422, INVALID, N_("Choose a file to upload."))
 _kind("attachment_type", 422, INVALID,

@@ -36,7 +36,9 @@ SCOPE_LABELS = {"funds:read": _l("Read funds"), "funds:write": _l("Manage funds"
                 "donations:read": _l("Read donations"),
                 "donations:write": _l("Record donations and disbursements"),
                 "disbursements:approve": _l("Approve disbursements"),
-                "reports:read": _l("Read reports"), "admin": _l("Administration")}
+                "reports:read": _l("Read reports"), "programmes:read": _l("Read programmes"),
+                "programmes:write": _l("Run programmes: claims, projects, teams, drives"),
+                "admin": _l("Administration")}
 assert set(SCOPE_LABELS) == set(SCOPES)
 # The least power first: a new user gets it unless told otherwise.
 ROLE_ORDER = ("auditor", "approver", "fund_manager", "admin")
