@@ -246,7 +246,7 @@ def test_a_key_cannot_request_and_approve_at_the_same_moment(database_url: str, 
     with psycopg.connect(libpq_dsn(database_url)) as requesting, \
             psycopg.connect(libpq_dsn(database_url), autocommit=True) as watching:
         requesting.execute("SELECT donations.request_disbursement(%s::jsonb, 1000, '某人', '某事', NULL, "
-                           "'programme', %s::jsonb)", (orjson.dumps(fund).decode(), orjson.dumps(actor).decode()))
+                           "'programme', NULL, NULL, NULL, %s::jsonb)", (orjson.dumps(fund).decode(), orjson.dumps(actor).decode()))
         approving = threading.Thread(target=lambda: answers.append(approve(both, wanted)))
         approving.start()
         deadline = time.monotonic() + 10

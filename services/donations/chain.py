@@ -62,7 +62,8 @@ def reversal_document(*, donation_id: int, receipt_no: str, reason: str) -> str:
 
 def disbursement_document(*, disbursement_id: int, amount_fen: int, payee: str, purpose: str,
                           project: str | None, paid_on: dt.date, bank_reference: str,
-                          requested_by: str, approved_by: str, category: str) -> str:
+                          requested_by: str, approved_by: str, category: str, project_code: str | None = None,
+                          budget_line: str | None = None, need_id: int | None = None) -> str:
     document = "".join(field(v) for v in (
         str(disbursement_id), str(amount_fen), payee, purpose, project or "", paid_on.isoformat(),
         bank_reference, requested_by, approved_by))
@@ -73,6 +74,22 @@ def disbursement_document(*, disbursement_id: int, amount_fen: int, payee: str, 
     # (either way) changes the text and breaks the chain at that payment.
     if category != DEFAULT_DISBURSEMENT_CATEGORY:
         document += field(category)
+    return document + caps_document(project_code=project_code, budget_line=budget_line, need_id=need_id)
+
+
+def caps_document(*, project_code: str | None, budget_line: str | None, need_id: int | None) -> str:
+    """What a payment's document adds for the project's budget line or the need it names.
+
+    Projects and needs came after payments had been chained: a payment naming neither is hashed
+    as before, so no existing entry's hash changes. A project's is two more fields, the first
+    tagged "project:" (no category reads so), a need's one, tagged "need:"; so naming another
+    line, project or need after the payment breaks the chain there.
+    """
+    document = ""
+    if project_code is not None:
+        document += field(f"project:{project_code}") + field(budget_line or "")
+    if need_id is not None:
+        document += field(f"need:{need_id}")
     return document
 
 

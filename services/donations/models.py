@@ -32,6 +32,7 @@ from services.donations.rules import (
     DISBURSEMENT_STATUSES, DONATION, DONATION_STATUSES, DONOR, ENTRY_KINDS, GOODS, IN_KIND,
 )
 from shared.audit import AuditLogMixin
+from shared.contracts.caps import CAP_KINDS
 from shared.contracts.funds import FUND_STATUSES
 from shared.db import UTCDateTime, declarative_base, utcnow
 from shared.idempotency import IdempotencyRecordMixin
@@ -244,6 +245,11 @@ class Disbursement(Base):
                         "AND withdrawn_by_name IS NOT NULL AND decided_at IS NOT NULL)",
                         name="withdrawn_by_requester"),
         Index("ix_disbursement_fund_status", "fund_id", "status"),
+        # A project's budget line, or a need, held by their spending caps (0010_spending_caps.sql).
+        CheckConstraint("(project_code IS NULL) = (budget_line IS NULL)", name="budget_line_iff_project"),
+        CheckConstraint("project_code IS NULL OR need_id IS NULL", name="project_or_need"),
+        Index("ix_disbursement_project_code", "project_code", "id", postgresql_where=text("project_code IS NOT NULL")),
+        Index("ix_disbursement_need_id", "need_id", "id", postgresql_where=text("need_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -271,6 +277,39 @@ class Disbursement(Base):
     withdrawn_by: Mapped[str | None] = mapped_column(String(64))
     withdrawn_by_name: Mapped[str | None] = mapped_column(String(200))
     withdraw_reason: Mapped[str | None] = mapped_column(Text)
+    # Hashed into the payment's entry only when present (see chain.caps_document).
+    project_code: Mapped[str | None] = mapped_column(String(32))
+    budget_line: Mapped[str | None] = mapped_column(String(200))
+    need_id: Mapped[int | None]
+
+
+class SpendingCap(Base):
+    """What the programmes service lets funds pay for a project, a budget line or a need
+    (shared/contracts/caps.py): approved and unpaid disbursements naming it are `reserved`, paid ones
+    `paid`. Written only by the ledger's functions (set_cap and the disbursements', 0010_spending_caps.sql).
+    """
+
+    __tablename__ = "spending_cap"
+    __table_args__ = (
+        CheckConstraint(Choice(CAP_KINDS).sql_check("kind"), name="kind_known"),
+        CheckConstraint("length(cap_key) BETWEEN 1 AND 300", name="cap_key_length"),
+        CheckConstraint("limit_fen >= 0", name="limit_not_negative"),
+        CheckConstraint("reserved_fen >= 0", name="reserved_not_negative"),
+        CheckConstraint("paid_fen >= 0", name="paid_not_negative"),
+        CheckConstraint("reserved_fen + paid_fen <= limit_fen", name="within_limit"),
+        CheckConstraint("version >= 0", name="version_not_negative"),
+    )
+
+    cap_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    fund_code: Mapped[str | None] = mapped_column(String(32))
+    organization_id: Mapped[int]
+    limit_fen: Mapped[int] = mapped_column(BigInteger)
+    reserved_fen: Mapped[int] = mapped_column(BigInteger)
+    paid_fen: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(BigInteger)
+    label: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime]
 
 
 class DisbursementAttachment(Base):

@@ -391,6 +391,7 @@ def _document(entry: JournalEntry, donations: dict[int, Donation], reversed_: di
         return chain.disbursement_document(
             disbursement_id=b.id, amount_fen=b.amount_fen, payee=b.payee, purpose=b.purpose, project=b.project,
             paid_on=b.paid_on or entry.effective_on, bank_reference=b.bank_reference or "",
-            requested_by=b.requested_by, approved_by=b.approved_by or "", category=b.category)
+            requested_by=b.requested_by, approved_by=b.approved_by or "", category=b.category,
+            project_code=b.project_code, budget_line=b.budget_line, need_id=b.need_id)
     return ""
 

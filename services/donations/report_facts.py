@@ -693,7 +693,8 @@ CHAIN_ROWS = f"""
            d.donor_anonymous, d.received_on, d.channel, d.purpose AS gift_purpose, d.reference,
            d.reversal_reason, d.goods_item, d.goods_quantity, d.goods_unit, d.goods_unit_price_fen,
            b.id AS disbursement_id, b.amount_fen AS payment_fen, b.payee, b.purpose AS payment_purpose, b.project,
-           b.paid_on, b.bank_reference, b.requested_by, b.approved_by, b.category
+           b.paid_on, b.bank_reference, b.requested_by, b.approved_by, b.category, b.project_code, b.budget_line,
+           b.need_id
     FROM entries e
     LEFT JOIN postings p ON p.entry_id = e.id
     {ENTRY_SOURCES}
@@ -704,7 +705,7 @@ ChainRow = namedtuple("ChainRow", "code id seq kind effective_on posted_at sourc
                                   "donor_anonymous received_on channel gift_purpose reference reversal_reason goods_item "
                                   "goods_quantity goods_unit goods_unit_price_fen "
                                   "disbursement_id payment_fen payee payment_purpose project paid_on bank_reference "
-                                  "requested_by approved_by category")
+                                  "requested_by approved_by category project_code budget_line need_id")
 
 
 def _chain_rows(session: Session, heads_: Sequence[Head]) -> Iterator[ChainRow]:
@@ -736,7 +737,8 @@ def _document(row: ChainRow) -> str:
             disbursement_id=row.disbursement_id, amount_fen=row.payment_fen, payee=row.payee,
             purpose=row.payment_purpose, project=row.project, paid_on=row.paid_on or row.effective_on,
             bank_reference=row.bank_reference or "", requested_by=row.requested_by,
-            approved_by=row.approved_by or "", category=row.category)
+            approved_by=row.approved_by or "", category=row.category, project_code=row.project_code,
+            budget_line=row.budget_line, need_id=row.need_id)
     return ""
 
 

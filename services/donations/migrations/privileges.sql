@@ -15,19 +15,20 @@ GRANT SELECT ON ALL TABLES IN SCHEMA :"schema" TO :"role";
 
 -- Nothing of the ledger is written but by these functions, which run as their
 -- owner (SECURITY DEFINER) and hold every rule: entries, postings, balances,
--- donations, disbursements and their attachments, the chain and the audit log move only
--- through them.
+-- donations, disbursements and their attachments, the spending caps, the chain and the audit
+-- log move only through them.
 GRANT EXECUTE ON FUNCTION
     :"schema".record_donations(jsonb, jsonb),
     :"schema".reverse_donation(bigint, jsonb, text, jsonb),
-    :"schema".request_disbursement(jsonb, bigint, text, text, text, text, jsonb),
+    :"schema".request_disbursement(jsonb, bigint, text, text, text, text, text, text, integer, jsonb),
     :"schema".approve_disbursement(bigint, jsonb, jsonb),
     :"schema".pay_disbursement(bigint, jsonb, date, text, jsonb),
     :"schema".reject_disbursement(bigint, jsonb, text, jsonb),
     :"schema".withdraw_disbursement(bigint, jsonb, text, jsonb),
     :"schema".attach_to_disbursement(bigint, text, text, bytea, jsonb),
     :"schema".prepare_fund_status(jsonb, text, bigint),
-    :"schema".settle_fund_status(text, text, bigint, boolean)
+    :"schema".settle_fund_status(text, text, bigint, boolean),
+    :"schema".set_cap(text, text, text, integer, bigint, bigint, boolean, text, jsonb)
 TO :"role";
 
 -- The service's own bookkeeping: the answers kept for Idempotency-Keys.
