@@ -220,7 +220,8 @@ def reverse_donation(session: Session, actor: Principal, donation_id: int, reaso
 def request_disbursement(session: Session, actor: Principal, data: dict[str, Any]) -> Disbursement:
     fund = writable_fund(actor, data["fund_code"])
     return ledger.request_disbursement(session, actor, fund, data["amount"].fen, data["payee"], data["purpose"],
-                                       data.get("project"), data["category"])
+                                       data.get("project"), data["category"], project_code=data.get("project_code"),
+                                       budget_line=data.get("budget_line"), need_id=data.get("need_id"))
 
 
 def available_cash_fen(session: Session, code: str) -> int:
@@ -399,6 +400,7 @@ def disbursement_query(actor: Principal, *, fund_code: str | None = None, status
                        requested_from: dt.date | None = None, requested_to: dt.date | None = None,
                        paid_from: dt.date | None = None, paid_to: dt.date | None = None,
                        amount_min: Money | None = None, amount_max: Money | None = None,
+                       project_code: str | None = None, need_id: int | None = None,
                        ) -> Select[tuple[Disbursement]]:
     query = select(Disbursement).order_by(Disbursement.id.desc())
     if not actor.sees_all_organizations:
@@ -426,4 +428,8 @@ def disbursement_query(actor: Principal, *, fund_code: str | None = None, status
         query = query.where(Disbursement.status == status)
     if category:
         query = query.where(Disbursement.category == category)
+    if project_code:
+        query = query.where(Disbursement.project_code == project_code)
+    if need_id:
+        query = query.where(Disbursement.need_id == need_id)
     return query

@@ -20,14 +20,16 @@ from typing import Any
 import orjson
 import psycopg
 from flask import g, has_request_context
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from services.donations.models import Disbursement
+from services.donations.models import Disbursement, SpendingCap
 from shared.auth import Principal
+from shared.contracts.caps import CapFigures
 from shared.contracts.funds import FundInfo
 from shared.errors import Problem
+from shared.money import Money
 from shared.refusals import KINDS
 
 REFUSAL_SQLSTATE = "LR001"
@@ -175,11 +177,15 @@ def _disbursement(session: Session, sql: str, **params: Any) -> Disbursement:
 
 
 def request_disbursement(session: Session, actor: Principal, fund: FundInfo, amount_fen: int, payee: str,
-                         purpose: str, project: str | None, category: str) -> Disbursement:
+                         purpose: str, project: str | None, category: str, *, project_code: str | None = None,
+                         budget_line: str | None = None, need_id: int | None = None) -> Disbursement:
+    """Requested; naming a project's budget line or a need, whose caps must exist and have the amount left."""
     return _disbursement(session, "donations.request_disbursement(CAST(:fund AS jsonb), :amount, :payee, :purpose, "
-                                  ":project, :category, CAST(:actor AS jsonb))",
+                                  ":project, :category, :project_code, :budget_line, :need_id, "
+                                  "CAST(:actor AS jsonb))",
                          fund=_json(fund_json(fund)), amount=amount_fen, payee=payee, purpose=purpose,
-                         project=project, category=category, actor=_json(actor_json(actor)))
+                         project=project, category=category, project_code=project_code, budget_line=budget_line,
+                         need_id=need_id, actor=_json(actor_json(actor)))
 
 
 def approve_disbursement(session: Session, actor: Principal, fund: FundInfo, disbursement_id: int) -> Disbursement:
@@ -232,3 +238,35 @@ def prepare_fund_status(session: Session, fund: FundInfo, status: str, version: 
 def settle_fund_status(session: Session, code: str, status: str, version: int, *, final: bool) -> None:
     _call(session, "SELECT donations.settle_fund_status(:code, :status, :version, :final)",
           code=code, status=status, version=version, final=final)
+
+
+# -- spending caps (shared/contracts/caps.py) ----------------------------------------------
+
+def cap_figures(cap: SpendingCap) -> CapFigures:
+    return CapFigures(cap_key=cap.cap_key, limit=Money(cap.limit_fen), reserved=Money(cap.reserved_fen),
+                      paid=Money(cap.paid_fen), version=cap.version)
+
+
+# Who sets a cap: the programmes service, through the internal API.
+CAPS_ACTOR = {"actor": "service:programmes", "name": "programmes service"}
+
+
+def set_cap(session: Session, change: dict[str, Any], limit_fen: int) -> CapFigures:
+    """Set a cap as CAP_CHANGE loaded it, at `limit_fen`: a version not newer than the ledger's changes
+    nothing; a limit below what is approved or paid is refused (cap_below_committed), or with `clamp`
+    becomes that."""
+    row = _call(session, "SELECT (c).* FROM (SELECT donations.set_cap(:cap_key, :kind, :fund_code, "
+                         ":organization_id, :limit_fen, :version, :clamp, :label, CAST(:actor AS jsonb)) AS c) s",
+                cap_key=change["cap_key"], kind=change["kind"], fund_code=change.get("fund_code"),
+                organization_id=change["organization_id"], limit_fen=limit_fen, version=change["version"],
+                clamp=change["clamp"], label=change.get("label") or "",
+                actor=_json({**CAPS_ACTOR, "organization_id": change["organization_id"],
+                             "request_id": request_id()})).mappings().one()
+    return cap_figures(SpendingCap(**row))
+
+
+def caps_figures(session: Session, cap_keys: Sequence[str]) -> list[CapFigures]:
+    """The figures of the caps the ledger knows among these keys, in key order."""
+    caps = session.scalars(select(SpendingCap).where(SpendingCap.cap_key.in_(list(cap_keys)))
+                           .order_by(SpendingCap.cap_key))
+    return [cap_figures(cap) for cap in caps]

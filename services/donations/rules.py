@@ -16,11 +16,12 @@ from marshmallow import fields as mf
 from marshmallow import validate as mv
 
 from shared.dates import today
+from shared.contracts.caps import BUDGET_LINE_MAX_LENGTH
 from shared.contracts.funds import fund_code
-from shared.db import MAX_BIG_ID
+from shared.db import MAX_BIG_ID, MAX_ID
 from shared.money import CURRENCY, Money
 from shared.shapes import (
-    Amount, Choice, Day, Field, Flag, Nested, Refusal, Shape, Text, list_fields, refuse_field,
+    Amount, Choice, Day, Field, Flag, Integer, Nested, Refusal, Shape, Text, list_fields, refuse_field,
 )
 
 DONOR_KINDS = ("individual", "enterprise", "organization")
@@ -157,6 +158,16 @@ DONATION = DonationShape("DonationCreate", {
 
 REVERSAL = Shape("Reverse", {"reason": Text(max_length=2000)})
 
+def _project_or_need(values: dict[str, Any]) -> None:
+    """A project's budget line (both named) or a need, or neither; never both."""
+    if values.get("budget_line") is not None and values.get("project_code") is None:
+        raise refuse_field("budget_line", "budget_line_without_project")
+    if values.get("project_code") is not None and values.get("budget_line") is None:
+        raise refuse_field("budget_line", "required")
+    if values.get("project_code") is not None and values.get("need_id") is not None:
+        raise refuse_field("need_id", "project_and_need")
+
+
 DISBURSEMENT = Shape("DisbursementCreate", {
     "fund_code": fund_code(),
     "amount": Amount(),
@@ -166,7 +177,17 @@ DISBURSEMENT = Shape("DisbursementCreate", {
     "category": Choice(DISBURSEMENT_CATEGORIES, default=DEFAULT_DISBURSEMENT_CATEGORY,
                        description="programme: charitable activities; management: the organisation's "
                                    "management costs; fundraising: the costs of raising funds."),
-})
+    # What the programmes service lets it pay (shared/contracts/caps.py): approving or paying beyond
+    # the line's remaining, or the need's unpaid pledged amount, is refused.
+    "project_code": fund_code(nullable=True, default=None,
+                              description="The programmes service's project (a code like a fund's); with "
+                                          "`budget_line`."),
+    "budget_line": Text(max_length=BUDGET_LINE_MAX_LENGTH, nullable=True, default=None,
+                        description="The name of the project's budget line; required with `project_code`, "
+                                    "refused without it."),
+    "need_id": Integer(minimum=1, maximum=MAX_ID, nullable=True, default=None,
+                       description="A village's need the fund's organisation pledged to; not with a project."),
+}, after=_project_or_need)
 
 WITHDRAWAL = Shape("Withdraw", {"reason": Text(max_length=2000, min_length=0, default="",
                                                 description="Why the requester withdraws it (optional).")})
@@ -218,6 +239,8 @@ DISBURSEMENT_LIST = Shape("DisbursementListArgs", {
     "fund_code": fund_code(required=False),
     "status": Choice(DISBURSEMENT_STATUSES, required=False),
     "category": Choice(DISBURSEMENT_CATEGORIES, required=False),
+    "project_code": fund_code(required=False),
+    "need_id": Integer(minimum=1, maximum=MAX_ID, required=False),
 })
 
 ATTACHMENT_LIST = Shape("AttachmentListArgs", list_fields(max_id=MAX_BIG_ID))

@@ -153,6 +153,12 @@ class DisbursementSchema(BaseSchema):
         "description": "who withdrew it (always its requester); `decided_at` is when"})
     withdrawn_by_name = fields.String(required=True, allow_none=True)
     withdraw_reason = fields.String(required=True, allow_none=True)
+    project_code = fields.String(required=True, allow_none=True, metadata={
+        "description": "the programmes service's project whose budget line it pays, or null"})
+    budget_line = fields.String(required=True, allow_none=True, metadata={
+        "description": "the name of that project's budget line, or null"})
+    need_id = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "the village's need it pays for (its organisation's pledge), or null"})
 
 
 class TimelineStepSchema(BaseSchema):

@@ -55,6 +55,10 @@ BATCH_BODY = {
 # What any operation that moves money into or out of a fund may be refused for, besides its own.
 FUND_STATE_REFUSALS = ("fund_frozen", "fund_closed", "fund_status_changing")
 MONEY_IN_REFUSALS = ("no_such_fund", "fund_closed", "fund_status_changing", "ledger_rule")
+# What a disbursement naming a project's budget line or a need may be refused for (its spending caps).
+CAP_REFUSALS = ("budget_line_unknown", "need_not_pledged", "budget_line_exceeded", "project_payable_exceeded",
+                "need_pledge_exceeded")
+CAP_REQUEST_REFUSALS = ("project_fund_mismatch", *CAP_REFUSALS)
 
 
 @blp.route("/donations")
@@ -123,18 +127,20 @@ class Disbursements(MethodView):
     @blp.arguments(DISBURSEMENT_LIST.schema(), **QUERY)
     @blp.response(200, DisbursementPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
-        """Disbursements, newest first; filters fund_code, status and category"""
+        """Disbursements, newest first; filters fund_code, status, category, project_code and need_id"""
         query = commands.disbursement_query(principal_from_request(), fund_code=args.get("fund_code"),
-                                            status=args.get("status"), category=args.get("category"))
+                                            status=args.get("status"), category=args.get("category"),
+                                            project_code=args.get("project_code"), need_id=args.get("need_id"))
         return paginate(db_session(), query, args, Disbursement)
 
-    @blp.operation("createDisbursement", refuses=MONEY_IN_REFUSALS)
+    @blp.operation("createDisbursement", refuses=MONEY_IN_REFUSALS + CAP_REQUEST_REFUSALS)
     @idempotent
     @require_scope("donations:write")
     @blp.arguments(DISBURSEMENT.schema())
     @blp.response(201, DisbursementSchema)
     def post(self, data: dict[str, Any]) -> Any:
-        """Request a disbursement; someone else approves it"""
+        """Request a disbursement; someone else approves it. Naming a project's `budget_line` or a `need_id`,
+        it is held to what the programmes service allows (409 beyond it, at once and again when approved)"""
         return commands.request_disbursement(db_session(), principal_from_request(), data)
 
 
@@ -152,7 +158,7 @@ class DisbursementById(MethodView):
 class DisbursementApprove(MethodView):
     @blp.operation("approveDisbursement", refuses=(
         "disbursement_not_found", "own_disbursement", "disbursement_not_requested", "insufficient_available",
-        "insufficient_cash", *FUND_STATE_REFUSALS, "ledger_rule"))
+        "insufficient_cash", *FUND_STATE_REFUSALS, *CAP_REFUSALS, "ledger_rule"))
     @idempotent
     @require_scope("disbursements:approve")
     @blp.response(200, DisbursementSchema)
@@ -165,7 +171,7 @@ class DisbursementApprove(MethodView):
 class DisbursementPay(MethodView):
     @blp.operation("payDisbursement", refuses=(
         "disbursement_not_found", "disbursement_not_approved", "paid_before_approval", *FUND_STATE_REFUSALS,
-        "balance_below_zero", "ledger_rule"))
+        "balance_below_zero", *CAP_REFUSALS, "ledger_rule"))
     @idempotent
     @require_scope("donations:write")
     @blp.arguments(PAYMENT.schema())
