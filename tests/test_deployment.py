@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from shared.config import REPO_ROOT, InsecureSecretKey, load_settings
+from shared.config import REPO_ROOT, SERVICES, InsecureSecretKey, load_settings
 
 compose = pytest.importorskip("compose")
 COMPOSE_BINARY = Path(compose.__file__).parent / "docker-compose"
 ENV = {**os.environ, "SECRET_KEY": secrets.token_urlsafe(48), "POSTGRES_PASSWORD": "owner-password-7d1c"}
-WEB_SERVICES = ("funds", "donations", "reports")
+WEB_SERVICES = SERVICES
 
 
 def compose_config(*args: str, env: dict[str, str] = ENV, options: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
@@ -50,12 +50,13 @@ def test_compose_refuses_to_start_without_a_secret_key():
 def test_every_service_is_served_under_its_gateway_path():
     config = json.loads(compose_config("--format", "json").stdout)
     nginx = (REPO_ROOT / "deploy" / "nginx.conf").read_text()
-    for service in ("funds", "donations", "reports"):
+    for service in WEB_SERVICES:
         definition = config["services"][service]
         assert f"services.{service}:create_app()" in definition["command"]
         assert definition["environment"]["SCRIPT_NAME"] == f"/{service}"
         assert re.search(rf"location /{service}/ {{ proxy_pass http://{service}:8000; }}", nginx)
-        assert definition["environment"]["FUNDS_URL"] == "http://funds:8000/funds"
+        for peer in WEB_SERVICES:
+            assert definition["environment"][f"{peer.upper()}_URL"] == f"http://{peer}:8000/{peer}"
     assert config["services"]["gateway"]["ports"][0]["published"] == "8000"
 
 
@@ -69,7 +70,7 @@ def test_only_the_migrations_and_backups_see_the_owner_password():
         if name in ("migrate", "backup", "postgres"):
             continue
         assert owner_password not in json.dumps(definition), f"{name} sees POSTGRES_PASSWORD"
-    for service in ("funds", "donations", "reports"):
+    for service in WEB_SERVICES:
         environment = config["services"][service]["environment"]
         url = make_url(environment["DATABASE_URL"])
         assert (url.username, url.password, url.host, url.port, url.database) == (None, None, "postgres", 5432,
@@ -82,8 +83,8 @@ def test_only_the_migrations_and_backups_see_the_owner_password():
 
 def test_the_stack_has_every_part_a_deployment_needs():
     config = full_stack()
-    assert set(config["services"]) == {"postgres", "redis", "migrate", "funds", "donations", "reports", "worker",
-                                       "beat", "mail", "gateway", "backup"}
+    assert set(config["services"]) == {"postgres", "redis", "migrate", *WEB_SERVICES, "worker", "beat",
+                                       "mail", "gateway", "backup"}
     assert config["services"]["gateway"]["image"].startswith("nginx:")
     assert config["services"]["mail"]["image"].startswith("axllent/mailpit:")
     assert config["services"]["worker"]["command"][:4] == ["celery", "-A", "services.reports.worker", "worker"]
