@@ -86,7 +86,7 @@ class Need(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None]
 
-    village: Mapped[Village] = relationship(lazy="joined")
+    village: Mapped[Village] = relationship(lazy="joined", innerjoin=True)
 
 
 class Claim(Base):
@@ -117,7 +117,7 @@ class Claim(Base):
     signed_off_at: Mapped[dt.datetime | None]
     signed_off_by: Mapped[str | None] = mapped_column(String(64))
 
-    need: Mapped[Need] = relationship(lazy="joined")
+    need: Mapped[Need] = relationship(lazy="joined", innerjoin=True)
 
 
 class LedgerCap(Base):

@@ -92,7 +92,8 @@ def create_need(session: Session, actor: Principal, data: dict[str, Any]) -> Nee
 
 
 def get_need(session: Session, need_id: int, *, lock: bool = False) -> Need:
-    need = _by_id(session, Need, need_id, with_for_update=lock) if lock else _by_id(session, Need, need_id)
+    # Only the need's row is locked (not its village's, read with it).
+    need = _by_id(session, Need, need_id, with_for_update={"of": Need}) if lock else _by_id(session, Need, need_id)
     if need is None:
         raise Problem("need_not_found", id=need_id)
     return need
@@ -193,7 +194,7 @@ def claim_need(session: Session, actor: Principal, need_id: int, data: dict[str,
     amount: Money = data["amount"]
     open_fen = need.amount_fen - need.pledged_fen
     if amount.fen > open_fen:
-        raise Problem("claim_exceeds_open", need_id=need.id, open=Money(open_fen), amount=amount)
+        raise Problem("claim_exceeds_open", need_id=need.id, open_fen=open_fen, amount_fen=amount.fen)
     claim = Claim(need_id=need.id, organization_id=organization_id, amount_fen=amount.fen,
                   due_on=data.get("due_on") or need.due_on, created_by=actor.actor)
     session.add(claim)
@@ -229,7 +230,7 @@ def _claim_for_change(session: Session, actor: Principal, claim_id: int) -> tupl
     if not actor.may_write(claim.organization_id):
         raise Problem("claim_not_found", id=claim_id)
     need = get_need(session, claim.need_id, lock=True)  # the need first, as a claim does
-    session.refresh(claim, with_for_update=True)
+    session.refresh(claim, with_for_update={"of": Claim})
     return claim, need
 
 
@@ -303,7 +304,7 @@ def expire_claims(session: Session, today: dt.date) -> list[int]:
                                                              Claim.due_on < today).order_by(Claim.id)):
         claim = session.get(Claim, claim_id)
         need = get_need(session, claim.need_id, lock=True)
-        session.refresh(claim, with_for_update=True)
+        session.refresh(claim, with_for_update={"of": Claim})
         if claim.status in ("pledged", "in_progress") and claim.due_on < today:
             _free(session, None, claim, need, "expired", clamp=True)  # type: ignore[arg-type]
             audit.record(session, AuditLog, None, "claim.expire", f"claim:{claim.id}",
