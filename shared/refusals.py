@@ -202,6 +202,64 @@ _kind("claim_not_signable", 409, CONFLICT,
 _kind("no_such_village", 422, INVALID, N_("No such village."))
 _kind("not_your_organization", 422, INVALID, N_("Only an administrator may act for another organisation."))
 
+# -- programmes: teams and drives -----------------------------------------------------------------
+_kind("team_not_found", 404, NOT_FOUND, N_("No assistance team %(id)s."))
+_kind("drive_not_found", 404, NOT_FOUND, N_("No consumer-assistance drive %(id)s."))
+_kind("team_name_taken", 409, CONFLICT, N_("An assistance team named %(name)s exists already."))
+_kind("too_many", 422, INVALID, N_("Must hold at most %(max)s."))
+_kind("row_refused", 422, INVALID, N_("Item %(row)s, %(field)s: %(message)s"))
+_kind("hours_format", 422, INVALID,
+      N_("Hours as a string with at most one decimal, more than 0 and at most 24, such as \"2.5\"."))
+_kind("team_one_lead", 422, INVALID, N_("A team has exactly one lead member; this one has %(leads)s."))
+_kind("team_member_repeated", 422, INVALID, N_("Organisation %(organization_id)s is named twice."))
+_kind("team_without_caller", 422, INVALID, N_("Your organisation must be one of the team's members."))
+_kind("village_not_in_team", 422, INVALID, N_("Not one of the team's villages."))
+_kind("not_drive_organiser", 422, INVALID,
+      N_("Only the drive's organiser or an administrator may act for another organisation."))
+_kind("purchase_not_at_market", 422, INVALID,
+      N_("A market purchase is paid its market value, quantity x unit price rounded half-up to the fen: "
+         "%(expected)s."))
+_kind("purchase_not_above_market", 422, INVALID,
+      N_("A premium purchase is paid more than its market value of %(expected)s."))
+_kind("purchase_below_market", 422, INVALID,
+      N_("Produce given on is bought at its market value of %(expected)s or above."))
+_kind("fund_not_of_buyer", 422, INVALID, N_("Fund %(fund_code)s is not the buying organisation's."))
+
+# -- programmes: projects --------------------------------------------------------------------------
+_kind("project_not_found", 404, NOT_FOUND, N_("No project %(code)s."))
+_kind("milestone_not_found", 404, NOT_FOUND, N_("Project %(code)s has no milestone %(n)s."))
+_kind("amendment_not_found", 404, NOT_FOUND, N_("Project %(code)s has no amendment %(version)s."))
+_kind("project_code_taken", 409, CONFLICT, N_("A project with the code %(code)s exists already."))
+_kind("project_transition_invalid", 409, CONFLICT,
+      N_("Project %(code)s is %(status)s, so it cannot be %(target)s."))
+_kind("own_project_approval", 403, FORBIDDEN,
+      N_("Whoever proposed project %(code)s cannot approve it: someone else must."))
+_kind("milestone_transition_invalid", 409, CONFLICT,
+      N_("Milestone %(n)s of project %(code)s is %(status)s, so it cannot be %(target)s."))
+_kind("own_milestone_acceptance", 403, FORBIDDEN,
+      N_("Whoever reported milestone %(n)s of project %(code)s cannot accept it: someone else must."))
+_kind("milestones_unfinished", 409, CONFLICT,
+      N_("Project %(code)s cannot be closed: milestones %(milestones)s are neither accepted nor cancelled."))
+_kind("amendment_pending", 409, CONFLICT,
+      N_("Project %(code)s has amendment %(version)s awaiting a decision: decide it first."))
+_kind("amendment_not_requested", 409, CONFLICT,
+      N_("Amendment %(version)s of project %(code)s is %(status)s; only a requested one can be decided."))
+_kind("own_amendment_approval", 403, FORBIDDEN,
+      N_("Whoever requested amendment %(version)s of project %(code)s cannot approve it: someone else must."))
+_kind("recovery_exceeds_paid", 409, CONFLICT,
+      N_("Project %(code)s has paid %(paid)s CNY, of which %(recovering)s CNY are already to be recovered: "
+         "%(amount)s CNY more cannot be."))
+_kind("ends_before_start", 422, INVALID, N_("Must not be before the start (starts_on)."))
+_kind("budget_line_repeated", 422, INVALID, N_("Another line of the budget has this name."))
+_kind("instalments_not_budget", 422, INVALID,
+      N_("The milestones' instalments add up to %(instalments)s, the budget's lines to %(budget)s: they must be "
+         "equal."))
+_kind("amendment_total_changed", 422, INVALID,
+      N_("The lines add up to %(total)s; they must add up to the milestones' instalments, %(instalments)s."))
+_kind("leftover_to_required", 422, INVALID,
+      N_("Say where the %(leftover)s CNY left over goes: to a similar project, as the law requires."))
+_kind("no_such_team", 422, INVALID, N_("No such team."))
+
 # -- reports -------------------------------------------------------------------------------
 _kind("scope_all_forbidden", 403, FORBIDDEN,
       N_("Only the federation's administrators and auditors may report on every fund: name a fund or "
@@ -318,7 +376,7 @@ _kind("import_skipped", 409, CONFLICT,
 THIS_FIELD = N_("this field")
 # The parameters that are sums of money ("3000.00", before "CNY"/"元" in the messages): a page
 # shows them with grouped thousands (3,000.00), the API as they are.
-MONEY_PARAMS = frozenset({"amount", "available", "balance", "cash", "goods", "reserved"})
+MONEY_PARAMS = frozenset({"amount", "available", "balance", "cash", "goods", "reserved", "open"})
 
 # The words of the shared error page (templates say {{ _("...") }}).
 PAGE_WORDS = (N_("Back"), N_("Back to the start page"), N_("Back to the previous page"),
@@ -348,6 +406,11 @@ LABELS: dict[str, str] = {
     "paid": N_("paid"),
     "rejected": N_("rejected"),
     "withdrawn": N_("withdrawn"),
+    # a claim on a village's need (services/programmes): pledged, in progress, fulfilled, expired
+    "pledged": N_("pledged"),
+    "in_progress": N_("in progress"),
+    "fulfilled": N_("fulfilled"),
+    "expired": N_("expired"),
     "recorded": N_("recorded"),
     "reversed": N_("reversed"),
     "bank": N_("bank account"),

@@ -7,12 +7,22 @@ their rules from here.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from marshmallow import fields as mf
+from marshmallow import validate as mv
 
 from shared.contracts.caps import BUDGET_LINE_MAX_LENGTH
 from shared.contracts.funds import FUND_CODE_PATTERN, fund_code
+from shared.dates import today
 from shared.db import MAX_ID
-from shared.shapes import Amount, Choice, Day, Flag, Integer, Shape, Text, list_fields
+from shared.money import Money
+from shared.refusals import Message
+from shared.shapes import (
+    Amount, Choice, Day, Field, Flag, Integer, Invalid, Many, Refusal, Shape, Text, list_fields, refuse_field,
+)
 
 EARLIEST_DATE = dt.date(2000, 1, 1)
 
@@ -114,3 +124,339 @@ CLAIM_LIST = Shape("ClaimListArgs", {
     "status": Choice(CLAIM_STATUSES, required=False),
 })
 CLAIM_NOTE = Shape("ClaimNote", {"note": Text(max_length=2000, min_length=0, default="")})
+
+
+# -- assistance teams and consumer-assistance drives: inputs -----------------------------------
+# A quantity (a drive's target, a pledge, a purchase) is kept as NUMERIC(14,3), as a gift in kind's.
+QUANTITY_PATTERN = r"(0|[1-9][0-9]{0,10})(\.[0-9]{1,3})?"
+# A volunteer's hours at one activity: more than 0, at most a day, at most one decimal.
+HOURS_PATTERN = r"(0|[1-9][0-9]?)(\.[0-9])?"
+MAX_PEOPLE_HELPED = 1_000_000
+# A related-party purchase is disclosed within this many days of the purchase.
+RELATED_PARTY_DISCLOSURE_DAYS = 30
+
+
+class Quantity(Field):
+    """A count or a weight as the API writes it: a decimal string more than 0, at most three
+    decimals ("2500", "12.5"); its clean value is a Decimal."""
+
+    _regex = re.compile(QUANTITY_PATTERN)
+
+    def check(self, value: Any) -> Decimal:
+        if type(value) is not str or not self._regex.fullmatch(value):
+            raise Refusal("quantity_format")
+        quantity = Decimal(value)
+        if quantity <= 0:
+            raise Refusal("quantity_not_positive")
+        return quantity
+
+    def _marshmallow(self, **kwargs: Any) -> mf.Field:
+        return mf.String(validate=mv.Regexp(f"^{QUANTITY_PATTERN}$"), **kwargs)
+
+    def sql_check(self, column: str) -> str:
+        return f"{column} > 0"
+
+
+class Hours(Field):
+    """A volunteer's hours as a string: "2.5", more than 0, at most 24, at most one decimal."""
+
+    _regex = re.compile(HOURS_PATTERN)
+
+    def check(self, value: Any) -> Decimal:
+        if type(value) is not str or not self._regex.fullmatch(value):
+            raise Refusal("hours_format")
+        hours = Decimal(value)
+        if not 0 < hours <= 24:
+            raise Refusal("hours_format")
+        return hours
+
+    def _marshmallow(self, **kwargs: Any) -> mf.Field:
+        return mf.String(validate=mv.Regexp(f"^{HOURS_PATTERN}$"), **kwargs)
+
+    def sql_check(self, column: str) -> str:
+        return f"{column} > 0 AND {column} <= 24"
+
+
+class Rows(Field):
+    """A list of objects of one shape (a team's members, an activity's volunteers). A refused
+    row is refused on the list's name, its message saying what of which row."""
+
+    def __init__(self, shape: Shape, *, min_items: int = 0, max_items: int = 500, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shape = shape
+        self.min_items = min_items
+        self.max_items = max_items
+
+    def check(self, value: Any) -> list[dict[str, Any]]:
+        if type(value) is not list:
+            raise Refusal("not_a_list")
+        if len(value) < self.min_items:
+            raise Refusal("too_few", min=self.min_items)
+        if len(value) > self.max_items:
+            raise Refusal("too_many", max=self.max_items)
+        rows = []
+        for number, item in enumerate(value, start=1):
+            try:
+                rows.append(self.shape.load(item))
+            except Invalid as invalid:
+                name, messages = next(iter(invalid.errors.items()))
+                raise Refusal("row_refused", row=number, field=name, refusal=messages[0].code,
+                              message=str(messages[0])) from None
+        return rows
+
+    def _marshmallow(self, **kwargs: Any) -> mf.Field:
+        return mf.List(mf.Nested(self.shape.schema()),
+                       validate=mv.Length(min=self.min_items or None, max=self.max_items), **kwargs)
+
+
+def quantity_text(quantity: Decimal) -> str:
+    """A quantity as the API answers it: as few decimals as it needs (2500, 12.5)."""
+    text = format(quantity, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def market_value_fen(quantity: Decimal, unit_price_fen: int) -> int:
+    """What a quantity is worth at the market price: quantity x unit price, rounded half-up to the fen."""
+    return int((quantity * unit_price_fen).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def organization_ref(**kwargs: Any) -> Integer:
+    return record_id(**kwargs)
+
+
+TEAM_MEMBER = Shape("TeamMemberInput", {
+    "organization_id": organization_ref(),
+    "role": Choice(MEMBER_ROLES, description="`lead` (exactly one: the 1 of 1+N), `partner` or `donor`."),
+    "contribution": Text(max_length=2000, min_length=0, default="",
+                         description="What the member contributes: money, goods, people, skills."),
+})
+
+
+def _team_members(values: dict[str, Any]) -> None:
+    members = values["members"]
+    leads = sum(1 for member in members if member["role"] == "lead")
+    if leads != 1:
+        raise refuse_field("members", "team_one_lead", leads=leads)
+    seen: set[int] = set()
+    for member in members:
+        if member["organization_id"] in seen:
+            raise refuse_field("members", "team_member_repeated", organization_id=member["organization_id"])
+        seen.add(member["organization_id"])
+
+
+TEAM = Shape("TeamCreate", {
+    "name": name_text(),
+    "members": Rows(TEAM_MEMBER, min_items=1, max_items=100,
+                    description="The lead organisation and its partners and donors, each once."),
+    "village_ids": Many(record_id(), min_items=1, description="The weak villages the team is paired with."),
+}, after=_team_members, description="An assistance team (1+N): one lead organisation and its members, paired "
+                                    "with one or more weak villages.")
+TEAM_LIST = Shape("TeamListArgs", {
+    **list_fields(max_id=MAX_ID),
+    "village_id": record_id(required=False),
+    "organization_id": organization_ref(required=False, description="Teams this organisation is a member of."),
+})
+
+VOLUNTEER = Shape("VolunteerInput", {
+    "name": Text(max_length=100),
+    "hours": Hours(description="More than 0, at most 24, at most one decimal, as a string: \"2.5\".",
+                   example="2.5"),
+})
+ACTIVITY = Shape("ActivityCreate", {
+    "on": programme_date(latest=today, description="The day of the activity."),
+    "village_id": record_id(description="One of the team's villages."),
+    "kind": Choice(ACTIVITY_KINDS),
+    "people_helped": Integer(minimum=0, maximum=MAX_PEOPLE_HELPED, default=0),
+    "description": description_text(),
+    "volunteers": Rows(VOLUNTEER, default=list, max_items=500,
+                       description="The volunteers by name, with their hours."),
+})
+ACTIVITY_LIST = Shape("ActivityListArgs", {
+    **list_fields(max_id=MAX_ID),
+    "village_id": record_id(required=False),
+    "kind": Choice(ACTIVITY_KINDS, required=False),
+})
+
+DRIVE = Shape("DriveCreate", {
+    "name": name_text(),
+    "village_id": record_id(description="The village whose produce the drive buys."),
+    "product": name_text(example="黄桃"),
+    "unit": Text(max_length=32, example="5斤装一筐", description="Such as 斤, kg, 箱, a 5-jin basket."),
+    "unit_price": Amount(description="The market price of one unit."),
+    "quantity": Quantity(description="The drive's target, in units: more than 0, at most three decimals.",
+                         example="2500"),
+    "seller": Text(max_length=200, min_length=0, default="", description="Who sells: the village's co-operative, say."),
+})
+DRIVE_LIST = Shape("DriveListArgs", {
+    **list_fields(max_id=MAX_ID),
+    "village_id": record_id(required=False),
+    "status": Choice(DRIVE_STATUSES, required=False),
+})
+PLEDGE = Shape("DrivePledgeCreate", {
+    "organization_id": organization_ref(required=False, description=(
+        "The organisation that pledges: the key's own (the drive's organiser or an admin may name another).")),
+    "quantity": Quantity(description="How many units it will buy; a second pledge replaces the first."),
+})
+PURCHASE = Shape("PurchaseCreate", {
+    "organization_id": organization_ref(required=False, description=(
+        "The buying organisation: the key's own (the drive's organiser or an admin may name another).")),
+    "quantity": Quantity(description="Units bought."),
+    "amount": Amount(description="What was paid to the village."),
+    "kind": Choice(PURCHASE_KINDS, description=(
+        "`market`: bought at market price, an exchange (amount = quantity x unit price); `given_on`: the produce "
+        "is given to people in need, charitable spending at its market value (amount at market value or above); "
+        "`premium`: paid above market, the difference is a donation.")),
+    "related_party": Flag(default=False, description=(
+        "The seller is related to the buying organisation: disclosed within 30 days.")),
+    "purchased_on": programme_date(latest=today, default=today, description="The day of the purchase; today if absent."),
+    "fund_code": fund_code(required=False, default=None, nullable=True,
+                           description="The fund whose ledger the purchase concerns: the buying organisation's."),
+})
+PURCHASE_LIST = Shape("PurchaseListArgs", {
+    **list_fields(max_id=MAX_ID),
+    "kind": Choice(PURCHASE_KINDS, required=False),
+})
+
+
+# -- micro public-welfare projects: inputs ------------------------------------------------------
+
+MAX_PROJECT_ROWS = 100
+FieldErrors = dict[str, list[Message]]
+
+
+class PlacedRows(Field):
+    """A list of objects of one shape (a project's budget lines, its milestones). The list itself is
+    checked here; each object by the enclosing shape's `after` rule (`load_rows`), which names a refused
+    field by its place in the list: `lines.1.name`."""
+
+    def __init__(self, shape: Shape, *, min_items: int = 1, max_items: int = MAX_PROJECT_ROWS,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shape = shape
+        self.min_items = min_items
+        self.max_items = max_items
+
+    def check(self, value: Any) -> list[Any]:
+        if type(value) is not list:
+            raise Refusal("not_a_list")
+        if len(value) < self.min_items:
+            raise Refusal("too_few", min=self.min_items)
+        if len(value) > self.max_items:
+            raise Refusal("too_many", max=self.max_items)
+        return value
+
+    def _marshmallow(self, **kwargs: Any) -> mf.Field:
+        return mf.List(mf.Nested(self.shape.schema()), validate=mv.Length(min=self.min_items, max=self.max_items),
+                       **kwargs)
+
+
+def load_rows(values: dict[str, Any], name: str, shape: Shape, errors: FieldErrors) -> list[dict[str, Any]]:
+    """Each object of the list `values[name]` as `shape` loads it; refusals go to `errors` by place."""
+    rows = []
+    for place, row in enumerate(values[name]):
+        if not isinstance(row, dict):
+            errors[f"{name}.{place}"] = [Message("not_an_object")]
+            continue
+        try:
+            rows.append(shape.load(row))
+        except Invalid as invalid:
+            for key, messages in invalid.errors.items():
+                errors[f"{name}.{place}.{key}"] = messages
+    return rows
+
+
+BUDGET_LINE = Shape("BudgetLineIn", {
+    "name": budget_line_name(description="The line's name, unique in the budget: a disbursement names it "
+                                         "as its `budget_line`."),
+    "amount": Amount(description="What the line plans to spend."),
+})
+MILESTONE = Shape("MilestoneIn", {
+    "name": name_text(),
+    "due_on": programme_date(description="By when its report is due."),
+    "instalment": Amount(description="What becomes payable once its report is accepted."),
+})
+
+
+def _budget_lines(values: dict[str, Any], errors: FieldErrors) -> None:
+    values["lines"] = load_rows(values, "lines", BUDGET_LINE, errors)
+    seen: set[str] = set()
+    for place, line in enumerate(values["lines"]):
+        if line["name"] in seen:
+            errors[f"lines.{place}.name"] = [Message("budget_line_repeated")]
+        seen.add(line["name"])
+
+
+def _project_rules(values: dict[str, Any]) -> None:
+    errors: FieldErrors = {}
+    if values["ends_on"] < values["starts_on"]:
+        errors["ends_on"] = [Message("ends_before_start")]
+    _budget_lines(values, errors)
+    values["milestones"] = load_rows(values, "milestones", MILESTONE, errors)
+    if not errors:
+        budget = sum(line["amount"].fen for line in values["lines"])
+        instalments = sum(milestone["instalment"].fen for milestone in values["milestones"])
+        if budget != instalments:
+            errors["milestones"] = [Message("instalments_not_budget", {
+                "instalments": str(Money(instalments)), "budget": str(Money(budget))})]
+    if errors:
+        raise Invalid(errors)
+
+
+def _amendment_rules(values: dict[str, Any]) -> None:
+    errors: FieldErrors = {}
+    _budget_lines(values, errors)
+    if errors:
+        raise Invalid(errors)
+
+
+def _report_text(**kwargs: Any) -> Text:
+    return Text(max_length=20000, **kwargs)
+
+
+def _reason_text(**kwargs: Any) -> Text:
+    return Text(max_length=2000, **kwargs)
+
+
+PROJECT = Shape("ProjectCreate", {
+    "code": project_code(description="The project's code, as a fund's: a disbursement names it as its "
+                                     "`project_code`."),
+    "name": name_text(),
+    "organization_id": record_id(required=False, description=(
+        "The implementing organisation: the key's own (an admin key may name another).")),
+    "village_id": record_id(required=False, nullable=True, default=None,
+                            description="The village or community it serves."),
+    "team_id": record_id(required=False, nullable=True, default=None,
+                         description="The assistance team it belongs to, if any."),
+    "fund_code": fund_code(description="The fund that pays for it: one of the organisation's."),
+    "starts_on": programme_date(),
+    "ends_on": programme_date(description="Not before `starts_on`."),
+    "description": description_text(),
+    "lines": PlacedRows(BUDGET_LINE, description="The budget's lines, their names unique."),
+    "milestones": PlacedRows(MILESTONE, description=(
+        "In order; their instalments add up to the budget. An instalment is paid only after its milestone's "
+        "report is accepted.")),
+}, after=_project_rules, description="A micro public-welfare project to propose (it starts as a draft).")
+PROJECT_LIST = Shape("ProjectListArgs", {
+    **list_fields(max_id=MAX_ID),
+    "organization_id": record_id(required=False),
+    "status": Choice(PROJECT_STATUSES, required=False),
+    "village_id": record_id(required=False),
+    "fund_code": fund_code(required=False),
+})
+AMENDMENT = Shape("AmendmentCreate", {
+    "lines": PlacedRows(BUDGET_LINE, description=(
+        "The whole new budget; its total stays the milestones' instalments. A line left out is removed "
+        "(refused if money for it is approved or paid).")),
+    "reason": _reason_text(),
+}, after=_amendment_rules, description="A change of a project's budget, approved like a payout.")
+PROJECT_STOP = Shape("ProjectStop", {"reason": _reason_text()})
+PROJECT_CLOSE = Shape("ProjectClose", {
+    "final_report": _report_text(),
+    "leftover_to": Text(max_length=500, required=False, nullable=True, default=None, description=(
+        "Where money left over goes (a similar project, as the law requires); required when some is left.")),
+})
+MILESTONE_REPORT = Shape("MilestoneReport", {"report": _report_text()})
+RECOVERY = Shape("RecoveryCreate", {
+    "amount": Amount(description="What was misspent and is to be recovered: at most what was paid."),
+    "reason": _reason_text(),
+})

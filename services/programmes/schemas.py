@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from marshmallow import fields
 
-from services.programmes.rules import CLAIM_STATUSES, NEED_CATEGORIES, NEED_STATUSES, PRIORITIES
+from services.programmes.rules import (
+    ACTIVITY_KINDS, CLAIM_STATUSES, DRIVE_STATUSES, MEMBER_ROLES, NEED_CATEGORIES, NEED_STATUSES, PRIORITIES,
+    PURCHASE_KINDS, quantity_text,
+)
+from services.programmes.rules import AMENDMENT_STATUSES, MILESTONE_STATUSES, PROJECT_STATUSES
 from shared.schemas import BaseSchema, currency_field, money_out, page_schema
 
 
@@ -55,3 +61,190 @@ class ClaimSchema(BaseSchema):
 VillagePageSchema = page_schema(VillageSchema, "VillagePage")
 NeedPageSchema = page_schema(NeedSchema, "NeedPage")
 ClaimPageSchema = page_schema(ClaimSchema, "ClaimPage")
+
+
+# -- assistance teams -------------------------------------------------------------------------------
+
+def _hours_out(attribute: str, description: str = "") -> fields.Field:
+    """Hours as a string with one decimal: "12.5"."""
+    return fields.Function(lambda obj: format(Decimal(getattr(obj, attribute)).quantize(Decimal("0.1")), "f"),
+                           required=True, metadata={"type": "string", "pattern": r"^[0-9]+\.[0-9]$", "example": "12.5",
+                                                    **({"description": description} if description else {})})
+
+
+def _quantity_out(attribute: str, description: str = "") -> fields.Field:
+    """A quantity as a string with as few decimals as it needs: "2500", "12.5"."""
+    return fields.Function(lambda obj: quantity_text(Decimal(getattr(obj, attribute))), required=True,
+                           metadata={"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,3})?$", "example": "2500",
+                                     **({"description": description} if description else {})})
+
+
+class TeamMemberSchema(BaseSchema):
+    organization_id = fields.Integer(required=True)
+    role = fields.String(required=True, metadata={"enum": list(MEMBER_ROLES)})
+    contribution = fields.String(required=True)
+
+
+class TeamVillageSchema(BaseSchema):
+    """A village the team is paired with, and what the team's activities there add up to."""
+
+    village_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    township = fields.String(required=True)
+    activities = fields.Integer(required=True)
+    people_helped = fields.Integer(required=True)
+    volunteer_hours = _hours_out("volunteer_hours")
+
+
+class TeamTotalsSchema(BaseSchema):
+    activities = fields.Integer(required=True)
+    people_helped = fields.Integer(required=True)
+    volunteer_hours = _hours_out("volunteer_hours", "Every volunteer's hours at every activity, summed exactly.")
+
+
+class TeamProjectSchema(BaseSchema):
+    """A project tied to the team, and its money in the ledger."""
+
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    fund_code = fields.String(required=True)
+    status = fields.String(required=True)
+    village_id = fields.Integer(required=True, allow_none=True)
+    approved = money_out("approved_fen", description="Disbursements for it approved (paid or not yet).")
+    paid = money_out("paid_fen", description="Disbursements for it paid.")
+
+
+class TeamSchema(BaseSchema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    members = fields.List(fields.Nested(TeamMemberSchema), required=True)
+    villages = fields.List(fields.Nested(TeamVillageSchema), required=True,
+                           metadata={"description": "The paired villages, each with what was done there."})
+    totals = fields.Nested(TeamTotalsSchema, required=True)
+    projects = fields.List(fields.Nested(TeamProjectSchema), required=True,
+                           metadata={"description": "Projects tied to the team."})
+    raised = money_out("raised_fen", description="Approved out of funds for the team's projects.")
+    spent = money_out("spent_fen", description="Paid out of funds for the team's projects.")
+    currency = currency_field()
+    created_at = fields.DateTime(required=True)
+
+
+class VolunteerSchema(BaseSchema):
+    name = fields.String(required=True)
+    hours = _hours_out("hours")
+
+
+class ActivitySchema(BaseSchema):
+    id = fields.Integer(required=True)
+    team_id = fields.Integer(required=True)
+    village_id = fields.Integer(required=True)
+    organization_id = fields.Integer(required=True, metadata={"description": "The member that recorded it."})
+    on = fields.Date(required=True)
+    kind = fields.String(required=True, metadata={"enum": list(ACTIVITY_KINDS)})
+    description = fields.String(required=True)
+    people_helped = fields.Integer(required=True)
+    volunteers = fields.List(fields.Nested(VolunteerSchema), required=True)
+    volunteer_hours = _hours_out("volunteer_hours")
+    created_at = fields.DateTime(required=True)
+
+
+TeamPageSchema = page_schema(TeamSchema, "TeamPage")
+ActivityPageSchema = page_schema(ActivitySchema, "ActivityPage")
+
+
+# -- micro public-welfare projects ---------------------------------------------------------------
+
+class BudgetLineSchema(BaseSchema):
+    name = fields.String(required=True, metadata={"description": "A disbursement names it as its `budget_line`."})
+    amount = money_out("amount_fen", description="Planned.")
+    approved = money_out("approved_fen", description=(
+        "What the ledger may pay for it: 0 until the project is approved; once stopped or complete, what was "
+        "approved or paid."))
+    reserved = money_out("reserved_fen", description="Disbursements approved and not yet paid.")
+    paid = money_out("paid_fen")
+    remaining = money_out("remaining_fen", description="approved - reserved - paid: what may still be approved.")
+    percent_of_plan = fields.String(required=True, metadata={
+        "description": "paid / amount, in percent with one decimal: \"37.5\".", "example": "37.5"})
+
+
+class MilestoneSchema(BaseSchema):
+    n = fields.Integer(required=True, metadata={"description": "Its place, from 1."})
+    name = fields.String(required=True)
+    due_on = fields.Date(required=True)
+    instalment = money_out("instalment_fen", description="Payable once its report is accepted.")
+    status = fields.String(required=True, metadata={"enum": list(MILESTONE_STATUSES)})
+    report = fields.String(required=True, allow_none=True)
+    reported_at = fields.DateTime(required=True, allow_none=True)
+    accepted_at = fields.DateTime(required=True, allow_none=True)
+    overdue = fields.Boolean(required=True, metadata={"description": "Pending past its date."})
+
+
+class BudgetVersionLineSchema(BaseSchema):
+    name = fields.String(required=True)
+    amount = money_out("amount_fen")
+
+
+class BudgetVersionSchema(BaseSchema):
+    version = fields.Integer(required=True)
+    current = fields.Boolean(required=True)
+    approved_at = fields.DateTime(required=True, allow_none=True)
+    lines = fields.List(fields.Nested(BudgetVersionLineSchema), required=True)
+
+
+class AmendmentLineSchema(BaseSchema):
+    name = fields.String(required=True)
+    amount = fields.String(required=True, metadata={"example": "1280.00"})
+
+
+class AmendmentSchema(BaseSchema):
+    version = fields.Integer(required=True, metadata={"description": "The budget version it makes once approved."})
+    lines = fields.List(fields.Nested(AmendmentLineSchema), required=True)
+    reason = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": list(AMENDMENT_STATUSES)})
+    requested_at = fields.DateTime(required=True)
+    decided_at = fields.DateTime(required=True, allow_none=True)
+
+
+class RecoverySchema(BaseSchema):
+    amount = fields.String(required=True, metadata={"example": "1280.00"})
+    reason = fields.String(required=True)
+    recorded_at = fields.DateTime(required=True)
+
+
+class ProjectSchema(BaseSchema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    description = fields.String(required=True)
+    organization_id = fields.Integer(required=True, metadata={"description": "The implementing organisation."})
+    village_id = fields.Integer(required=True, allow_none=True)
+    team_id = fields.Integer(required=True, allow_none=True)
+    fund_code = fields.String(required=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    status = fields.String(required=True, metadata={"enum": list(PROJECT_STATUSES)})
+    budget_version = fields.Integer(required=True, metadata={"description": "The budget version in force."})
+    budget = money_out("budget_fen", description="The lines' planned amounts.")
+    approved = money_out("approved_fen")
+    reserved = money_out("reserved_fen")
+    paid = money_out("paid_fen")
+    remaining = money_out("remaining_fen")
+    percent_of_plan = fields.String(required=True, metadata={"example": "37.5"})
+    payable = money_out("payable_fen", description="What may be paid so far: the accepted milestones' instalments.")
+    to_recover = money_out("to_recover_fen", description="Misspent money recorded to be recovered.")
+    currency = currency_field()
+    lines = fields.List(fields.Nested(BudgetLineSchema), required=True)
+    milestones = fields.List(fields.Nested(MilestoneSchema), required=True)
+    budget_versions = fields.List(fields.Nested(BudgetVersionSchema), required=True, metadata={
+        "description": "Every version of the budget, the first as proposed; amendments add the others."})
+    amendments = fields.List(fields.Nested(AmendmentSchema), required=True)
+    recoveries = fields.List(fields.Nested(RecoverySchema), required=True)
+    created_at = fields.DateTime(required=True)
+    approved_at = fields.DateTime(required=True, allow_none=True)
+    stopped_at = fields.DateTime(required=True, allow_none=True)
+    stop_reason = fields.String(required=True, allow_none=True)
+    closed_at = fields.DateTime(required=True, allow_none=True)
+    final_report = fields.String(required=True, allow_none=True)
+    leftover_to = fields.String(required=True, allow_none=True)
+
+
+ProjectPageSchema = page_schema(ProjectSchema, "ProjectPage")
