@@ -1,0 +1,173 @@
+"""What the programmes pages read: the needs list with its totals, the villages, the claims,
+a page of each, and the names of the organisations that claim.
+
+Read only: every change goes through needs.py, as the API's does. The page
+sizes and the arguments are the pages' GET forms' (forms.py), checked by the
+shapes below.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import g
+from sqlalchemy import BigInteger, Select, case, cast, func, select
+from sqlalchemy.orm import Session
+
+from services.programmes import caps, needs
+from services.programmes.models import Claim, Need, Village
+from services.programmes.rules import (
+    CLAIM_STATUSES, NEED_CATEGORIES, NEED_STATUSES, name_text, record_id,
+)
+from shared.contracts.caps import need_cap_key
+from shared.peers import peers
+from shared.shapes import Choice, Field, Integer, Shape
+
+PAGE_SIZES = (20, 50, 100)
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE = 1_000_000
+
+
+def paging_fields(default_size: int = DEFAULT_PAGE_SIZE) -> dict[str, Field]:
+    return {"page": Integer(minimum=1, maximum=MAX_PAGE, default=1),
+            "size": Choice(tuple(str(size) for size in PAGE_SIZES), default=str(default_size))}
+
+
+# The needs list: /programmes/?township=&village_id=&category=&status=&size=&page=
+NEED_PAGE = Shape("NeedPageArgs", {
+    **paging_fields(),
+    "township": name_text(required=False),
+    "village_id": record_id(required=False),
+    "category": Choice(NEED_CATEGORIES, required=False),
+    "status": Choice(NEED_STATUSES, required=False),
+})
+VILLAGE_PAGE = Shape("VillagePageArgs", {**paging_fields(), "township": name_text(required=False)})
+CLAIM_PAGE = Shape("ClaimPageArgs", {**paging_fields(), "status": Choice(CLAIM_STATUSES, required=False)})
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list, and the count (and totals) of every row that matches."""
+
+    rows: list[Any]
+    number: int
+    size: int
+    count: int
+    totals: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.count / self.size))
+
+    @property
+    def first(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1 if self.rows else 0
+
+
+def _page(session: Session, query: Select[Any], values: dict[str, Any], count: int,
+          totals: dict[str, int] | None = None) -> Page:
+    size = int(values.get("size") or DEFAULT_PAGE_SIZE)
+    number = min(int(values.get("page") or 1), max(1, math.ceil(count / size)))
+    rows = list(session.scalars(query.offset((number - 1) * size).limit(size)))
+    return Page(rows, number, size, count, totals or {})
+
+
+# -- needs -------------------------------------------------------------------------------------
+
+def need_list_query(values: dict[str, Any]) -> Select[Any]:
+    """needs.need_query, also by township."""
+    query = needs.need_query(village_id=values.get("village_id"), status=values.get("status"),
+                             category=values.get("category"))
+    if values.get("township"):
+        query = query.where(Need.village_id.in_(select(Village.id).where(Village.township == values["township"])))
+    return query
+
+
+def need_page(session: Session, values: dict[str, Any]) -> Page:
+    """A page of needs with the ledger's figures, and the totals of every matching need:
+    asked, pledged, open (none once closed) and paid."""
+    query = need_list_query(values)
+    matching = query.order_by(None).subquery()
+    row = session.execute(select(
+        func.count().label("count"),
+        cast(func.coalesce(func.sum(matching.c.amount_fen), 0), BigInteger).label("amount"),
+        cast(func.coalesce(func.sum(matching.c.pledged_fen), 0), BigInteger).label("pledged"),
+        cast(func.coalesce(func.sum(case((matching.c.status == "closed", 0),
+                                         else_=matching.c.amount_fen - matching.c.pledged_fen)), 0),
+             BigInteger).label("open"),
+    )).one()
+    keys = [need_cap_key(need_id, organization_id) for need_id, organization_id in session.execute(
+        select(Claim.need_id, Claim.organization_id).where(Claim.need_id.in_(select(matching.c.id))).distinct())]
+    found = caps.figures(keys)  # the page's rows' figures are among these
+    page = _page(session, query, values, int(row.count), {
+        "amount_fen": int(row.amount), "pledged_fen": int(row.pledged), "open_fen": int(row.open),
+        "paid_fen": caps.paid_fen(found, keys)})
+    by_need: dict[int, list[str]] = {}
+    for key in keys:
+        by_need.setdefault(int(key.split(":")[1]), []).append(key)
+    shown = [needs.NeedFigures(need, caps.paid_fen(found, by_need.get(need.id, []))) for need in page.rows]
+    return Page(shown, page.number, page.size, page.count, page.totals)
+
+
+def townships(session: Session) -> list[str]:
+    return list(session.scalars(select(Village.township).distinct().order_by(Village.township)))
+
+
+def villages(session: Session, township: str | None = None) -> list[Village]:
+    query = select(Village).order_by(Village.township, Village.name)
+    if township:
+        query = query.where(Village.township == township)
+    return list(session.scalars(query))
+
+
+# -- villages ----------------------------------------------------------------------------------
+
+def village_page(session: Session, values: dict[str, Any]) -> Page:
+    query = needs.village_query(township=values.get("township") or None)
+    count = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    return _page(session, query, values, int(count))
+
+
+def need_counts(session: Session, village_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Each village's needs: how many, and how many are open."""
+    if not village_ids:
+        return {}
+    rows = session.execute(select(Need.village_id, func.count(), func.count().filter(Need.status == "open"))
+                           .where(Need.village_id.in_(village_ids)).group_by(Need.village_id))
+    return {village_id: (int(total), int(still_open)) for village_id, total, still_open in rows}
+
+
+def village_needs(session: Session, village_id: int) -> list[needs.NeedFigures]:
+    rows = list(session.scalars(needs.need_query(village_id=village_id)))
+    return needs.with_figures(session, rows)
+
+
+# -- claims ------------------------------------------------------------------------------------
+
+def claim_page(session: Session, actor: Any, values: dict[str, Any]) -> Page:
+    query = needs.claim_query(actor, status=values.get("status"))
+    matching = query.order_by(None).subquery()
+    row = session.execute(select(func.count().label("count"),
+                                 cast(func.coalesce(func.sum(matching.c.amount_fen), 0), BigInteger).label("amount"))
+                          ).one()
+    return _page(session, query, values, int(row.count), {"amount_fen": int(row.amount)})
+
+
+def need_claims(session: Session, actor: Any, need_id: int) -> list[Claim]:
+    """The need's claims the user sees: their organisation's, or all for those who see every one."""
+    return list(session.scalars(needs.claim_query(actor, need_id=need_id)))
+
+
+def organization_name(organization_id: int) -> str:
+    """An organisation's name, as the funds service says (asked once a request)."""
+    names: dict[int, str] = g.setdefault("programmes_organization_names", {})
+    if organization_id not in names:
+        found = peers().answer("funds", "GET", f"/internal/v1/organizations/{organization_id}")
+        names[organization_id] = (found or {}).get("name") or f"#{organization_id}"
+    return names[organization_id]
