@@ -7,10 +7,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test install system-deps migrate bench clean help backup restore screenshots
+.PHONY: run test install system-deps migrate bench clean help backup restore screenshots demo
 
 help:
 	@echo "make run     serve all services on http://127.0.0.1:$${PORT:-8000} (DATABASE_URL, else embedded PostgreSQL under var/pg)"
+	@echo "make demo    load the demonstration (Tongling's townships, chambers, villages, projects) into the running server; make run DEMO=1 does both"
 	@echo "make test    run the test suite on PostgreSQL (TEST_DATABASE_URL, else 127.0.0.1:5432, else embedded)"
 	@echo "make screenshots  run the browser tests (tests/browser) and keep a screenshot of every screen in var/screenshots"
 	@echo "make migrate bring the database (DATABASE_URL, else var/pg) to the latest schema; set up the services' roles"
@@ -45,7 +46,11 @@ restore: install
 	$(BIN)/python -m shared.backup restore "$(BACKUP)" $(if $(filter 1 yes true,$(REPLACE)),--replace)
 
 run: install
-	$(BIN)/python -m services.serve
+	$(BIN)/python -m services.serve $(if $(filter 1 yes true,$(DEMO)),--demo)
+
+# Through the API of the server `make run` serves (same PORT and VAR_DIR); a second run adds nothing.
+demo: install
+	$(BIN)/python scripts/demo.py
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -25,6 +25,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve the charity fund ledger.")
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
+    parser.add_argument("--demo", action="store_true", help="load the demonstration (scripts/demo.py) once serving")
     args = parser.parse_args(argv)
 
     env = dict(os.environ)
@@ -104,11 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         env["DATABASE_URL"] = url
         settings = load_settings(environ=env)
         upgrade(url, secret_key=settings.secret_key, database_role_prefix=settings.database_role_prefix)
-        return serve(settings, env, args.host, args.port, database)
+        return serve(settings, env, args.host, args.port, database, demo=args.demo)
 
 
-def serve(settings: Settings, env: dict[str, str], host: str, port: int, database: str) -> int:
-    """Run gunicorn until Ctrl-C (or until it stops); its exit status."""
+def serve(settings: Settings, env: dict[str, str], host: str, port: int, database: str, *,
+          demo: bool = False) -> int:
+    """Run gunicorn until Ctrl-C (or until it stops); its exit status. With `demo`, the
+    demonstration is loaded through the API once the server answers."""
     password, key = _bootstrap_credentials(settings, env)
     _logs_and_metrics(settings, env)
     children = [subprocess.Popen(gunicorn_command(host, port, env), env=env),
@@ -125,6 +129,10 @@ def serve(settings: Settings, env: dict[str, str], host: str, port: int, databas
     programmes: {base}/programmes/   public: {base}/programmes/public/
   Ctrl-C stops everything.
 """, flush=True)
+    if demo:
+        # Beside the server, not one of the children whose end stops everything: it ends when loaded.
+        threading.Thread(target=subprocess.run, daemon=True, kwargs={"env": env, "args": [
+            sys.executable, str(REPO_ROOT / "scripts" / "demo.py"), "--url", base, "--wait", "120"]}).start()
 
     stopping = False
 
