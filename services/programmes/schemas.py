@@ -248,3 +248,77 @@ class ProjectSchema(BaseSchema):
 
 
 ProjectPageSchema = page_schema(ProjectSchema, "ProjectPage")
+
+
+# -- consumer-assistance drives ------------------------------------------------------------------------
+
+class _DriveMoney(BaseSchema):
+    """What purchases paid, and what that is in a fund's books."""
+
+    purchases = fields.Integer(required=True)
+    paid_to_village = money_out("paid_to_village_fen", description="Every purchase's amount: paid to the village.")
+    exchange = money_out("exchange_fen", description="Bought at market price (`market`): an exchange, neither a "
+                                                     "donation nor charitable spending.")
+    charitable_spending = money_out("charitable_spending_fen", description=(
+        "Produce given on to people in need (`given_on`), at its market value."))
+    donation_of_difference = money_out("donation_of_difference_fen", description=(
+        "Paid above market value (`premium`, or `given_on` above market): the difference is a donation."))
+    related_party_count = fields.Integer(required=True, metadata={
+        "description": "Purchases from a seller related to the buying organisation (disclosed within 30 days)."})
+    currency = currency_field()
+
+
+class DriveSchema(_DriveMoney):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    organization_id = fields.Integer(required=True, metadata={"description": "The organisation that runs it."})
+    village_id = fields.Integer(required=True)
+    village = fields.String(required=True, attribute="village_name", metadata={"description": "The village's name."})
+    seller = fields.String(required=True)
+    product = fields.String(required=True)
+    unit = fields.String(required=True)
+    unit_price = money_out("unit_price_fen", description="The market price of one unit.")
+    quantity = _quantity_out("quantity", "The target, in units.")
+    pledged = _quantity_out("pledged", "Pledged by organisations, in units.")
+    bought = _quantity_out("bought", "Bought, in units.")
+    status = fields.String(required=True, metadata={"enum": list(DRIVE_STATUSES)})
+    created_at = fields.DateTime(required=True)
+
+
+class DrivePledgeSchema(BaseSchema):
+    id = fields.Integer(required=True)
+    drive_id = fields.Integer(required=True)
+    organization_id = fields.Integer(required=True)
+    quantity = _quantity_out("quantity")
+    created_at = fields.DateTime(required=True)
+
+
+class PurchaseSchema(BaseSchema):
+    id = fields.Integer(required=True)
+    drive_id = fields.Integer(required=True)
+    organization_id = fields.Integer(required=True, metadata={"description": "The buying organisation."})
+    purchased_on = fields.Date(required=True)
+    quantity = _quantity_out("quantity")
+    amount = money_out("amount_fen", description="Paid to the village.")
+    market_value = money_out("market_value_fen", description="quantity x the drive's unit price, half-up to the fen.")
+    kind = fields.String(required=True, metadata={"enum": list(PURCHASE_KINDS)})
+    exchange = money_out("exchange_fen", description="A market purchase's amount: an exchange.")
+    charitable_spending = money_out("charitable_spending_fen", description="Given on: its market value.")
+    donation_of_difference = money_out("donation_of_difference_fen", description="Paid above market value.")
+    currency = currency_field()
+    related_party = fields.Boolean(required=True)
+    disclose_by = fields.Date(required=True, allow_none=True, metadata={
+        "description": "A related-party purchase is disclosed by this day (30 days on); null otherwise."})
+    fund_code = fields.String(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+
+
+class VillageDrivesSchema(_DriveMoney):
+    """What the drives the caller may see paid a village."""
+
+    village_id = fields.Integer(required=True)
+    drives = fields.Integer(required=True)
+
+
+DrivePageSchema = page_schema(DriveSchema, "DrivePage")
+PurchasePageSchema = page_schema(PurchaseSchema, "PurchasePage")
