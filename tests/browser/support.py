@@ -213,6 +213,20 @@ def build_ledger(site: Site) -> None:
     site.approve(chamber, approved)
     site.ids["chamber_approved"] = approved["id"]
 
+    # The needs list: a village's needs, one of them partly claimed by the chamber (the bureau claims for it).
+    programmes = "/programmes/api/v1"
+    village = assert_ok(site.api.post(f"{programmes}/villages", {"name": "红旗村", "township": "义安区钟鸣镇"}), 201)
+    site.ids["village"] = village["id"]
+    need = assert_ok(site.api.post(f"{programmes}/needs", {
+        "village_id": village["id"], "title": "主干道路灯 10 盏", "category": "lighting", "amount": "35000.00",
+        "due_on": "2027-03-31", "priority": "high", "description": "村口至村委会约 1.2 公里，夜间无照明。"}), 201)
+    site.ids["need"] = need["id"]
+    assert_ok(site.api.post(f"{programmes}/needs", {
+        "village_id": village["id"], "title": "留守老人助餐点厨具", "category": "elderly_care", "amount": "8600.00",
+        "due_on": "2026-12-31", "priority": "normal"}), 201)
+    site.ids["claim"] = assert_ok(site.api.post(f"{programmes}/needs/{need['id']}/claims", {
+        "amount": "12000.00", "organization_id": chamber.id}), 201)["id"]
+
     report = assert_ok(site.api.post("/reports/api/v1/reports",
                                      {"period": today().strftime("%Y-%m"), "fund_code": town.fund}), 202)
     site.ids["town_report"] = report["id"]

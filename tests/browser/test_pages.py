@@ -61,6 +61,14 @@ def chamber_manager(site: Site) -> Visits:
         ("receipt", f"/donations/receipts/{ids['chamber_donation']}", 200),
         ("disbursements", "/donations/disbursements/", 200),  # an approved one, with its payment form
         ("statement", f"/donations/funds/{fund}/statement", 200),
+        ("needs", "/programmes/", 200),
+        ("needs-filtered", "/programmes/?township=义安区钟鸣镇&category=lighting&size=50", 200),
+        ("need", f"/programmes/needs/{ids['need']}", 200),  # its own claim, with its buttons, and the claim form
+        ("need-refused", "/programmes/?status=nothing", 422),
+        ("claim-withdraw", f"/programmes/claims/{ids['claim']}/withdraw", 200),
+        ("claims", "/programmes/claims", 200),
+        ("villages", "/programmes/villages", 200),
+        ("village", f"/programmes/villages/{ids['village']}", 200),
     ]
 
 
@@ -96,6 +104,8 @@ def auditor(site: Site) -> Visits:
         ("report", f"/reports/reports/{ids['town_report']}", 200),
         ("subscriptions", "/reports/subscriptions", 200),
         ("exports", "/reports/exports", 200),
+        ("needs", "/programmes/?status=open", 200),
+        ("need", f"/programmes/needs/{ids['need']}", 200),
     ]
 
 
@@ -107,6 +117,12 @@ def admin(site: Site) -> Visits:
         ("organisation", f"/funds/organizations/{site.township.id}", 200),  # type: ignore[union-attr]
         ("users", "/funds/users/", 200),
         ("user-new", "/funds/users/new", 200),
+        ("needs", "/programmes/", 200),
+        ("need", f"/programmes/needs/{site.ids['need']}", 200),  # every organisation's claims
+        ("need-close", f"/programmes/needs/{site.ids['need']}/close", 200),
+        ("villages", "/programmes/villages", 200),  # with the form to list one
+        ("village", f"/programmes/villages/{site.ids['village']}", 200),  # with the form to post a need
+        ("claims", "/programmes/claims", 200),
     ]
 
 
