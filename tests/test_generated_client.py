@@ -19,7 +19,8 @@ import pytest
 from conftest import ADMIN_KEY
 from reports_support import serve_over_http
 
-SERVICES = ("funds", "donations", "reports")
+from shared.config import SERVICES
+
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 # openapi-python-client has no request body for text/csv: the batch's CSV upload is bytes to it; nor
@@ -35,7 +36,7 @@ content_type_overrides:
 
 
 class Generated:
-    """The three generated client packages, written into a folder on sys.path."""
+    """The generated client packages, one a service, written into a folder on sys.path."""
 
     @staticmethod
     def module(service: str, name: str) -> Any:
@@ -88,8 +89,8 @@ def test_a_client_generated_from_the_documents_runs_a_chambers_day(
         assert "warning" not in output.lower(), (service, output)
         assert "error" not in output.lower(), (service, output)
 
-    funds_client, donations_client, reports_client = (g.module(s, "client") for s in SERVICES)
-    f_models, d_models, r_models = (g.module(s, "models") for s in SERVICES)
+    funds_client, donations_client, reports_client = (g.module(s, "client") for s in ("funds", "donations", "reports"))
+    f_models, d_models, r_models = (g.module(s, "models") for s in ("funds", "donations", "reports"))
     fop = lambda name: g.module("funds", "api.funds_api." + name)
     dop = lambda name: g.module("donations", "api.donations_api." + name)
     rop = lambda name: g.module("reports", "api.reports_api." + name)
@@ -198,3 +199,14 @@ def test_a_client_generated_from_the_documents_runs_a_chambers_day(
         email="auditor@mca.tongling.gov.cn", frequency=r_models.SubscriptionCreateFrequency.MONTHLY,
         fund_code=fund.code))
     assert isinstance(subscription, r_models.Subscription)
+
+    # A weak village, listed in the programmes service.
+    p_models = g.module("programmes", "models")
+    pop = lambda name: g.module("programmes", "api.programmes_api." + name)
+    programmes = g.module("programmes", "client").AuthenticatedClient(base_url=f"{base_url}/programmes", token=ADMIN_KEY)
+    village = pop("create_village").sync(client=programmes, body=p_models.VillageCreate(
+        name="钟鸣镇水村村", township="钟鸣镇"))
+    assert isinstance(village, p_models.Village) and village.weak is True, village
+    assert pop("get_village").sync(village.id, client=programmes).name == "钟鸣镇水村村"
+    nowhere = pop("get_village").sync_detailed(999999, client=programmes)
+    assert nowhere.status_code == 404 and nowhere.parsed.code == "village_not_found"
