@@ -24,6 +24,8 @@ from schemathesis.specs.openapi.checks import (
 from conftest import ADMIN_KEY, ApiClient, Factory
 from reports_support import serve_over_http
 
+from shared.config import SERVICES
+
 # Per operation: about 2,000 requests a run, under a minute on two cores, the same examples every run.
 # SCHEMATHESIS_EXAMPLES=200 explores further, with new examples each run.
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "50"))
@@ -43,13 +45,23 @@ LAST = ("revokeApiKey",)
 
 @pytest.fixture
 def live(gateway: Any, api: ApiClient, make: Factory) -> Iterator[str]:
-    # Something to find: an organisation with a fund, a donation and a requested disbursement.
+    # Something to find: an organisation with a fund, a donation and a requested disbursement; a village
+    # with a need, claimed in part.
     org = make.organization("铜陵市工商业联合会")
     fund = make.fund(org["id"], "TL-HQ-001")
     make.donation(fund["code"], "1000.00")
     answer = api.post("/donations/api/v1/disbursements", json={
         "fund_code": fund["code"], "amount": "10.00", "payee": "某村", "purpose": "修路"})
     assert answer.status_code == 201, answer.json
+    village = api.post("/programmes/api/v1/villages", json={"name": "水村村", "township": "钟鸣镇"})
+    assert village.status_code == 201, village.json
+    need = api.post("/programmes/api/v1/needs", json={
+        "village_id": village.json["id"], "title": "村道路灯", "category": "lighting", "amount": "20000.00",
+        "due_on": "2099-06-30"})
+    assert need.status_code == 201, need.json
+    claim = api.post(f"/programmes/api/v1/needs/{need.json['id']}/claims", json={
+        "amount": "5000.00", "organization_id": org["id"]})
+    assert claim.status_code == 201, claim.json
     base_url, stop = serve_over_http(gateway)
     yield base_url
     stop()
@@ -76,7 +88,7 @@ def fuzz(operation: Any, statuses: list[int]) -> list[str]:
     return failures
 
 
-@pytest.mark.parametrize("service", ["funds", "donations", "reports"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_every_operation_answers_as_its_document_says(live: str, service: str) -> None:
     # The key as the documents' security scheme: schemathesis then knows a request it makes without it
     # is refused for that alone.
@@ -97,7 +109,8 @@ def test_every_operation_answers_as_its_document_says(live: str, service: str) -
 
 @pytest.mark.parametrize("path", ["/reports/api/v1/reports/{id}", "/reports/api/v1/reports/{id}/log",
                                   "/reports/api/v1/reports/{id}/files/pdf", "/donations/api/v1/donations/{id}",
-                                  "/funds/api/v1/organizations/{id}"])
+                                  "/funds/api/v1/organizations/{id}", "/programmes/api/v1/villages/{id}",
+                                  "/programmes/api/v1/needs/{id}", "/programmes/api/v1/claims/{id}"])
 def test_an_id_no_row_can_have_is_not_found(api: ApiClient, path: str) -> None:
     for number in (0, 2**31, 2**63, 10**30):
         answer = api.get(path.format(id=number))
