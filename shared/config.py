@@ -65,6 +65,8 @@ class Settings:
     https_only: bool = False
     # Where failed logins and bad keys are counted (shared/throttle.py).
     rate_limit_storage_url: str = "memory://"
+    # Reads of the public pages and JSON from one address within a minute (shared/throttle.py).
+    public_reads_per_minute: int = 120
     # How many proxies in front set X-Forwarded-For (the gateway in docker-compose: 1). 0: the
     # header is ignored, so nobody can choose the address their failed logins are counted under.
     trusted_proxies: int = 0
@@ -201,6 +203,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
         https_only=(env.get("HTTPS_ONLY") or "").lower() in ("1", "true", "yes", "on"),
         rate_limit_storage_url=env.get("RATE_LIMIT_STORAGE_URL") or _rate_limit_storage(env),
         trusted_proxies=int(env.get("TRUSTED_PROXIES") or 0),
+        public_reads_per_minute=int(env.get("PUBLIC_READS_PER_MINUTE") or 120),
         log_format=log_format(env),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
         metrics_token=env.get("METRICS_TOKEN") or None,

@@ -66,6 +66,8 @@ _kind("not_found", 404, NOT_FOUND, N_("There is nothing at this address."))
 _kind("method_not_allowed", 405, N_("Method not allowed"), N_("This address does not take %(method)s."))
 _kind("too_many_attempts", 429, N_("Too many requests"),
       N_("Too many failed attempts: try again in %(seconds)s seconds."))
+_kind("too_many_reads", 429, N_("Too many requests"),
+      N_("Too many requests from your address: try again in %(seconds)s seconds."))
 _kind("payload_too_large", 413, N_("Payload too large"), N_("The request body is too large."))
 _kind("unsupported_media_type", 415, N_("Unsupported media type"),
       N_("Send %(expected)s, not %(received)s."))

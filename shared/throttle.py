@@ -33,6 +33,13 @@ LOGIN_FAILURES_PER_ADDRESS = parse("20/minute")
 BAD_KEYS_PER_ADDRESS = parse("20/minute")
 
 
+# Reads of the public pages and JSON from one address: PUBLIC_READS_PER_MINUTE (Settings), 120 by default.
+def public_reads_rule(per_minute: int) -> RateLimitItem:
+    return parse(f"{per_minute}/minute")
+
+
+PUBLIC_READS_PER_ADDRESS = public_reads_rule(120)
+
 # How long a request waits for the store (Redis) before going on without it.
 STORE_TIMEOUT_SECONDS = 1.0
 
@@ -55,6 +62,22 @@ class Throttle:
         if reset_at is not None:
             seconds = max(1, math.ceil(reset_at - time.time()))
             raise Problem("too_many_attempts", seconds=seconds, headers={"Retry-After": str(seconds)})
+
+    def hit(self, rule: RateLimitItem, *identifiers: str, code: str = "too_many_reads") -> None:
+        """Count a request under `identifiers`; refuse it (429, `code`) once `rule` is used up."""
+        try:
+            allowed = self.limiter.hit(rule, *identifiers)
+            limiter = self.limiter
+        except StorageError as error:
+            log.warning("the throttle's store cannot be reached; counting in this process: %s", error)
+            allowed, limiter = self.fallback.hit(rule, *identifiers), self.fallback
+        if not allowed:
+            try:
+                reset_at = limiter.get_window_stats(rule, *identifiers).reset_time
+            except StorageError:
+                reset_at = time.time() + rule.get_expiry()
+            seconds = max(1, math.ceil(reset_at - time.time()))
+            raise Problem(code, seconds=seconds, headers={"Retry-After": str(seconds)})
 
     def failed(self, rule: RateLimitItem, *identifiers: str) -> None:
         try:

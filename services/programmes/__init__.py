@@ -15,6 +15,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from services.programmes import teams_api
     from services.programmes import drives_api
     from services.programmes import projects_api
+    from services.programmes import public
     from services.programmes.models import IdempotencyRecord
     from shared.app import create_service_app, mount_blueprints
     from shared.contracts.caps import CapsClient
@@ -28,5 +29,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     mount_blueprints(app, app.extensions["funds"], title="Programmes service",
                      description="Weak villages and their needs, micro public-welfare projects, assistance teams, "
                                  "consumer-assistance drives, and what is disclosed to the public.",
-                     api=(views.blp, teams_api.blp, drives_api.blp, projects_api.blp), internal=(internal.bp,), web=(web.bp,))
+                     api=(views.blp, teams_api.blp, drives_api.blp, projects_api.blp), internal=(internal.bp,), web=(web.bp, public.bp))
     return app
