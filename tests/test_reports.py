@@ -426,15 +426,15 @@ def test_beats_tick_queues_due_reports_takes_over_stuck_ones_and_prunes_every_se
     stuck = api.post(f"{REPORTS}/reports", {"period": "2026-07", "fund_code": fund["code"]}).json["id"]
     owner_query(database_url, "UPDATE reports.report_run SET status = 'running', worker = 'gone:1', "
                               "lease_until = now() - interval '1 minute' WHERE id = %s", (stuck,))
-    for schema in ("funds", "donations", "reports"):
+    for schema in ("funds", "donations", "reports", "programmes"):
         owner_query(database_url, f"INSERT INTO {schema}.idempotency_key (owner, key, fingerprint, created_at) "
                                   "VALUES ('key:1', 'old', 'x', now() - interval '3 days'), "
                                   "('key:1', 'new', 'x', now())")
     with reports_app.app_context():
         outcome = tasks.tick()
     assert len(outcome["queued"]) == 1 and outcome["again"] == [stuck]
-    assert outcome["pruned"] == {"funds": 1, "donations": 1, "reports": 1}
-    for schema in ("funds", "donations", "reports"):
+    assert outcome["pruned"] == {"funds": 1, "donations": 1, "programmes": 1, "reports": 1}
+    for schema in ("funds", "donations", "reports", "programmes"):
         assert owner_query(database_url, f"SELECT key FROM {schema}.idempotency_key") == [("new",)]
     assert build(reports_app, stuck) == "done"
     log = [e["message"] for e in api.get(f"{REPORTS}/reports/{stuck}/log").json["items"]]

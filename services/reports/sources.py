@@ -17,6 +17,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from services.reports import facts
 from shared.errors import Problem
 from shared.peers import Peers
@@ -24,6 +26,7 @@ from shared.peers import Peers
 # A report's questions can take a while over a large ledger (the chain check reads every entry).
 LEDGER_TIMEOUT_SECONDS = 600.0
 FUNDS_TIMEOUT_SECONDS = 30.0
+PROGRAMMES_TIMEOUT_SECONDS = 60.0
 ENTRIES_PAGE = 2000
 _SIGNED_AMOUNT = re.compile(r"(-?)(0|[1-9][0-9]*)\.([0-9]{2})")
 
@@ -162,7 +165,8 @@ class Sources:
                 yield facts.LedgerEntry(
                     e["fund_code"], e["seq"], e["kind"], dt.date.fromisoformat(e["effective_on"]),
                     _moment(e["posted_at"]), e["reference"], e["description"], e["category"],
-                    tuple(facts.Posting(p["account"], fen(p["amount"])) for p in e["postings"]))
+                    tuple(facts.Posting(p["account"], fen(p["amount"])) for p in e["postings"]),
+                    e.get("project_code"), e.get("budget_line"), e.get("need_id"))
             after = body["next"]
             if after is None:
                 return
@@ -173,6 +177,19 @@ class Sources:
         body = self._ledger("openings", {"heads": _heads_json(heads), "fund_codes": list(fund_codes),
                                          "day": day.isoformat()})
         return [facts.OpeningBalance(b["fund_code"], b["account"], fen(b["amount"])) for b in body["balances"]]
+
+    # -- the programmes service ------------------------------------------------------------------
+
+    def programmes(self, period: str, *, organization_id: int | None = None,
+                   fund_code: str | None = None) -> dict[str, Any] | None:
+        """The programmes' facts of the period and scope (services/programmes/report_api.py), as
+        that service words them; None if it does not answer (a report goes on without them)."""
+        try:
+            return self.peers.answer("programmes", "POST", "/internal/v1/report-facts",  # type: ignore[no-any-return]
+                                     json={"period": period, "organization_id": organization_id,
+                                           "fund_code": fund_code}, timeout=PROGRAMMES_TIMEOUT_SECONDS)
+        except (Problem, httpx.HTTPError):
+            return None
 
     # -- the funds service ---------------------------------------------------------------------------
 
@@ -206,7 +223,7 @@ class Sources:
 
 
 # The services that keep Idempotency-Keys, each pruning its own behind its internal API.
-PRUNED_SERVICES = ("funds", "donations")
+PRUNED_SERVICES = ("funds", "donations", "programmes")
 
 
 def prune_idempotency_keys(app: Any) -> dict[str, int]:

@@ -13,6 +13,10 @@ id, state and request id); each report run is counted by the state it ended
 in, with its duration (shared/metrics.py). The reports service's /metrics
 reads the queue's length from the broker and the reports by state from its
 database at scrape time.
+
+Beat also asks the programmes service, daily shortly after 01:00 in
+Shanghai, to expire the claims past their date and send the ledger again any
+caps it may have missed (`programmes.expire_claims`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task, shared_task, signals
+from celery.schedules import crontab
 from flask import Flask, current_app
 from prometheus_client.core import Metric
 from sqlalchemy import func, select
@@ -33,6 +38,7 @@ from services.reports import runner, schedule
 from shared import metrics
 from shared.config import Settings
 from shared.db import Database, utcnow
+from shared.errors import Problem
 from shared.logs import REQUEST_ID, TASK, current_request_id
 
 log = logging.getLogger(__name__)
@@ -40,6 +46,9 @@ log = logging.getLogger(__name__)
 # A task that keeps meeting a transient failure stops retrying after this; beat's sweep queues
 # its report again later, so nothing is lost.
 MAX_RETRIES = 8
+# When beat asks the programmes service to expire the claims past their date (Asia/Shanghai, the
+# Celery timezone): just after the day has turned, away from the reports due at 02:00.
+EXPIRE_CLAIMS_AT = {"hour": 1, "minute": 5}
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -53,7 +62,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "timezone": "Asia/Shanghai",
-        "beat_schedule": {"reports.tick": {"task": "reports.tick", "schedule": settings.schedule_every_seconds}},
+        "beat_schedule": {"reports.tick": {"task": "reports.tick", "schedule": settings.schedule_every_seconds},
+                          "programmes.expire_claims": {"task": "programmes.expire_claims",
+                                                       "schedule": crontab(**EXPIRE_CLAIMS_AT)}},
         "beat_schedule_filename": str(settings.var_dir / "celery" / "beat-schedule"),
         # Redis hands a task whose worker died to another after the visibility timeout; kombu looks
         # for such tasks every 10 s, but by default acts only on every 10th look: act on each.
@@ -218,3 +229,20 @@ def tick() -> dict[str, Any]:
     deliver.delay()
     pruned = prune_idempotency_keys(app)
     return {"queued": queued, "again": again, "pruned": pruned}
+
+
+@shared_task(bind=True, name="programmes.expire_claims", max_retries=MAX_RETRIES)
+def expire_claims(self: Task) -> dict[str, Any]:
+    """The programmes service expires the claims past their date (freeing their share of the need)
+    and sends the ledger again the caps it may have missed; what it did. Retried while it cannot be
+    reached; tomorrow's run finds whatever today's missed."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        answer = app.extensions["peers"].answer("programmes", "POST", "/internal/v1/claims/expire")
+    except Problem as error:
+        log.warning("expiring claims: the programmes service failed (%s); again later", error)
+        raise self.retry(countdown=_backoff(self.request.retries), exc=error) from error
+    if answer is None:  # a programmes service without the endpoint: nothing to do
+        return {"expired": [], "caps_resent": 0}
+    log.info("claims expired: %d; caps resent: %s", len(answer["expired"]), answer["caps_resent"])
+    return answer  # type: ignore[no-any-return]
