@@ -11,7 +11,7 @@ from services.programmes.rules import (
     PURCHASE_KINDS, quantity_text,
 )
 from services.programmes.rules import AMENDMENT_STATUSES, MILESTONE_STATUSES, PROJECT_STATUSES
-from shared.schemas import BaseSchema, currency_field, money_out, page_schema
+from shared.schemas import AMOUNT_OUT, BaseSchema, currency_field, money_out, page_schema
 
 
 class VillageSchema(BaseSchema):
@@ -193,7 +193,7 @@ class BudgetVersionSchema(BaseSchema):
 
 class AmendmentLineSchema(BaseSchema):
     name = fields.String(required=True)
-    amount = fields.String(required=True, metadata={"example": "1280.00"})
+    amount = fields.String(required=True, metadata=dict(AMOUNT_OUT))
 
 
 class AmendmentSchema(BaseSchema):
@@ -206,7 +206,7 @@ class AmendmentSchema(BaseSchema):
 
 
 class RecoverySchema(BaseSchema):
-    amount = fields.String(required=True, metadata={"example": "1280.00"})
+    amount = fields.String(required=True, metadata=dict(AMOUNT_OUT))
     reason = fields.String(required=True)
     recorded_at = fields.DateTime(required=True)
 
