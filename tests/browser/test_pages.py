@@ -127,7 +127,12 @@ def admin(site: Site) -> Visits:
 
 
 def nobody(site: Site) -> Visits:
-    return [("login", "/funds/login", 200), ("not-found", "/reports/nothing-here", 404)]
+    return [("login", "/funds/login", 200), ("not-found", "/reports/nothing-here", 404),
+            # The public disclosure (公开), read without a login.
+            ("public", "/programmes/public/", 200),
+            ("public-fund", f"/programmes/public/funds/{site.chamber.fund}", 200),  # type: ignore[union-attr]
+            ("public-village", f"/programmes/public/villages/{site.ids['village']}", 200),
+            ("public-not-found", "/programmes/public/villages/987654", 404)]
 
 
 PEOPLE: dict[str, tuple[str | None, Callable[[Site], Visits]]] = {
