@@ -11,7 +11,7 @@ SERVICE = "programmes"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from services.programmes import internal, views, web
+    from services.programmes import internal, report_api, views, web
     from services.programmes import teams_api
     from services.programmes import drives_api
     from services.programmes import projects_api
@@ -29,5 +29,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     mount_blueprints(app, app.extensions["funds"], title="Programmes service",
                      description="Weak villages and their needs, micro public-welfare projects, assistance teams, "
                                  "consumer-assistance drives, and what is disclosed to the public.",
-                     api=(views.blp, teams_api.blp, drives_api.blp, projects_api.blp), internal=(internal.bp,), web=(web.bp, public.bp))
+                     api=(views.blp, teams_api.blp, drives_api.blp, projects_api.blp), internal=(internal.bp, report_api.bp), web=(web.bp, public.bp))
     return app
