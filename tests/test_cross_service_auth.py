@@ -10,8 +10,6 @@ from tests.conftest import ADMIN_KEY, Browser
 from tests.helpers import wait_until
 
 PEER_SERVICES = ("donations", "reports", "programmes")
-# The services with web pages (the programmes service has none yet).
-PAGE_SERVICES = ("donations", "reports")
 
 
 @pytest.mark.parametrize("service", ["funds", *PEER_SERVICES])
@@ -58,7 +56,7 @@ def test_one_login_works_in_every_service(browser: Browser):
 
     browser.login()
 
-    for path in ("/funds/", "/donations/", "/reports/"):
+    for path in ("/funds/", "/donations/", "/reports/", "/programmes/"):
         page = browser.get(path)
         assert page.status_code == 200, path
         assert "系统管理员" in page.get_data(as_text=True), path
@@ -71,7 +69,7 @@ def test_logout_ends_the_session_in_every_service(browser: Browser):
     response = browser.submit("/funds/", {}, action="/funds/logout")
 
     assert response.status_code == 302
-    for path in ("/funds/", "/donations/", "/reports/"):
+    for path in ("/funds/", "/donations/", "/reports/", "/programmes/"):
         page = browser.get(path)
         assert page.status_code == 302 and "/funds/login" in page.headers["Location"], path
 
@@ -91,7 +89,7 @@ def test_deactivated_user_is_logged_out_everywhere_within_5_seconds(gateway, mak
                              organization_id=user.organization_id, active=False, password=None)
 
     assert browser.get("/funds/").status_code == 302
-    for service in PAGE_SERVICES:
+    for service in PEER_SERVICES:
         wait_until(lambda: browser.get(f"/{service}/").status_code == 302)
 
 

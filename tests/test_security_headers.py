@@ -21,7 +21,7 @@ def assert_common(response: Any) -> None:
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
 
 
-@pytest.mark.parametrize("path", ["/funds/", "/donations/", "/reports/", "/reports/subscriptions"])
+@pytest.mark.parametrize("path", ["/funds/", "/donations/", "/reports/", "/reports/subscriptions", "/programmes/"])
 def test_pages_forbid_framing_inline_script_and_caching(admin: Browser, path: str) -> None:
     page = admin.get(path)
     assert page.status_code == 200
@@ -39,7 +39,7 @@ def test_the_login_page_and_errors_carry_them_too(browser: Browser) -> None:
 
 
 @pytest.mark.parametrize("path", ["/funds/api/v1/funds", "/donations/api/v1/donations", "/reports/api/v1/reports",
-                                  "/funds/api/v1/me"])
+                                  "/programmes/api/v1/needs", "/funds/api/v1/me"])
 def test_api_answers_run_nothing_and_are_not_cached(api: ApiClient, path: str) -> None:
     response = api.get(path)
     assert response.status_code == 200
