@@ -17,14 +17,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.config import REPO_ROOT
+from shared.config import REPO_ROOT, SERVICES
 from shared.logs import formatter
 from tests.conftest import ADMIN_KEY, ADMIN_PASSWORD, SECRET_KEY, ApiClient, Browser, Factory, free_port
 from tests.helpers import stop_process_group
 from tests.reports_support import Inbox, WorkerProcess, serve_over_http, smtp, wait_for, worker_env  # noqa: F401
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-SERVICES = ("funds", "donations", "reports")
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -75,17 +74,16 @@ def test_a_service_alone_is_ready_with_its_peers_up_and_says_which_check_failed_
         gateway: Any, app_config: dict[str, Any]) -> None:
     gateway_url, stop_gateway = serve_over_http(gateway)
     closed = f"http://127.0.0.1:{free_port()}"
-    up, stop_up = _alone("donations", app_config, FUNDS_URL=f"{gateway_url}/funds",
-                         REPORTS_URL=f"{gateway_url}/reports")
-    peer_down, stop_peer_down = _alone("donations", app_config, FUNDS_URL=closed,
-                                       REPORTS_URL=f"{gateway_url}/reports")
+    peers = {f"{peer.upper()}_URL": f"{gateway_url}/{peer}" for peer in SERVICES if peer != "donations"}
+    up, stop_up = _alone("donations", app_config, **peers)
+    peer_down, stop_peer_down = _alone("donations", app_config, **{**peers, "FUNDS_URL": closed})
     no_database, stop_no_database = _alone(
         "donations", app_config, DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing",
-        FUNDS_URL=f"{gateway_url}/funds", REPORTS_URL=f"{gateway_url}/reports")
+        **peers)
     try:
         ready = httpx.get(f"{up}/readyz")
         assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"database": "ok", "funds": "ok", "reports": "ok"}
+        assert ready.json()["checks"] == {"database": "ok", "funds": "ok", "reports": "ok", "programmes": "ok"}
 
         started = time.monotonic()
         refused = httpx.get(f"{peer_down}/readyz")
