@@ -551,7 +551,7 @@ def entries(session: Session, heads_: Sequence[Head], first: dt.date, last: dt.d
         fund_start = start if head.fund_code == (after[0] if after else None) else None
         rows.extend(session.execute(text(f"""
             SELECT :code AS code, e.id, e.seq, e.kind, e.effective_on, e.posted_at, {ENTRY_SOURCE_COLUMNS},
-                   b.category
+                   b.category, b.project_code, b.budget_line, b.need_id
             FROM donations.journal_entry e {ENTRY_SOURCES}
             WHERE e.fund_id = :fund AND e.seq <= :head AND e.effective_on BETWEEN :first AND :last
               AND (CAST(:after_day AS date) IS NULL OR (e.effective_on, e.seq) > (:after_day, :after_seq))
@@ -570,7 +570,9 @@ def entries(session: Session, heads_: Sequence[Head], first: dt.date, last: dt.d
             postings[entry_id].append({"account": account, "amount_fen": amount})
     page = [{"fund_code": r.code, "seq": r.seq, "kind": r.kind, "effective_on": r.effective_on,
              "posted_at": r.posted_at, "reference": _reference(r), "description": _description(r),
-             "category": r.category if r.kind == "disbursement" else None, "postings": postings[r.id]}
+             "category": r.category if r.kind == "disbursement" else None, "postings": postings[r.id],
+             # What the disbursement paid for: a project's budget line, or a need (None otherwise).
+             "project_code": r.project_code, "budget_line": r.budget_line, "need_id": r.need_id}
             for r in rows]
     following = {"fund_code": rows[-1].code, "seq": rows[-1].seq} if more else None
     return {"entries": page, "next": following}

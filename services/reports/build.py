@@ -23,6 +23,8 @@ from shared.money import Money
 from shared.periods import Period
 
 ALL_FUNDS_LABEL = "全部基金"
+# The programmes service did not answer: the report is the ledger's without its programmes.
+PROGRAMMES_AWAY_NOTE = "项目服务未应答：本报告不含项目、需求、帮扶团和消费帮扶部分，可稍后重新生成。"
 
 
 class NoSuchScope(LookupError):
@@ -134,12 +136,15 @@ def build_content(sources: Sources, *, report_id: int, scope: facts.Scope, perio
         fund_figures.append(_fund_figures(fund, ledger[fund.code], held.available_fen if held else 0))
     if scope.fund_code is not None:
         organization_id = funds[0].organization_id
+    programmes = sources.programmes(period.label, organization_id=organization_id, fund_code=scope.fund_code)
+    notes = () if programmes is not None else (PROGRAMMES_AWAY_NOTE,)
+    progress(88)
     content = facts.ReportContent(
         report_id=report_id, title=f"{label} {period.chinese_name}审计报告", scope_label=label,
         period=period, generated_at=generated_at, heads=heads, previous=previous,
         funds=tuple(fund_figures), totals=_totals(fund_figures, label, organization_id),
         months=figures.months, donors=figures.donors, late_entries=figures.late_entries,
-        checks=report_checks, anomalies=checks.anomalies(figures))
+        checks=report_checks, anomalies=checks.anomalies(figures), programmes=programmes, notes=notes)
     progress(90)
     return content
 
@@ -183,4 +188,7 @@ def summary_json(content: facts.ReportContent) -> dict[str, Any]:
         "late_entries": len(content.late_entries),
         "anomalies": [{"kind": a.kind, "fund_code": a.fund_code, "detail": a.detail,
                        "amount": None if a.amount_fen is None else _money(a.amount_fen)} for a in content.anomalies],
+        # The programmes service's facts (services/programmes/report_api.py); null when it did not answer.
+        "programmes": content.programmes,
+        "notes": list(content.notes),
     }

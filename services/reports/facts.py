@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from shared.periods import Period
 
@@ -156,6 +157,10 @@ class ReportContent:
     late_entries: tuple[LateEntry, ...]
     checks: tuple[Check, ...]
     anomalies: tuple[Anomaly, ...] = field(default=())
+    # The programmes service's facts of the period and scope (its JSON: money as text);
+    # None when that service did not answer, and `notes` says so.
+    programmes: dict[str, Any] | None = None
+    notes: tuple[str, ...] = ()
 
 
 # The ledger of a period, for the exports (journal, CSV, XLSX).
@@ -177,6 +182,10 @@ class LedgerEntry:
     description: str         # donor (匿名 if anonymous) or payee, and purpose
     category: str | None     # a disbursement's category (programme, management, fundraising)
     postings: tuple[Posting, ...]
+    # What a disbursement paid for: a project's budget line, or a village's need (programmes).
+    project_code: str | None = None
+    budget_line: str | None = None
+    need_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def run_report(db: Database, sources: object, settings: Settings, report_id: int
             states.finish(session, claim, summary=summary,
                           heads={h.fund_code: [h.seq, h.hash] for h in content.heads},
                           previous_report_id=previous.id if previous else None,
-                          duration_ms=int((time.monotonic() - started) * 1000))
+                          duration_ms=int((time.monotonic() - started) * 1000), note="；".join(content.notes))
         except states.TransitionRefused:
             session.rollback()
             return Outcome(report_id, "taken_over")

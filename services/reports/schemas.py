@@ -58,6 +58,14 @@ class ReportSummarySchema(FiguresSchema):
 
     funds = fields.List(fields.Nested(FundFiguresSchema), required=True)
     checks = fields.List(fields.Nested(CheckSchema), required=True)
+    programmes = fields.Dict(allow_none=True, metadata={
+        "description": "What the programmes did in the period, for the scope: `projects` (count by status, budget, "
+                       "approved, reserved, paid, remaining, milestones overdue at the period's end, public reports "
+                       "due), `needs` (posted, claimed, fulfilled, open longest), `teams` (activities, people "
+                       "helped, volunteer hours, raised and spent), `drives` (quantities by unit, paid to villages, "
+                       "exchange, charitable spending, donation of the difference, related-party purchases); money "
+                       "as text. Null when the programmes service did not answer (`notes` says so)."})
+    notes = fields.List(fields.String(), metadata={"description": "What the report could not include, and why."})
 
 
 class ReportFileSchema(BaseSchema):

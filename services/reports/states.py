@@ -104,10 +104,11 @@ def _owned_move(session: Session, claim: Claim, to_status: str, values: dict[str
 
 
 def finish(session: Session, claim: Claim, *, summary: dict[str, object], heads: dict[str, object],
-           previous_report_id: int | None, duration_ms: int) -> None:
+           previous_report_id: int | None, duration_ms: int, note: str = "") -> None:
+    """Done; `note` says what the report could not include (a peer that did not answer)."""
     _owned_move(session, claim, "done", {
         "summary": summary, "heads": heads, "previous_report_id": previous_report_id, "progress": 100,
-        "finished_at": utcnow(), "lease_until": None}, duration_ms, "已完成")
+        "finished_at": utcnow(), "lease_until": None}, duration_ms, f"已完成（{note}）" if note else "已完成")
 
 
 def fail(session: Session, claim: Claim, error: str, duration_ms: int, *, retrying: bool) -> None:

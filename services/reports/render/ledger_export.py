@@ -179,6 +179,23 @@ def _tag(name: str, value: object) -> str:
     return f"    ; {name}: {_journal_text(str(value)).replace(',', '，')}\n"
 
 
+# What a disbursement paid for, as hledger tags on its postings' line: `; project:XM-1, line:路灯, need:12`.
+PAID_FOR_TAGS = ("project", "line", "need")
+
+
+def _paid_for_comment(entry: LedgerEntry) -> str:
+    """The posting comment naming the disbursement's project, budget line and need ("" if none).
+
+    hledger reads `name:value` tags ended by a comma (so a comma in a value is
+    written full-width); ledger-cli, which wants `name: value` for a tag,
+    reads the same text as a plain comment and balances as before.
+    """
+    values = zip(PAID_FOR_TAGS, (entry.project_code, entry.budget_line, entry.need_id))
+    tags = [f"{name}:{_journal_text(str(value)).replace(',', '，')}" for name, value in values
+            if value is not None and str(value) != ""]
+    return f"  ; {', '.join(tags)}" if tags else ""
+
+
 def journal(openings: Iterable[OpeningBalance], entries: Iterable[LedgerEntry], *,
             period: Period, scope_label: str) -> bytes:
     """The period's ledger as a journal (UTF-8) that hledger and ledger-cli read.
@@ -206,13 +223,13 @@ def journal(openings: Iterable[OpeningBalance], entries: Iterable[LedgerEntry], 
         "account Funds\n    ; type: E\n",
         *(f"account {name}\n" for name in accounts),
         "\n",
-        *(f"tag {name}\n" for name in ("fund", "kind", "seq", "posted", "category")),
+        *(f"tag {name}\n" for name in ("fund", "kind", "seq", "posted", "category", *PAID_FOR_TAGS)),
         "\n",
     ]
 
-    def posting_line(code: str, posting: Posting) -> str:
+    def posting_line(code: str, posting: Posting, comment: str = "") -> str:
         return (f"    {account_name(code, posting.account):<{width}}  "
-                f"{amount_text(posting.amount_fen):>15} {CURRENCY}\n")
+                f"{amount_text(posting.amount_fen):>15} {CURRENCY}{comment}\n")
 
     fund_postings: dict[str, list[str]] = defaultdict(list)
     for code, posting in _opening_postings(by_fund, codes):
@@ -235,7 +252,8 @@ def journal(openings: Iterable[OpeningBalance], entries: Iterable[LedgerEntry], 
         out.append(_tag("posted", posted_text(entry.posted_at)))
         if entry.category:
             out.append(_tag("category", entry.category))
-        out.extend(posting_line(entry.fund_code, posting) for posting in entry.postings)
+        comment = _paid_for_comment(entry)
+        out.extend(posting_line(entry.fund_code, posting, comment) for posting in entry.postings)
         out.append("\n")
     return "".join(out).encode("utf-8")
 
@@ -255,6 +273,10 @@ COLUMNS = (
     ("debit", "借方"),
     ("credit", "贷方"),
     ("posted_at", "入账时间"),
+    # What a disbursement paid for (programmes): after every earlier column, so none moves.
+    ("project_code", "项目编号"),
+    ("budget_line", "预算科目"),
+    ("need_id", "需求编号"),
 )
 
 
@@ -271,6 +293,9 @@ class Row(NamedTuple):
     account: str             # the ledger's key: bank, in_kind, unrestricted, restricted
     amount_fen: int          # debit positive
     posted: str
+    project_code: str = ""
+    budget_line: str = ""
+    need_id: int | None = None
 
     @property
     def account_name(self) -> str:
@@ -289,9 +314,11 @@ def _rows(openings: Iterable[OpeningBalance], entries: Iterable[LedgerEntry],
     for entry in ordered:
         reference, description = one_line(entry.reference), one_line(entry.description)
         category, posted = one_line(entry.category), posted_text(entry.posted_at)
+        project_code, budget_line = one_line(entry.project_code), one_line(entry.budget_line)
         for posting in entry.postings:
             yield Row(entry.effective_on, entry.fund_code, entry.seq, one_line(entry.kind), reference, description,
-                      category, posting.account, posting.amount_fen, posted)
+                      category, posting.account, posting.amount_fen, posted, project_code, budget_line,
+                      entry.need_id)
 
 
 def _excel_day(day: dt.date) -> int:
@@ -321,6 +348,7 @@ def csv(openings: Iterable[OpeningBalance], entries: Iterable[LedgerEntry], *,
             "" if row.seq is None else row.seq, _text_cell(row.kind), _text_cell(row.reference),
             _text_cell(row.description), _text_cell(row.category), _text_cell(row.account_name),
             amount_text(fen) if fen >= 0 else "", amount_text(-fen) if fen < 0 else "", row.posted,
+            _text_cell(row.project_code), _text_cell(row.budget_line), "" if row.need_id is None else row.need_id,
         ])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
@@ -348,7 +376,7 @@ def xlsx(openings: Iterable[OpeningBalance], entries: Iterable[LedgerEntry], *,
     sheet = workbook.add_worksheet("账本")
     for column, (_, label) in enumerate(COLUMNS):
         sheet.write_string(0, column, label, bold)
-    for column, width in enumerate((11, 14, 8, 12, 14, 40, 12, 32, 14, 14, 20)):
+    for column, width in enumerate((11, 14, 8, 12, 14, 40, 12, 32, 14, 14, 20, 14, 16, 10)):
         sheet.set_column(column, column, width)
     sheet.freeze_panes(1, 0)
 
@@ -371,9 +399,12 @@ def xlsx(openings: Iterable[OpeningBalance], entries: Iterable[LedgerEntry], *,
         # Text only through write_string, which never makes a formula; an
         # empty text stays an empty cell.
         for column, text in ((1, row.fund_code), (3, row.kind), (4, row.reference), (5, row.description),
-                             (6, row.category), (7, row.account_name), (10, row.posted)):
+                             (6, row.category), (7, row.account_name), (10, row.posted), (11, row.project_code),
+                             (12, row.budget_line)):
             if text:
                 sheet.write_string(number, column, text)
+        if row.need_id is not None:
+            sheet.write_number(number, 13, row.need_id)
         sheet.write_number(number, 8 if fen >= 0 else 9, amount_decimal(abs(fen)), money)
     sheet.autofilter(0, 0, number, len(COLUMNS) - 1)
 
