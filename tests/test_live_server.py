@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.config import REPO_ROOT
+from shared.config import REPO_ROOT, SERVICES
 from tests.conftest import ADMIN_KEY, ADMIN_PASSWORD, SECRET_KEY, LiveServer, csrf_token, free_port
 from tests.helpers import wait_until
 
@@ -23,7 +23,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 def test_make_run_serves_all_services_and_stops_on_ctrl_c(live_server: LiveServer):
     base = live_server.base_url
-    for service in ("funds", "donations", "reports"):
+    for service in SERVICES:
         spec = httpx.get(f"{base}/{service}/openapi.json")
         assert spec.status_code == 200 and spec.json()["openapi"].startswith("3."), service
         assert httpx.get(f"{base}/{service}/docs").status_code == 200
