@@ -59,7 +59,7 @@ def site_config(upstreams: dict[str, str], port: int) -> str:
     for service, address in upstreams.items():
         assert text.count(f"http://{service}:8000;") == 1, service
         text = text.replace(f"http://{service}:8000;", f"http://{address};")
-    assert not re.search(r"http://(funds|donations|reports):8000", text)
+    assert not re.search(rf"http://({'|'.join(SERVICES)}):8000", text)
     return text
 
 
@@ -162,7 +162,8 @@ def gateway_in_front(gateway: Any, tmp_path: Path) -> Iterator[Nginx]:
     the reports service is down (nothing listens at its address)."""
     base, stop = serve_over_http(gateway)
     address = base.removeprefix("http://")
-    nginx = Nginx(tmp_path / "nginx", {"funds": address, "donations": address, "reports": f"127.0.0.1:{free_port()}"})
+    nginx = Nginx(tmp_path / "nginx", {"funds": address, "donations": address, "programmes": address,
+                                       "reports": f"127.0.0.1:{free_port()}"})
     try:
         yield nginx
     finally:
@@ -339,10 +340,11 @@ def test_the_compose_stack_runs_natively_and_serves_a_donation_and_a_report(
         migrate = subprocess.run(native_command(config["migrate"]["command"], ports, schedule), cwd=REPO_ROOT,
                                  env=local_env("migrate", base), capture_output=True, text=True, timeout=300)
         assert migrate.returncode == 0, migrate.stderr
-        for name in ("funds", "donations", "reports", "worker", "beat"):
+        for name in (*SERVICES, "worker", "beat"):
             processes.append(Process(name, native_command(config[name]["command"], ports, schedule),
                                      local_env(name, base), tmp_path))
-        for process in processes[:3]:
+        worker = processes[len(SERVICES)]
+        for process in processes[:len(SERVICES)]:
             wait(lambda p=process: answers(f"http://127.0.0.1:{ports[p.name]}/{p.name}/healthz"), 60,
                  process.name, process.process, process.log)
         # Each container's own health check passes here too.
@@ -381,7 +383,7 @@ def test_the_compose_stack_runs_natively_and_serves_a_donation_and_a_report(
             assert report["status"] != "failed", report
             return report if report["status"] == "done" else None
 
-        report = wait(built, 120, "the report", processes[3].process, processes[3].log)
+        report = wait(built, 120, "the report", worker.process, worker.log)
         assert report["summary"]["closing_balance"] == "2600.00"
         (pdf,) = [f for f in report["files"] if f["format"] == "pdf"]
         download = httpx.get(urljoin(f"{base}/", pdf["url"]), headers=admin)
@@ -389,6 +391,13 @@ def test_the_compose_stack_runs_natively_and_serves_a_donation_and_a_report(
         assert hashlib.sha256(download.content).hexdigest() == pdf["sha256"]
         with psycopg.connect(libpq_dsn(stack_database)) as connection:
             assert connection.execute("SELECT count(*) FROM reports.report_file").fetchone() == (3,)
+
+        # The programmes service, behind the gateway, ready with every peer.
+        village = httpx.post(f"{base}/programmes/api/v1/villages", headers=admin,
+                             json={"name": "水村村", "township": "钟鸣镇"})
+        assert village.status_code == 201, village.text
+        ready = httpx.get(f"{base}/programmes/readyz")
+        assert ready.status_code == 200 and set(ready.json()["checks"]) >= {"database", *SERVICES} - {"programmes"}
     finally:
         statuses = {process.name: process.stop() for process in processes}
         gateway_status = nginx.stop() if nginx else 0
