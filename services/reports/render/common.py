@@ -44,6 +44,17 @@ TOTAL_LABEL = "合计"
 # Sheet names of the XLSX and section names of the CSV, in order.
 SUMMARY, FUNDS, MONTHS, DONORS, LATE, CHECKS, ANOMALIES, HEADS = (
     "概要", "基金明细", "月度收支", "主要捐赠人", "补记条目", "核查结果", "异常提示", "哈希链头")
+# The programmes' (from the programmes service), after the ledger's.
+PROJECTS, OVERDUE, DISCLOSURE, NEEDS, OPEN_NEEDS, TEAMS, DRIVES, DRIVE_KINDS = (
+    "项目", "逾期里程碑", "公开报告到期", "需求", "久未认领需求", "帮扶团", "消费帮扶", "消费帮扶分类")
+PROJECT_STATUSES = {"draft": "草稿", "approved": "已批准", "in_progress": "实施中", "closing": "结项中",
+                    "complete": "已结项", "stopped": "已终止"}
+DISCLOSURE_REPORTS = {"quarterly": "季度公开报告（实施超过6个月）", "full": "结项全面报告（结束未满3个月）"}
+
+
+def amount(text: str) -> Money:
+    """An amount as the programmes service words it ("1280.00")."""
+    return Money.parse(text)
 
 
 def check_name(code: str) -> str:
@@ -177,6 +188,7 @@ def sections(content: ReportContent) -> list[Section]:
         ("未通过核查数", len(failed)),
         ("补记条目数", len(content.late_entries)),
         ("异常提示数", len(content.anomalies)),
+        *(("说明", note) for note in content.notes),
     ]
     funds = [(fund.fund_code, fund.name, *_figures(fund)) for fund in content.funds]
     funds.append((TOTAL_LABEL, None, *_figures(totals)))
@@ -220,4 +232,61 @@ def sections(content: ReportContent) -> list[Section]:
         Section(ANOMALIES, ("类型", "基金编号", "说明", "金额"), anomalies, widths=(14, 16, 70, 18)),
         Section(HEADS, ("基金编号", "序号", "链头哈希（sha256）", "上一报告序号", "上一报告链头哈希"),
                 heads, widths=(16, 10, 68, 14, 68)),
+        *programme_sections(content),
+    ]
+
+
+def programme_sections(content: ReportContent) -> list[Section]:
+    """The programmes' tables; none when the programmes service did not answer (the summary says so)."""
+    facts = content.programmes
+    if facts is None:
+        return []
+    projects, needs, teams, drives = facts["projects"], facts["needs"], facts["teams"], facts["drives"]
+    money_columns = ("budget", "approved", "reserved", "paid", "remaining")
+    project_rows: list[tuple[Cell, ...]] = [
+        (p["project_code"], p["name"], p["fund_code"], label(PROJECT_STATUSES, p["status"]),
+         *(amount(p[name]) for name in money_columns)) for p in projects["items"]]
+    project_rows.append((TOTAL_LABEL, f"{projects['count']} 个项目", None, None,
+                         *(amount(projects[name]) for name in money_columns)))
+    overdue = [(m["project_code"], m["project_name"], m["n"], m["milestone"], dt.date.fromisoformat(m["due_on"]),
+                m["days_overdue"], amount(m["instalment"])) for m in projects["milestones_overdue"]]
+    disclosure = [(d["project_code"], d["name"], label(DISCLOSURE_REPORTS, d["report"]),
+                   dt.date.fromisoformat(d["starts_on"]),
+                   None if d["ended_on"] is None else dt.date.fromisoformat(d["ended_on"]))
+                  for d in projects["disclosure_due"]]
+    need_rows: list[tuple[Cell, ...]] = [
+        ("本期发布需求", needs["posted"]["count"], None, amount(needs["posted"]["amount"])),
+        ("本期认领（有效认领）", needs["claimed"]["count"], needs["claimed"]["needs"], amount(needs["claimed"]["amount"])),
+        ("本期完成认领", needs["fulfilled"]["count"], needs["fulfilled"]["needs"], amount(needs["fulfilled"]["amount"])),
+    ]
+    open_needs = [(n["need_id"], n["township"], n["village"], n["title"], dt.date.fromisoformat(n["posted_on"]),
+                   n["days_open"], amount(n["amount"]), amount(n["open"])) for n in needs["open_longest"]]
+    team_rows: list[tuple[Cell, ...]] = [
+        (t["name"], t["activities"], t["people_helped"], t["volunteer_hours"], t["projects"], amount(t["raised"]),
+         amount(t["spent"])) for t in teams["items"]]
+    team_rows.append((TOTAL_LABEL, teams["activities"], teams["people_helped"], teams["volunteer_hours"],
+                      sum(t["projects"] for t in teams["items"]), amount(teams["raised"]), amount(teams["spent"])))
+    unit_rows: list[tuple[Cell, ...]] = [(u["unit"], u["quantity"], u["purchases"], amount(u["paid_to_village"]))
+                                         for u in drives["by_unit"]]
+    unit_rows.append((TOTAL_LABEL, None, drives["purchases"], amount(drives["paid_to_village"])))
+    kinds: list[tuple[Cell, ...]] = [
+        ("支付给村（合计）", amount(drives["paid_to_village"])),
+        ("其中：市场价购买（交换，不计捐赠或慈善支出）", amount(drives["exchange"])),
+        ("慈善活动支出（转赠困难群众，按市场价值）", amount(drives["charitable_spending"])),
+        ("差价捐赠（高于市场价的部分）", amount(drives["donation_of_difference"])),
+        ("关联方采购笔数（须于30日内公开）", drives["related_party"]),
+    ]
+    return [
+        Section(PROJECTS, ("项目编号", "项目名称", "基金编号", "状态", "预算", "已批准", "已预留（已批未付）",
+                           "已支付", "剩余可用"), project_rows, total_row=True),
+        Section(OVERDUE, ("项目编号", "项目名称", "里程碑序号", "里程碑", "应完成日期", "逾期天数", "分期金额"),
+                overdue),
+        Section(DISCLOSURE, ("项目编号", "项目名称", "应公开报告", "开始日期", "结束日期"), disclosure),
+        Section(NEEDS, ("项目", "笔数", "涉及需求数", "金额"), need_rows, widths=(24, 10, 12, 18)),
+        Section(OPEN_NEEDS, ("需求编号", "乡镇", "村", "需求", "发布日期", "已开放天数", "需求金额", "未认领金额"),
+                open_needs),
+        Section(TEAMS, ("帮扶团", "活动次数", "帮扶人数", "志愿服务时长（小时）", "项目数", "已筹集（已批准）",
+                        "已支出"), team_rows, total_row=True),
+        Section(DRIVES, ("计量单位", "采购数量", "采购笔数", "支付给村"), unit_rows, total_row=True),
+        Section(DRIVE_KINDS, ("项目", "内容"), kinds, widths=(44, 18)),
     ]

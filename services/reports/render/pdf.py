@@ -16,9 +16,9 @@ from markupsafe import Markup
 
 from ..facts import Head, ReportContent
 from .chart import monthly_chart_svg
-from .common import (ANOMALY_KINDS, DIRECTIONS, DONOR_KINDS, ENTRY_KINDS, beijing_text, check_name,
-                     head_rows, label, money, period_name, period_span, previous_text, share_text,
-                     text_width)
+from .common import (ANOMALY_KINDS, DIRECTIONS, DISCLOSURE_REPORTS, DONOR_KINDS, ENTRY_KINDS, PROJECT_STATUSES,
+                     amount, beijing_text, check_name, head_rows, label, money, period_name, period_span,
+                     previous_text, share_text, text_width)
 
 TEMPLATES = Path(__file__).parent / "templates"
 # A check's figures the PDF shows; the rest are in the XLSX and CSV (audit_chain names
@@ -33,6 +33,7 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
 )
 _env.filters["money"] = money
+_env.filters["amount"] = lambda text: money(amount(text).fen)   # the programmes service's "1280.00"
 _BETWEEN_TAGS = re.compile(r">\s*\n\s*<")
 
 
@@ -105,6 +106,10 @@ def render_html(content: ReportContent) -> str:
                         detail=anomaly.detail, amount_fen=anomaly.amount_fen)
                    for anomaly in content.anomalies],
         heads=head_listing(content),
+        p=content.programmes,
+        notes=content.notes,
+        project_status=lambda code: label(PROJECT_STATUSES, code),
+        disclosure_report=lambda code: label(DISCLOSURE_REPORTS, code),
     )
     # The template's indentation between tags is no content, but WeasyPrint would
     # parse every run of it: hundreds of rows make that measurable.
