@@ -209,7 +209,6 @@ _kind("team_not_found", 404, NOT_FOUND, N_("No assistance team %(id)s."))
 _kind("drive_not_found", 404, NOT_FOUND, N_("No consumer-assistance drive %(id)s."))
 _kind("team_name_taken", 409, CONFLICT, N_("An assistance team named %(name)s exists already."))
 _kind("too_many", 422, INVALID, N_("Must hold at most %(max)s."))
-_kind("row_refused", 422, INVALID, N_("Item %(row)s, %(field)s: %(message)s"))
 _kind("hours_format", 422, INVALID,
       N_("Hours as a string with at most one decimal, more than 0 and at most 24, such as \"2.5\"."))
 _kind("team_one_lead", 422, INVALID, N_("A team has exactly one lead member; this one has %(leads)s."))
@@ -261,6 +260,12 @@ _kind("amendment_total_changed", 422, INVALID,
 _kind("leftover_to_required", 422, INVALID,
       N_("Say where the %(leftover)s CNY left over goes: to a similar project, as the law requires."))
 _kind("no_such_team", 422, INVALID, N_("No such team."))
+
+# -- programmes: the disclosure calendar -----------------------------------------------------------
+_kind("disclosure_not_on_calendar", 422, INVALID,
+      N_("The organisation's disclosure calendar has no %(kind)s item %(subject)s due on %(due_on)s."))
+_kind("disclosure_already_recorded", 409, CONFLICT,
+      N_("The %(kind)s item %(subject)s due on %(due_on)s is already recorded as published."))
 
 # -- reports -------------------------------------------------------------------------------
 _kind("scope_all_forbidden", 403, FORBIDDEN,

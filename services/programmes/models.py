@@ -17,8 +17,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.programmes.rules import (
-    ACTIVITY_KINDS, AMENDMENT_STATUSES, CLAIM_STATUSES, DRIVE_STATUSES, MEMBER_ROLES, MILESTONE_STATUSES,
-    NEED_CATEGORIES, NEED_STATUSES, PRIORITIES, PROJECT_CODE_PATTERN, PROJECT_STATUSES, PURCHASE_KINDS,
+    ACTIVITY_KINDS, AMENDMENT_STATUSES, CLAIM_STATUSES, DISCLOSURE_KINDS, DRIVE_STATUSES, MEMBER_ROLES,
+    MILESTONE_STATUSES, NEED_CATEGORIES, NEED_STATUSES, PRIORITIES, PROJECT_CODE_PATTERN, PROJECT_STATUSES, PURCHASE_KINDS,
 )
 from shared.audit import AuditLogMixin
 from shared.db import declarative_base, utcnow
@@ -390,6 +390,28 @@ class Purchase(Base):
     fund_code: Mapped[str | None] = mapped_column(String(32))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# -- the disclosure calendar ----------------------------------------------------------------------
+
+class DisclosureRecord(Base):
+    """That an item of an organisation's disclosure calendar was published, when and by whom."""
+
+    __tablename__ = "disclosure_record"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "kind", "subject", "due_on"),
+        _known("kind", DISCLOSURE_KINDS),
+        _not_blank("subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64))  # a project's code, a purchase's id, a year
+    due_on: Mapped[dt.date] = mapped_column(Date)  # the item's date: tells a project's quarters apart
+    published_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class AuditLog(AuditLogMixin, Base):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import fields as mf
@@ -21,7 +21,8 @@ from shared.db import MAX_ID
 from shared.money import Money
 from shared.refusals import Message
 from shared.shapes import (
-    Amount, Choice, Day, Field, Flag, Integer, Invalid, Many, Refusal, Shape, Text, list_fields, refuse_field,
+    Amount, Choice, Day, Field, Flag, Integer, Invalid, Many, Quantity, Refusal, Rows, Shape, Text, list_fields,
+    refuse_field,
 )
 
 EARLIEST_DATE = dt.date(2000, 1, 1)
@@ -127,34 +128,11 @@ CLAIM_NOTE = Shape("ClaimNote", {"note": Text(max_length=2000, min_length=0, def
 
 
 # -- assistance teams and consumer-assistance drives: inputs -----------------------------------
-# A quantity (a drive's target, a pledge, a purchase) is kept as NUMERIC(14,3), as a gift in kind's.
-QUANTITY_PATTERN = r"(0|[1-9][0-9]{0,10})(\.[0-9]{1,3})?"
 # A volunteer's hours at one activity: more than 0, at most a day, at most one decimal.
 HOURS_PATTERN = r"(0|[1-9][0-9]?)(\.[0-9])?"
 MAX_PEOPLE_HELPED = 1_000_000
 # A related-party purchase is disclosed within this many days of the purchase.
 RELATED_PARTY_DISCLOSURE_DAYS = 30
-
-
-class Quantity(Field):
-    """A count or a weight as the API writes it: a decimal string more than 0, at most three
-    decimals ("2500", "12.5"); its clean value is a Decimal."""
-
-    _regex = re.compile(QUANTITY_PATTERN)
-
-    def check(self, value: Any) -> Decimal:
-        if type(value) is not str or not self._regex.fullmatch(value):
-            raise Refusal("quantity_format")
-        quantity = Decimal(value)
-        if quantity <= 0:
-            raise Refusal("quantity_not_positive")
-        return quantity
-
-    def _marshmallow(self, **kwargs: Any) -> mf.Field:
-        return mf.String(validate=mv.Regexp(f"^{QUANTITY_PATTERN}$"), **kwargs)
-
-    def sql_check(self, column: str) -> str:
-        return f"{column} > 0"
 
 
 class Hours(Field):
@@ -175,49 +153,6 @@ class Hours(Field):
 
     def sql_check(self, column: str) -> str:
         return f"{column} > 0 AND {column} <= 24"
-
-
-class Rows(Field):
-    """A list of objects of one shape (a team's members, an activity's volunteers). A refused
-    row is refused on the list's name, its message saying what of which row."""
-
-    def __init__(self, shape: Shape, *, min_items: int = 0, max_items: int = 500, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.shape = shape
-        self.min_items = min_items
-        self.max_items = max_items
-
-    def check(self, value: Any) -> list[dict[str, Any]]:
-        if type(value) is not list:
-            raise Refusal("not_a_list")
-        if len(value) < self.min_items:
-            raise Refusal("too_few", min=self.min_items)
-        if len(value) > self.max_items:
-            raise Refusal("too_many", max=self.max_items)
-        rows = []
-        for number, item in enumerate(value, start=1):
-            try:
-                rows.append(self.shape.load(item))
-            except Invalid as invalid:
-                name, messages = next(iter(invalid.errors.items()))
-                raise Refusal("row_refused", row=number, field=name, refusal=messages[0].code,
-                              message=str(messages[0])) from None
-        return rows
-
-    def _marshmallow(self, **kwargs: Any) -> mf.Field:
-        return mf.List(mf.Nested(self.shape.schema()),
-                       validate=mv.Length(min=self.min_items or None, max=self.max_items), **kwargs)
-
-
-def quantity_text(quantity: Decimal) -> str:
-    """A quantity as the API answers it: as few decimals as it needs (2500, 12.5)."""
-    text = format(quantity, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def market_value_fen(quantity: Decimal, unit_price_fen: int) -> int:
-    """What a quantity is worth at the market price: quantity x unit price, rounded half-up to the fen."""
-    return int((quantity * unit_price_fen).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def organization_ref(**kwargs: Any) -> Integer:
@@ -324,47 +259,6 @@ MAX_PROJECT_ROWS = 100
 FieldErrors = dict[str, list[Message]]
 
 
-class PlacedRows(Field):
-    """A list of objects of one shape (a project's budget lines, its milestones). The list itself is
-    checked here; each object by the enclosing shape's `after` rule (`load_rows`), which names a refused
-    field by its place in the list: `lines.1.name`."""
-
-    def __init__(self, shape: Shape, *, min_items: int = 1, max_items: int = MAX_PROJECT_ROWS,
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.shape = shape
-        self.min_items = min_items
-        self.max_items = max_items
-
-    def check(self, value: Any) -> list[Any]:
-        if type(value) is not list:
-            raise Refusal("not_a_list")
-        if len(value) < self.min_items:
-            raise Refusal("too_few", min=self.min_items)
-        if len(value) > self.max_items:
-            raise Refusal("too_many", max=self.max_items)
-        return value
-
-    def _marshmallow(self, **kwargs: Any) -> mf.Field:
-        return mf.List(mf.Nested(self.shape.schema()), validate=mv.Length(min=self.min_items, max=self.max_items),
-                       **kwargs)
-
-
-def load_rows(values: dict[str, Any], name: str, shape: Shape, errors: FieldErrors) -> list[dict[str, Any]]:
-    """Each object of the list `values[name]` as `shape` loads it; refusals go to `errors` by place."""
-    rows = []
-    for place, row in enumerate(values[name]):
-        if not isinstance(row, dict):
-            errors[f"{name}.{place}"] = [Message("not_an_object")]
-            continue
-        try:
-            rows.append(shape.load(row))
-        except Invalid as invalid:
-            for key, messages in invalid.errors.items():
-                errors[f"{name}.{place}.{key}"] = messages
-    return rows
-
-
 BUDGET_LINE = Shape("BudgetLineIn", {
     "name": budget_line_name(description="The line's name, unique in the budget: a disbursement names it "
                                          "as its `budget_line`."),
@@ -378,7 +272,6 @@ MILESTONE = Shape("MilestoneIn", {
 
 
 def _budget_lines(values: dict[str, Any], errors: FieldErrors) -> None:
-    values["lines"] = load_rows(values, "lines", BUDGET_LINE, errors)
     seen: set[str] = set()
     for place, line in enumerate(values["lines"]):
         if line["name"] in seen:
@@ -391,7 +284,6 @@ def _project_rules(values: dict[str, Any]) -> None:
     if values["ends_on"] < values["starts_on"]:
         errors["ends_on"] = [Message("ends_before_start")]
     _budget_lines(values, errors)
-    values["milestones"] = load_rows(values, "milestones", MILESTONE, errors)
     if not errors:
         budget = sum(line["amount"].fen for line in values["lines"])
         instalments = sum(milestone["instalment"].fen for milestone in values["milestones"])
@@ -431,8 +323,8 @@ PROJECT = Shape("ProjectCreate", {
     "starts_on": programme_date(),
     "ends_on": programme_date(description="Not before `starts_on`."),
     "description": description_text(),
-    "lines": PlacedRows(BUDGET_LINE, description="The budget's lines, their names unique."),
-    "milestones": PlacedRows(MILESTONE, description=(
+    "lines": Rows(BUDGET_LINE, min_items=1, max_items=MAX_PROJECT_ROWS, description="The budget's lines, their names unique."),
+    "milestones": Rows(MILESTONE, min_items=1, max_items=MAX_PROJECT_ROWS, description=(
         "In order; their instalments add up to the budget. An instalment is paid only after its milestone's "
         "report is accepted.")),
 }, after=_project_rules, description="A micro public-welfare project to propose (it starts as a draft).")
@@ -444,7 +336,7 @@ PROJECT_LIST = Shape("ProjectListArgs", {
     "fund_code": fund_code(required=False),
 })
 AMENDMENT = Shape("AmendmentCreate", {
-    "lines": PlacedRows(BUDGET_LINE, description=(
+    "lines": Rows(BUDGET_LINE, min_items=1, max_items=MAX_PROJECT_ROWS, description=(
         "The whole new budget; its total stays the milestones' instalments. A line left out is removed "
         "(refused if money for it is approved or paid).")),
     "reason": _reason_text(),
@@ -460,3 +352,45 @@ RECOVERY = Shape("RecoveryCreate", {
     "amount": Amount(description="What was misspent and is to be recovered: at most what was paid."),
     "reason": _reason_text(),
 })
+
+
+# -- the disclosure calendar (services/programmes/calendar.py) ----------------------------------
+# What is disclosed when (Charity Law 2023; the Ministry's order No. 81): a project running more than
+# six months, its progress every three months from its start; every project, its full account within
+# three months of its end, and its leftover money within three months of its close; the year's
+# annual report by 31 May of the next; a related-party purchase within 30 days.
+DISCLOSURE_KINDS = ("progress", "full", "leftover", "annual_report", "related_party")
+# The calendar also reminds an organisation of its claims' dates (nothing is published for them).
+CALENDAR_KINDS = (*DISCLOSURE_KINDS, "claim_reminder")
+# done: recorded as published; late: past its date; due_soon: within DUE_SOON_DAYS; else upcoming.
+CALENDAR_STATUSES = ("done", "late", "due_soon", "upcoming")
+DUE_SOON_DAYS = 14
+PROGRESS_EVERY_MONTHS = 3
+PROGRESS_AFTER_MONTHS = 6
+FULL_WITHIN_MONTHS = 3
+LEFTOVER_WITHIN_MONTHS = 3
+ANNUAL_REPORT_DUE = (5, 31)  # the previous year's, by 31 May
+
+
+def _calendar_period(values: dict[str, Any]) -> None:
+    if values.get("from") and values.get("to") and values["from"] > values["to"]:
+        raise refuse_field("from", "date_after_to")
+
+
+DISCLOSURE = Shape("DisclosureCreate", {
+    "kind": Choice(DISCLOSURE_KINDS),
+    "subject": Text(max_length=64, description="A project's code, a purchase's id or a year, as the calendar "
+                                               "names it."),
+    "due_on": programme_date(description="The item's date on the calendar (a project's quarters differ by it)."),
+    "note": Text(max_length=2000, min_length=0, default="", description="Where it was published, say."),
+    "organization_id": organization_ref(required=False, description=(
+        "Whose calendar: the key's own organisation (an admin key may name another).")),
+}, description="That an item of the organisation's disclosure calendar was published.")
+DISCLOSURE_LIST = Shape("DisclosureListArgs", {
+    "organization_id": organization_ref(required=False, description=(
+        "One organisation's calendar (admins and auditors; others see only their own).")),
+    "from": programme_date(required=False, description="Items due on or after this day."),
+    "to": programme_date(required=False, description="Items due on or before this day."),
+    "status": Choice(CALENDAR_STATUSES, required=False),
+    "kind": Choice(CALENDAR_KINDS, required=False),
+}, after=_calendar_period)

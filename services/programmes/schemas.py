@@ -7,11 +7,13 @@ from decimal import Decimal
 from marshmallow import fields
 
 from services.programmes.rules import (
-    ACTIVITY_KINDS, CLAIM_STATUSES, DRIVE_STATUSES, MEMBER_ROLES, NEED_CATEGORIES, NEED_STATUSES, PRIORITIES,
-    PURCHASE_KINDS, quantity_text,
+    ACTIVITY_KINDS, AMENDMENT_STATUSES, CLAIM_STATUSES, DRIVE_STATUSES, MEMBER_ROLES, MILESTONE_STATUSES,
+    NEED_CATEGORIES, NEED_STATUSES, PRIORITIES, PROJECT_STATUSES, PURCHASE_KINDS,
 )
-from services.programmes.rules import AMENDMENT_STATUSES, MILESTONE_STATUSES, PROJECT_STATUSES
+from services.programmes.rules import CALENDAR_KINDS, CALENDAR_STATUSES
+from shared.money import Money
 from shared.schemas import AMOUNT_OUT, BaseSchema, currency_field, money_out, page_schema
+from shared.shapes import quantity_text
 
 
 class VillageSchema(BaseSchema):
@@ -322,3 +324,30 @@ class VillageDrivesSchema(_DriveMoney):
 
 DrivePageSchema = page_schema(DriveSchema, "DrivePage")
 PurchasePageSchema = page_schema(PurchaseSchema, "PurchasePage")
+
+
+class CalendarItemSchema(BaseSchema):
+    """An item of an organisation's disclosure calendar (services/programmes/calendar.py)."""
+
+    organization_id = fields.Integer(required=True)
+    kind = fields.String(required=True, metadata={"enum": list(CALENDAR_KINDS)})
+    subject = fields.String(required=True, metadata={
+        "description": "A project's code, a purchase's id, a year or a claim's id."})
+    title = fields.String(required=True)
+    due_on = fields.Date(required=True)
+    status = fields.String(required=True, metadata={"enum": list(CALENDAR_STATUSES)})
+    leftover = fields.Function(lambda item: str(Money(item.amount_fen)) if item.amount_fen is not None else None,
+                               required=True, allow_none=True,
+                               metadata={**AMOUNT_OUT, "nullable": True,
+                                         "description": "A leftover item's amount; null otherwise."})
+    need_id = fields.Integer(required=True, allow_none=True, metadata={"description": "A claim's need."})
+    published_at = fields.DateTime(required=True, allow_none=True)
+    published_by = fields.String(required=True, allow_none=True)
+    note = fields.String(required=True, allow_none=True)
+    public_url = fields.String(required=True, allow_none=True, attribute="public_path", metadata={
+        "description": "Where the public sees a done project item."})
+
+
+class CalendarSchema(BaseSchema):
+    as_of = fields.Date(required=True, metadata={"description": "The day the statuses are told for (Shanghai)."})
+    items = fields.List(fields.Nested(CalendarItemSchema), required=True)

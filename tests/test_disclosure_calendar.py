@@ -1,0 +1,166 @@
+"""The disclosure calendar (信息公开日历) through the programmes API and its page: a long project's quarterly and
+full disclosures, a related-party purchase's 30 days, the annual report, claims' reminders; marking an item
+published makes it done; another organisation sees none of it. And the disbursement form naming a budget
+line or a need, with the programmes service's choices."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from services.programmes.calendar import add_months
+from shared.dates import today
+from tests.conftest import ApiClient, Browser, Factory
+from tests.helpers import assert_ok, assert_problem
+from tests.test_programmes_projects import EQUIPMENT, Org, accept, body, organisation
+
+API = "/programmes/api/v1"
+DISCLOSURES = f"{API}/disclosures"
+CODE = "XM-CAL-001"
+
+
+def long_project(org: Org, code: str = CODE) -> tuple[dt.date, dt.date]:
+    """A project of seven months that started four months ago, approved."""
+    starts_on = add_months(today(), -4)
+    ends_on = add_months(starts_on, 7)
+    project = body(org, code, starts_on=starts_on.isoformat(), ends_on=ends_on.isoformat())
+    project["milestones"] = [{**m, "due_on": ends_on.isoformat()} for m in project["milestones"]]
+    assert_ok(org.writer.post(f"{API}/projects", json=project), 201)
+    assert_ok(org.approver.post(f"{API}/projects/{code}/approve"))
+    return starts_on, ends_on
+
+
+def items(client: ApiClient, query: str = "") -> list[dict[str, Any]]:
+    return assert_ok(client.get(f"{DISCLOSURES}{query}"))["items"]  # type: ignore[no-any-return]
+
+
+def shown(found: list[dict[str, Any]], kind: str) -> list[tuple[str, str, str]]:
+    return [(i["subject"], i["due_on"], i["status"]) for i in found if i["kind"] == kind]
+
+
+def related_purchase(api: ApiClient, org: Org, days_ago: int) -> dict[str, Any]:
+    village = assert_ok(api.post(f"{API}/villages", json={"name": "永丰村", "township": "顺安镇"}), 201)
+    drive = assert_ok(org.writer.post(f"{API}/drives", json={
+        "name": "永丰村大米认购", "village_id": village["id"], "product": "大米", "unit": "袋",
+        "unit_price": "50.00", "quantity": "100"}), 201)
+    return assert_ok(org.writer.post(f"{API}/drives/{drive['id']}/purchases", json={  # type: ignore[no-any-return]
+        "quantity": "10", "amount": "500.00", "kind": "market", "related_party": True,
+        "purchased_on": (today() - dt.timedelta(days=days_ago)).isoformat()}), 201)
+
+
+def test_a_long_project_a_related_purchase_and_the_annual_report_are_on_the_calendar(api: ApiClient,
+                                                                                      make: Factory) -> None:
+    org = organisation(api, make)
+    starts_on, ends_on = long_project(org)
+    purchase = related_purchase(api, org, days_ago=20)
+    on = today()
+    found = items(org.writer)
+    # Quarterly from the start while it runs (3 and 6 months; 9 is after its end), then the full one.
+    assert shown(found, "progress") == [(CODE, add_months(starts_on, 3).isoformat(), "late"),
+                                        (CODE, add_months(starts_on, 6).isoformat(), "upcoming")]
+    assert shown(found, "full") == [(CODE, add_months(ends_on, 3).isoformat(), "upcoming")]
+    assert shown(found, "related_party") == [
+        (str(purchase["id"]), (on + dt.timedelta(days=10)).isoformat(), "due_soon")]
+    report_due = dt.date(on.year, 5, 31)
+    expected = "late" if on > report_due else "due_soon" if (report_due - on).days <= 14 else "upcoming"
+    assert shown(found, "annual_report") == [(str(on.year - 1), report_due.isoformat(), expected),
+                                             (str(on.year), f"{on.year + 1}-05-31", "upcoming")]
+    assert all(i["organization_id"] == org.id and i["title"] for i in found)
+    assert [i["due_on"] for i in found] == sorted(i["due_on"] for i in found)
+    first = next(i for i in found if i["kind"] == "progress")
+    assert (first["published_at"], first["public_url"], first["leftover"]) == (None, None, None)
+    assert "XM-CAL-001" in first["title"]
+
+    # Filters: by status, kind and dates.
+    assert {i["status"] for i in items(org.writer, "?status=late")} == {"late"}
+    assert shown(items(org.writer, "?kind=full"), "full") == shown(found, "full")
+    window = items(org.writer, f"?from={on.isoformat()}&to={(on + dt.timedelta(days=30)).isoformat()}")
+    assert [i["kind"] for i in window] == ["related_party"] + (
+        ["annual_report"] if on <= dt.date(on.year, 5, 31) <= on + dt.timedelta(days=30) else [])
+
+
+def test_marking_an_item_published_makes_it_done_once(api: ApiClient, make: Factory) -> None:
+    org = organisation(api, make)
+    starts_on, _ = long_project(org)
+    due = add_months(starts_on, 3).isoformat()
+    marked = assert_ok(org.writer.post(DISCLOSURES, json={"kind": "progress", "subject": CODE, "due_on": due,
+                                                          "note": "已在官网公示"}, headers={"Idempotency-Key": "cal-1"}),
+                       201)
+    assert (marked["status"], marked["note"], marked["public_url"]) == (
+        "done", "已在官网公示", f"/programmes/public/projects/{CODE}")
+    assert marked["published_by"] and marked["published_at"]
+    # The same key again: the first answer; without it, a second record is refused.
+    again = org.writer.post(DISCLOSURES, json={"kind": "progress", "subject": CODE, "due_on": due,
+                                               "note": "已在官网公示"}, headers={"Idempotency-Key": "cal-1"})
+    assert (again.status_code, again.json) == (201, marked)
+    problem = assert_problem(org.writer.post(DISCLOSURES, json={"kind": "progress", "subject": CODE, "due_on": due}),
+                             409)
+    assert problem["code"] == "disclosure_already_recorded"
+    assert shown(items(org.writer, "?kind=progress"), "progress")[0] == (CODE, due, "done")
+    # Only what is on the calendar: another date, another project, a claim's reminder.
+    for wrong in ({"kind": "progress", "subject": CODE, "due_on": add_months(starts_on, 4).isoformat()},
+                  {"kind": "full", "subject": "XM-NONE", "due_on": due}):
+        assert_problem(org.writer.post(DISCLOSURES, json=wrong), 422, "subject")
+    assert_problem(org.writer.post(DISCLOSURES, json={"kind": "claim_reminder", "subject": "1", "due_on": due}),
+                   422, "kind")
+    # A reader may not record.
+    reader = api.with_key(make.api_key(org.id, ["programmes:read"], "reader"))
+    assert_problem(reader.post(DISCLOSURES, json={"kind": "full", "subject": CODE, "due_on": due}), 403)
+    assert len(items(reader, "?kind=progress")) == 2
+
+
+def test_another_organisation_sees_none_of_it_and_cannot_mark_it(api: ApiClient, make: Factory) -> None:
+    org = organisation(api, make)
+    starts_on, _ = long_project(org)
+    related_purchase(api, org, days_ago=3)
+    other = organisation(api, make)
+    theirs = items(other.writer)
+    assert {i["organization_id"] for i in theirs} == {other.id}
+    assert {i["kind"] for i in theirs} == {"annual_report"}
+    assert items(other.writer, f"?organization_id={org.id}") == []
+    assert_problem(other.writer.post(DISCLOSURES, json={
+        "kind": "progress", "subject": CODE, "due_on": add_months(starts_on, 3).isoformat()}), 422, "subject")
+    # Naming another organisation is an admin's.
+    assert_problem(other.writer.post(DISCLOSURES, json={
+        "kind": "progress", "subject": CODE, "due_on": add_months(starts_on, 3).isoformat(),
+        "organization_id": org.id}), 422, "organization_id")
+    # The admin sees every organisation the programmes know, or one.
+    assert org.id in {i["organization_id"] for i in items(api)}
+    assert {i["organization_id"] for i in items(api, f"?organization_id={other.id}")} == {other.id}
+    assert {i["organization_id"] for i in items(api, f"?organization_id={org.id}")} == {org.id}
+    assert shown(items(org.writer, "?kind=progress"), "progress")[0][2] == "late"
+
+
+def test_a_claim_due_within_two_weeks_is_reminded(api: ApiClient, make: Factory) -> None:
+    org = organisation(api, make)
+    village = assert_ok(api.post(f"{API}/villages", json={"name": "新桥村", "township": "钟鸣镇"}), 201)
+    soon = assert_ok(api.post(f"{API}/needs", json={
+        "village_id": village["id"], "title": "修缮村道", "category": "roads", "amount": "8000.00",
+        "due_on": (today() + dt.timedelta(days=5)).isoformat()}), 201)
+    later = assert_ok(api.post(f"{API}/needs", json={
+        "village_id": village["id"], "title": "安装路灯", "category": "lighting", "amount": "3000.00",
+        "due_on": (today() + dt.timedelta(days=60)).isoformat()}), 201)
+    claim = assert_ok(org.writer.post(f"{API}/needs/{soon['id']}/claims", json={"amount": "2000.00"}), 201)
+    assert_ok(org.writer.post(f"{API}/needs/{later['id']}/claims", json={"amount": "1000.00"}), 201)
+    reminders = [i for i in items(org.writer) if i["kind"] == "claim_reminder"]
+    assert [(i["subject"], i["need_id"], i["status"]) for i in reminders] == [
+        (str(claim["id"]), soon["id"], "due_soon")]
+    assert_ok(org.writer.post(f"{API}/claims/{claim['id']}/fulfil", json={}))
+    assert [i for i in items(org.writer) if i["kind"] == "claim_reminder"] == []
+
+
+def test_bad_input_is_a_422_naming_the_field(api: ApiClient, make: Factory) -> None:
+    org = organisation(api, make)
+    good = {"kind": "annual_report", "subject": str(today().year - 1), "due_on": f"{today().year}-05-31"}
+    for name, bad in (("kind", "weekly"), ("kind", 3), ("subject", ""), ("subject", "x" * 65),
+                      ("due_on", "2026-13-01"), ("due_on", "31/05/2026"), ("note", "x" * 2001),
+                      ("organization_id", 0)):
+        assert_problem(org.writer.post(DISCLOSURES, json={**good, name: bad}), 422, name)
+    assert_problem(org.writer.post(DISCLOSURES, json={**good, "extra": 1}), 422, "extra")
+    for query, name in (("?status=soon", "status"), ("?from=2026-02-30", "from"), ("?kind=x", "kind"),
+                        ("?from=2026-06-01&to=2026-05-01", "from"), ("?organization_id=abc", "organization_id")):
+        assert_problem(org.writer.get(f"{DISCLOSURES}{query}"), 422, name)
+    assert [i["status"] for i in items(org.writer, "?kind=annual_report")][1] == "upcoming"
+    assert_ok(org.writer.post(DISCLOSURES, json=good), 201)
+    assert items(org.writer, "?kind=annual_report")[0]["status"] == "done"
