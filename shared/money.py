@@ -9,7 +9,7 @@ amount.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache, total_ordering
 from typing import Any
 
@@ -165,3 +165,9 @@ def chinese_capitals(fen: int) -> str:
     else:
         text += "整"
     return text
+
+
+def priced_fen(quantity: Decimal, unit_price_fen: int) -> int:
+    """What a quantity is worth at a unit price (goods given in kind, produce bought in a drive):
+    quantity x unit price, rounded half-up to the fen."""
+    return int((quantity * unit_price_fen).quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -324,6 +325,63 @@ class Custom(Field):
         return self.checker(value)
 
 
+# A quantity (goods given in kind, a drive's produce) is kept as NUMERIC(14,3): at most 11 digits
+# before the point and 3 after.
+QUANTITY_PATTERN = r"(0|[1-9][0-9]{0,10})(\.[0-9]{1,3})?"
+
+
+class Quantity(Field):
+    """A count or a weight as the API writes it: a decimal string more than 0, at most three
+    decimals ("2500", "12.5"); its clean value is a Decimal."""
+
+    _regex = re.compile(QUANTITY_PATTERN)
+
+    def check(self, value: Any) -> Decimal:
+        if type(value) is not str or not self._regex.fullmatch(value):
+            raise Refusal("quantity_format")
+        quantity = Decimal(value)
+        if quantity <= 0:
+            raise Refusal("quantity_not_positive")
+        return quantity
+
+    def _marshmallow(self, **kwargs: Any) -> mf.Field:
+        return mf.String(validate=mv.Regexp(f"^{QUANTITY_PATTERN}$"), **kwargs)
+
+    def sql_check(self, column: str) -> str:
+        return f"{column} > 0"
+
+
+def quantity_text(quantity: Decimal) -> str:
+    """A quantity as the API answers it: as few decimals as it needs (2500, 12.5)."""
+    text = format(quantity, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class Rows(Field):
+    """A list of objects of one shape (a budget's lines, a team's members). The list is checked
+    here; each object by its shape, in the enclosing shape (Shape._load_object), which names a
+    refused field by its place in the list: `lines.1.name` (counted from 0)."""
+
+    def __init__(self, shape: Shape, *, min_items: int = 0, max_items: int = 500, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shape = shape
+        self.min_items = min_items
+        self.max_items = max_items
+
+    def check(self, value: Any) -> list[Any]:
+        if type(value) is not list:
+            raise Refusal("not_a_list")
+        if len(value) < self.min_items:
+            raise Refusal("too_few", min=self.min_items)
+        if len(value) > self.max_items:
+            raise Refusal("too_many", max=self.max_items)
+        return value
+
+    def _marshmallow(self, **kwargs: Any) -> mf.Field:
+        return mf.List(mf.Nested(self.shape.schema()),
+                       validate=mv.Length(min=self.min_items or None, max=self.max_items), **kwargs)
+
+
 class Nested(Field):
     """An object of its own shape."""
 
@@ -391,6 +449,9 @@ class Shape:
                     result = None
                 elif isinstance(field, Nested):
                     result = field.shape._load_object(value, f"{prefix}{key}.", errors)
+                elif isinstance(field, Rows):
+                    result = [field.shape._load_object(item, f"{prefix}{key}.{place}.", errors)
+                              for place, item in enumerate(field.check(value))]
                 else:
                     result = field.check(value)
             except Refusal as refusal:

@@ -98,32 +98,36 @@ def test_bad_input_on_every_field_is_a_422_naming_it_and_writes_nothing(api: Api
     as_lead = api.with_key(key)
     good = team_body(lead, partner, [v])
     lead_member = good["members"][0]
-    for field, bad in [("name", ""), ("name", "x" * 201), ("members", []), ("members", "x"),
-                       ("members", [lead_member, {"organization_id": partner, "role": "boss"}]),
-                       ("members", [lead_member, {"organization_id": partner, "role": "lead"}]),  # two leads
-                       ("members", [{"organization_id": lead, "role": "partner"}]),  # no lead
-                       ("members", [lead_member, {"organization_id": lead, "role": "donor"}]),  # twice
-                       ("members", [lead_member, {"organization_id": 999999, "role": "donor"}]),
-                       ("members", [lead_member, {"organization_id": partner, "role": "donor", "x": 1}]),
-                       ("village_ids", []), ("village_ids", [999999]), ("village_ids", ["1"]),
-                       ("village_ids", None)]:
-        assert_problem(as_lead.post(f"{API}/teams", json={**good, field: bad}), 422, field)
+    for field, bad, named in [
+            ("name", "", "name"), ("name", "x" * 201, "name"), ("members", [], "members"), ("members", "x", "members"),
+            ("members", [lead_member, {"organization_id": partner, "role": "boss"}], "members.1.role"),
+            ("members", [lead_member, {"organization_id": partner, "role": "lead"}], "members"),  # two leads
+            ("members", [{"organization_id": lead, "role": "partner"}], "members"),  # no lead
+            ("members", [lead_member, {"organization_id": lead, "role": "donor"}], "members"),  # twice
+            ("members", [lead_member, {"organization_id": 999999, "role": "donor"}], "members"),
+            ("members", [lead_member, {"organization_id": partner, "role": "donor", "x": 1}], "members.1.x"),
+            ("members", [lead_member, "x"], "members.1"),
+            ("village_ids", [], "village_ids"), ("village_ids", [999999], "village_ids"),
+            ("village_ids", ["1"], "village_ids"), ("village_ids", None, "village_ids")]:
+        assert_problem(as_lead.post(f"{API}/teams", json={**good, field: bad}), 422, named)
     assert assert_ok(api.get(f"{API}/teams"))["items"] == []
 
     team = assert_ok(as_lead.post(f"{API}/teams", json=good), 201)
     elsewhere = village(api, "外村")["id"]
     tomorrow = (dt.date.today() + dt.timedelta(days=2)).isoformat()
-    for field, bad in [("on", tomorrow), ("on", "2026-13-01"), ("village_id", elsewhere), ("village_id", "x"),
-                       ("kind", "party"), ("people_helped", -1), ("people_helped", 1_000_001),
-                       ("people_helped", "3"), ("description", "x" * 4001),
-                       ("volunteers", [{"name": "张三", "hours": "0"}]),
-                       ("volunteers", [{"name": "张三", "hours": "24.5"}]),
-                       ("volunteers", [{"name": "张三", "hours": "2.25"}]),
-                       ("volunteers", [{"name": "张三", "hours": 2}]),
-                       ("volunteers", [{"name": "", "hours": "2"}]),
-                       ("volunteers", [{"hours": "2"}]), ("volunteers", {"name": "张三"})]:
+    for field, bad, named in [
+            ("on", tomorrow, "on"), ("on", "2026-13-01", "on"), ("village_id", elsewhere, "village_id"),
+            ("village_id", "x", "village_id"), ("kind", "party", "kind"), ("people_helped", -1, "people_helped"),
+            ("people_helped", 1_000_001, "people_helped"), ("people_helped", "3", "people_helped"),
+            ("description", "x" * 4001, "description"),
+            ("volunteers", [{"name": "张三", "hours": "0"}], "volunteers.0.hours"),
+            ("volunteers", [{"name": "张三", "hours": "24.5"}], "volunteers.0.hours"),
+            ("volunteers", [{"name": "张三", "hours": "2.25"}], "volunteers.0.hours"),
+            ("volunteers", [{"name": "张三", "hours": "2"}, {"name": "李四", "hours": 2}], "volunteers.1.hours"),
+            ("volunteers", [{"name": "", "hours": "2"}], "volunteers.0.name"),
+            ("volunteers", [{"hours": "2"}], "volunteers.0.name"), ("volunteers", {"name": "张三"}, "volunteers")]:
         assert_problem(as_lead.post(f"{API}/teams/{team['id']}/activities", json={**activity_body(v), field: bad}),
-                       422, field)
+                       422, named)
     assert assert_ok(as_lead.get(f"{API}/teams/{team['id']}/activities"))["items"] == []
     assert assert_ok(as_lead.get(f"{API}/teams/{team['id']}"))["totals"]["activities"] == 0
     assert_problem(as_lead.get(f"{API}/teams/{team['id']}/activities?kind=party"), 422, "kind")

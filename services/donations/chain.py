@@ -20,7 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from services.donations.rules import DEFAULT_DISBURSEMENT_CATEGORY, quantity_text
+from services.donations.rules import DEFAULT_DISBURSEMENT_CATEGORY
+from shared.shapes import quantity_text
 
 VERSION = "v1"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

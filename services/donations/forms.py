@@ -17,11 +17,11 @@ from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, String
 
 from shared import i18n, page_input
 from shared.dates import today
-from shared.money import Money
+from shared.money import Money, priced_fen
 from shared.shapes import Refusal
 from services.donations.rules import (
     CHANNELS, DEFAULT_DISBURSEMENT_CATEGORY, DISBURSEMENT, DISBURSEMENT_CATEGORIES, DISBURSEMENT_STATUSES, DONATION,
-    DONATION_STATUSES, DONOR_KINDS, IN_KIND, PAYMENT, REVERSAL, WITHDRAWAL, goods_amount_fen,
+    DONATION_STATUSES, DONOR_KINDS, IN_KIND, PAYMENT, REVERSAL, WITHDRAWAL,
 )
 from shared.forms import ALL, OnceForm, QueryForm, WebForm, choices
 from services.donations.listing import (
@@ -118,7 +118,7 @@ class DonationForm(OnceForm):
         if not str(data.get("amount") or "").strip() and not refused:
             try:
                 unit_price = Money.parse(page_input.amount_text(data["goods_unit_price"]))
-                data["amount"] = str(Money(goods_amount_fen(Decimal(data["goods_quantity"]), unit_price.fen)))
+                data["amount"] = str(Money(priced_fen(Decimal(data["goods_quantity"]), unit_price.fen)))
             except (Refusal, ValueError):
                 pass  # the unit price's own refusal follows
         valid = super().check_shape(data)

@@ -18,7 +18,7 @@ from weasyprint import HTML
 
 from services.donations.models import Donation
 from services.donations.names import fund_name, organization_name
-from services.donations.rules import quantity_text
+from shared.shapes import quantity_text
 from shared.money import Money
 
 

@@ -7,21 +7,16 @@ constraints (models.py) all take their rules from here.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-
-from marshmallow import fields as mf
-from marshmallow import validate as mv
 
 from shared.dates import today
 from shared.contracts.caps import BUDGET_LINE_MAX_LENGTH
 from shared.contracts.funds import fund_code
 from shared.db import MAX_BIG_ID, MAX_ID
-from shared.money import CURRENCY, Money
+from shared.money import CURRENCY, Money, priced_fen
 from shared.shapes import (
-    Amount, Choice, Day, Field, Flag, Integer, Nested, Refusal, Shape, Text, list_fields, refuse_field,
+    Amount, Choice, Day, Flag, Integer, Nested, Quantity, Shape, Text, list_fields, refuse_field,
 )
 
 DONOR_KINDS = ("individual", "enterprise", "organization")
@@ -64,44 +59,7 @@ DONOR = Shape("Donor", {
     "anonymous": Flag(default=False, description="Hide the donor's name in every output."),
 })
 
-# Goods given in kind: what, how many of what unit, at what declared price each. The quantity
-# is kept as NUMERIC(14,3): at most 11 digits before the point and 3 after.
-QUANTITY_PATTERN = r"(0|[1-9][0-9]{0,10})(\.[0-9]{1,3})?"
-QUANTITY_MAX = Decimal("99999999999.999")
-
-
-class Quantity(Field):
-    """A count or a weight as the API writes it: a decimal string more than 0, at most three
-    decimals ("2500", "12.5"); its clean value is a Decimal."""
-
-    _regex = re.compile(QUANTITY_PATTERN)
-
-    def check(self, value: Any) -> Decimal:
-        if type(value) is not str or not self._regex.fullmatch(value):
-            raise Refusal("quantity_format")
-        quantity = Decimal(value)
-        if quantity <= 0:
-            raise Refusal("quantity_not_positive")
-        return quantity
-
-    def _marshmallow(self, **kwargs: Any) -> mf.Field:
-        return mf.String(validate=mv.Regexp(f"^{QUANTITY_PATTERN}$"), **kwargs)
-
-    def sql_check(self, column: str) -> str:
-        return f"{column} > 0"
-
-
-def quantity_text(quantity: Decimal) -> str:
-    """A quantity as the API answers it: as few decimals as it needs (2500, 12.5)."""
-    text = format(quantity, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def goods_amount_fen(quantity: Decimal, unit_price_fen: int) -> int:
-    """What goods are worth: quantity x unit price, rounded half-up to the fen."""
-    return int((quantity * unit_price_fen).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
+# Goods given in kind: what, how many of what unit, at what declared price each.
 GOODS = Shape("Goods", {
     "item": Text(max_length=100, example="大米"),
     "quantity": Quantity(description="More than 0, at most three decimals.", example="2500"),
@@ -116,7 +74,7 @@ def _goods_match(values: dict[str, Any]) -> None:
         return
     if values["channel"] != IN_KIND:
         raise refuse_field("goods", "goods_not_in_kind")
-    expected = goods_amount_fen(goods["quantity"], goods["unit_price"].fen)
+    expected = priced_fen(goods["quantity"], goods["unit_price"].fen)
     if values["amount"].fen != expected:
         raise refuse_field("amount", "goods_amount_mismatch", expected=str(Money(expected)))
 

@@ -17,11 +17,12 @@ from marshmallow import fields
 from services.donations.models import receipt_no
 from services.donations.rules import (
     ACCOUNT_NAMES, ANONYMOUS_NAME, ATTACHMENT_TYPES, CHANNELS, DISBURSEMENT_CATEGORIES, DISBURSEMENT_STATUSES,
-    DONATION_STATUSES, DONOR_KINDS, ENTRY_KINDS, QUANTITY_PATTERN, quantity_text,
+    DONATION_STATUSES, DONOR_KINDS, ENTRY_KINDS,
 )
 from shared.contracts.funds import FUND_STATUSES
 from shared.money import CURRENCY, Money
 from shared.schemas import AMOUNT_OUT, BaseSchema, currency_field, money_out, page_schema
+from shared.shapes import QUANTITY_PATTERN, quantity_text
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:

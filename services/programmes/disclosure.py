@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from services.programmes import drives, needs, projects, teams, web_reads
 from services.programmes.models import Claim, Drive, Project, Team, TeamVillage
-from services.programmes.rules import LIVE_CLAIM_STATUSES, PROJECT_CODE_PATTERN, quantity_text
+from services.programmes.rules import LIVE_CLAIM_STATUSES, PROJECT_CODE_PATTERN
 from shared.contracts.funds import FUND_CODE_PATTERN
 from shared.dates import shanghai_date
 from shared.db import MAX_ID
@@ -35,6 +35,7 @@ from shared.disclosure import public_only
 from shared.errors import Problem
 from shared.money import Money
 from shared.peers import peers
+from shared.shapes import quantity_text
 
 # What the public lists show at most (the newest first).
 LAST = 50

@@ -29,7 +29,9 @@ from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.programmes.models import AuditLog, Drive, DrivePledge, Purchase, Village
-from services.programmes.rules import RELATED_PARTY_DISCLOSURE_DAYS, market_value_fen, quantity_text
+from services.programmes.rules import RELATED_PARTY_DISCLOSURE_DAYS
+from shared.money import priced_fen
+from shared.shapes import quantity_text
 from shared import audit
 from shared.auth import Principal
 from shared.db import MAX_ID
@@ -140,7 +142,7 @@ def _check_fund(fund_code: str | None, organization_id: int) -> None:
 def record_purchase(session: Session, actor: Principal, drive_id: int, data: dict[str, Any]) -> Purchase:
     drive = get_drive(session, actor, drive_id)
     organization_id = _acting_organization(actor, drive, data.get("organization_id"))
-    market_fen = market_value_fen(data["quantity"], drive.unit_price_fen)
+    market_fen = priced_fen(data["quantity"], drive.unit_price_fen)
     if market_fen <= 0:  # a quantity too small to be worth a fen
         raise Problem.field("quantity", "quantity_not_positive")
     _check_amount(data["kind"], data["amount"].fen, market_fen)

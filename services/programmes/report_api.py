@@ -39,7 +39,7 @@ from services.programmes.models import (
     Activity, AuditLog, Claim, Drive, Milestone, Need, Project, Purchase, Team, TeamMember, Village,
     VolunteerHours,
 )
-from services.programmes.rules import LIVE_CLAIM_STATUSES, PROJECT_STATUSES, organization_ref, quantity_text
+from services.programmes.rules import LIVE_CLAIM_STATUSES, PROJECT_STATUSES, organization_ref
 from shared.api import json_body
 from shared.auth import require_internal
 from shared.contracts.funds import fund_code
@@ -48,7 +48,7 @@ from shared.db import db_session
 from shared.errors import Problem
 from shared.money import Money
 from shared.periods import PERIOD_PATTERN, Period
-from shared.shapes import Shape, Text, refuse_field
+from shared.shapes import Shape, Text, quantity_text, refuse_field
 
 bp = Blueprint("programmes_report_api", __name__, url_prefix="/internal/v1")
 
