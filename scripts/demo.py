@@ -277,6 +277,165 @@ class Demo:
             self.payout(fund, amount, f"{need['village']}村民委员会", f"{need['village']}{need['title']}（首期）", paid,
                         need_id=need["id"])
 
+    # -- assistance teams ---------------------------------------------------------------------------------
+
+    def teams(self, organizations: dict[str, int], villages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """24 teams of "1+N": each chamber leads two, with another chamber and a township as partners,
+        paired with one or two villages, and a year of visits, goods, training and sales help."""
+        existing = {t["name"]: t for t in self.every("/programmes/api/v1/teams")}
+        chambers = [organizations[c] for c in CHAMBERS]
+        teams = []
+        for n in range(24):
+            lead = chambers[n % len(chambers)]
+            partner = chambers[(n + 5) % len(chambers)]
+            township = organizations[f"{TOWNSHIPS[n % len(TOWNSHIPS)]}人民政府"]
+            paired = [villages[n % len(villages)]] + ([villages[(n + 12) % len(villages)]] if n % 2 else [])
+            name = f"{CHAMBERS[n % len(CHAMBERS)].removeprefix('铜陵市')}帮扶团{'一二'[n // len(CHAMBERS)]}队"
+            team = existing.get(name)
+            if team is None:
+                team = self.call("POST", "/programmes/api/v1/teams", key=self.key_for(lead), json={
+                    "name": name, "village_ids": [v["id"] for v in paired], "members": [
+                        {"organization_id": lead, "role": "lead", "contribution": "牵头组织，捐资助力"},
+                        {"organization_id": partner, "role": "partner", "contribution": "技术培训与销售渠道"},
+                        {"organization_id": township, "role": "partner", "contribution": "对接村两委，组织实施"}]}).json()
+                self.count("teams")
+                self.activities(team, lead, paired)
+            team["lead"] = lead
+            teams.append(team)
+        return teams
+
+    def activities(self, team: dict[str, Any], lead: int, villages: list[dict[str, Any]]) -> None:
+        rng = random.Random(f"{SEED}-team-{team['name']}")
+        for _ in range(rng.randint(3, 6)):
+            village = rng.choice(villages)
+            kind = rng.choice(["visit", "goods", "training", "sales_help"])
+            volunteers = [{"name": f"{rng.choice('王李张刘陈杨赵黄周吴')}{rng.choice(['志强', '红', '军', '敏', '婷'])}",
+                           "hours": f"{rng.choice([2, 3, 4, 6, 8])}.{rng.choice([0, 5])}"}
+                          for _ in range(rng.randint(2, 8))]
+            self.call("POST", f"/programmes/api/v1/teams/{team['id']}/activities", key=self.key_for(lead), json={
+                "on": (self.today - dt.timedelta(days=rng.randint(1, 330))).isoformat(), "village_id": village["id"],
+                "kind": kind, "people_helped": rng.randint(5, 120), "volunteers": volunteers,
+                "description": {"visit": "走访慰问困难户", "goods": "捐赠米面油等生活物资", "training": "农技与电商培训",
+                                "sales_help": "帮助销售农产品"}[kind]})
+            self.count("activities")
+
+    # -- micro public-welfare projects -------------------------------------------------------------------
+
+    def projects(self, funds: list[dict[str, Any]], villages: list[dict[str, Any]],
+                 teams: list[dict[str, Any]]) -> None:
+        """102 projects of 10,000 to 50,000 yuan, about 3 million in all: approved (a few still drafts),
+        milestones reported and accepted as they fell due and their instalments paid, except for some
+        projects that are late with a report."""
+        team_of = {}
+        for team in teams:
+            team_of.setdefault(team["lead"], team)
+        paid_by_fund = {fund["code"]: self.paid_purposes(fund) for fund in funds}
+        for n in range(102):
+            rng = random.Random(f"{SEED}-project-{n}")
+            fund = funds[n % len(funds)]
+            code = f"TL-WG-{n + 1:03d}"
+            project = self.call("GET", f"/programmes/api/v1/projects/{code}", ok=(200, 404))
+            if project.status_code == 404:
+                project = self.call("POST", "/programmes/api/v1/projects", key=self.key_for(fund["organization_id"]),
+                                    json=self.project_plan(rng, code, fund, villages, team_of))
+                self.count("projects")
+            self.advance(project.json(), fund, paid_by_fund[fund["code"]], n)
+
+    def project_plan(self, rng: random.Random, code: str, fund: dict[str, Any], villages: list[dict[str, Any]],
+                     team_of: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        village = rng.choice(villages)
+        title, lines = rng.choice([
+            ("留守儿童四点半课堂", ["场地与设施", "志愿者补贴", "教材与文具"]),
+            ("独居老人助餐服务", ["食材采购", "送餐人员劳务", "餐具与保温设备"]),
+            ("村民健康义诊", ["药品与耗材", "医护人员交通", "宣传材料"]),
+            ("农产品电商培训", ["培训讲师", "场地租赁", "学员资料"]),
+            ("困境儿童助学", ["助学金", "学习用品"]),
+            ("村庄环境整治", ["清运劳务", "垃圾分类设施"]),
+        ])
+        total = rng.randint(10, 50) * 1000
+        shares = [Decimal(1)] if len(lines) == 1 else ([Decimal("0.5"), Decimal("0.3"), Decimal("0.2")]
+                                                       if len(lines) == 3 else [Decimal("0.6"), Decimal("0.4")])
+        amounts = [int(total * share) for share in shares]
+        amounts[0] += total - sum(amounts)
+        starts = self.today - dt.timedelta(days=rng.randint(40, 330))
+        ends = starts + dt.timedelta(days=rng.choice([180, 270, 365]))
+        parts = [Decimal("0.4"), Decimal("0.4"), Decimal("0.2")]
+        instalments = [int(total * part) for part in parts]
+        instalments[-1] += total - sum(instalments)
+        span = (ends - starts).days
+        milestones = [{"name": name, "due_on": (starts + dt.timedelta(days=span * k // 3)).isoformat(),
+                       "instalment": f"{amount}.00"}
+                      for k, (name, amount) in enumerate(zip(["启动与方案", "中期实施", "结项验收"], instalments), 1)]
+        team = team_of.get(fund["organization_id"])
+        return {"code": code, "name": f"{village['name']}{title}", "fund_code": fund["code"],
+                "village_id": village["id"], "team_id": team["id"] if team else None,
+                "starts_on": starts.isoformat(), "ends_on": ends.isoformat(),
+                "description": f"{fund['name']}资助的微公益创投项目",
+                "lines": [{"name": name, "amount": f"{amount}.00"} for name, amount in zip(lines, amounts)],
+                "milestones": milestones}
+
+    def advance(self, project: dict[str, Any], fund: dict[str, Any], paid: set[str], n: int) -> None:
+        """Bring the project to where the scenario has it; what is done already is left as it is."""
+        code, organization_id = project["code"], fund["organization_id"]
+        clerk, approver = self.key_for(organization_id), self.approver_for(organization_id)
+        if n % 17 == 5:
+            return  # still a draft, waiting for approval
+        if project["status"] == "draft":
+            project = self.call("POST", f"/programmes/api/v1/projects/{code}/approve", key=approver).json()
+        late = n % 7 == 3  # behind with a report
+        for milestone in project["milestones"]:
+            if dt.date.fromisoformat(milestone["due_on"]) > self.today or (late and milestone["n"] > 1):
+                break
+            if milestone["status"] == "pending":
+                self.call("POST", f"/programmes/api/v1/projects/{code}/milestones/{milestone['n']}/report",
+                          key=clerk, json={"report": f"{milestone['name']}已完成，附照片与签到表。"})
+            if milestone["status"] in ("pending", "reported"):
+                self.call("POST", f"/programmes/api/v1/projects/{code}/milestones/{milestone['n']}/accept",
+                          key=approver)
+                self.count("milestones accepted")
+        project = self.call("GET", f"/programmes/api/v1/projects/{code}").json()
+        # Each accepted milestone's instalment is paid out of the lines in order, as far as not yet paid.
+        settled = Decimal(project["paid"]) + Decimal(project["reserved"])
+        covered = Decimal(0)
+        for milestone in project["milestones"]:
+            if milestone["status"] != "accepted":
+                continue
+            due = covered + Decimal(milestone["instalment"]) - max(covered, settled)
+            covered += Decimal(milestone["instalment"])
+            for line in project["lines"]:
+                share = min(due, Decimal(line["remaining"]))
+                if share > 0:
+                    self.payout(fund, share, project["name"], f"{code} 第 {milestone['n']} 期拨付：{line['name']}",
+                                paid, project_code=code, budget_line=line["name"])
+                    due -= share
+                    line["remaining"] = str(Decimal(line["remaining"]) - share)
+
+    # -- the peach drive ----------------------------------------------------------------------------------
+
+    def drive(self, organizations: dict[str, int], villages: list[dict[str, Any]]) -> None:
+        """Hongqi Village's yellow peaches: 2,500 kg in 5-jin (2.5 kg) baskets at 35 yuan, 1,000 baskets."""
+        hongqi = next(v for v in villages if v["name"] == "红旗村")
+        organiser = organizations[CHAMBERS[0]]
+        existing = [d for d in self.every("/programmes/api/v1/drives", key=self.key_for(organiser),
+                                          village_id=hongqi["id"]) if d["name"] == "红旗村黄桃消费帮扶"]
+        if existing:
+            return
+        drive = self.call("POST", "/programmes/api/v1/drives", key=self.key_for(organiser), json={
+            "name": "红旗村黄桃消费帮扶", "village_id": hongqi["id"], "product": "黄桃", "unit": "5斤装一筐",
+            "unit_price": "35.00", "quantity": "1000", "seller": "红旗村黄桃专业合作社"}).json()
+        self.count("drives")
+        buyers = [organizations[c] for c in CHAMBERS[:8]]
+        for n, buyer in enumerate(buyers):
+            self.call("POST", f"/programmes/api/v1/drives/{drive['id']}/pledges", key=self.key_for(organiser),
+                      json={"organization_id": buyer, "quantity": "125"})
+            # Most buy at market price (an exchange); two give the peaches on to nursing homes (charitable
+            # spending); one pays 40 yuan a basket (a donation of the 5-yuan difference); one is related.
+            kind, price = ("given_on", 35) if n in (2, 5) else (("premium", 40) if n == 3 else ("market", 35))
+            self.call("POST", f"/programmes/api/v1/drives/{drive['id']}/purchases", key=self.key_for(organiser), json={
+                "organization_id": buyer, "quantity": "125", "amount": f"{125 * price}.00", "kind": kind,
+                "related_party": n == 6, "purchased_on": (self.today - dt.timedelta(days=100 - n)).isoformat()})
+            self.count("purchases")
+
     # -- the whole scenario ------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -289,6 +448,9 @@ class Demo:
         self.claims(needs, organizations)
         self.relief(funds)
         self.need_payouts(funds)
+        teams = self.teams(organizations, villages)
+        self.projects(funds, villages, teams)
+        self.drive(organizations, villages)
         seconds = time.monotonic() - began
         made = ", ".join(f"{n} {what}" for what, n in self.made.items()) or "nothing new (already loaded)"
         print(f"""
@@ -297,6 +459,7 @@ class Demo:
     the needs list:        {self.url}/programmes/
     a village, in public:  {self.url}/programmes/public/villages/{villages[0]['id']}
     a fund, in public:     {self.url}/programmes/public/funds/{funds[-1]['code']}
+    a project, in public:  {self.url}/programmes/public/projects/TL-WG-001
     the funds' overview:   {self.url}/donations/   (log in as admin)
     API docs:              {self.url}/programmes/docs
 """, flush=True)

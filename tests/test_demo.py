@@ -41,7 +41,8 @@ def counts(base: str) -> dict[str, int]:
     return {path: total(path) for path in (
         "/funds/api/v1/organizations", "/funds/api/v1/funds", "/donations/api/v1/donations",
         "/donations/api/v1/disbursements", "/programmes/api/v1/villages", "/programmes/api/v1/needs",
-        "/programmes/api/v1/claims")}
+        "/programmes/api/v1/claims", "/programmes/api/v1/projects", "/programmes/api/v1/teams",
+        "/programmes/api/v1/drives")}
 
 
 def test_the_demo_loads_once_and_a_second_run_adds_nothing(live_server: LiveServer, tmp_path: object) -> None:
@@ -54,6 +55,13 @@ def test_the_demo_loads_once_and_a_second_run_adds_nothing(live_server: LiveServ
     assert first["/donations/api/v1/donations"] >= 23 * 80
     assert first["/programmes/api/v1/needs"] >= 30 and first["/programmes/api/v1/claims"] > 0
     assert first["/donations/api/v1/disbursements"] > 0
+    assert first["/programmes/api/v1/projects"] == 102 and first["/programmes/api/v1/teams"] == 24
+    assert first["/programmes/api/v1/drives"] == 1
+    admin = httpx.Client(base_url=live_server.base_url, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    budgets = [int(p["budget"].replace(".", "")) for p in admin.get("/programmes/api/v1/projects?limit=500").json()["items"]]
+    assert all(1_000_000 <= fen <= 5_000_000 for fen in budgets) and 2_500_000_00 <= sum(budgets) <= 3_500_000_00
+    drive = admin.get("/programmes/api/v1/drives").json()["items"][0]
+    assert (drive["quantity"], drive["unit"], drive["unit_price"]) == ("1000", "5斤装一筐", "35.00")
     said, _ = load(live_server, var_dir)
     assert "nothing new" in said, said
     assert counts(live_server.base_url) == first
