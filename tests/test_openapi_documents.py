@@ -252,6 +252,7 @@ def test_documented_statuses_are_the_ones_answered(api: ApiClient, make: Factory
 # report's lacks the figures added since).
 OPTIONAL = {("BatchRowResult", "donation"), ("BatchRowResult", "errors"), ("BatchRowResult", "codes"),
             ("Problem", "params"), ("Problem", "errors"), ("Problem", "codes"),
+            ("ReportSummary", "programmes"), ("ReportSummary", "notes"),
             *((schema, field) for schema in ("ReportSummary", "FundFigures")
               for field in ("reversals_count", "restricted_total", "in_kind_total"))}
 
