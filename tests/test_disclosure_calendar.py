@@ -11,9 +11,12 @@ from typing import Any
 
 from services.programmes.calendar import add_months
 from shared.dates import today
-from tests.conftest import ApiClient, Browser, Factory
+from tests.conftest import ApiClient, Browser, Factory, csrf_token
 from tests.helpers import assert_ok, assert_problem
 from tests.test_programmes_projects import EQUIPMENT, Org, accept, body, organisation
+
+PASSWORD = "a-long-enough-password"
+HTML = {"Accept": "text/html"}
 
 API = "/programmes/api/v1"
 DISCLOSURES = f"{API}/disclosures"
@@ -164,3 +167,69 @@ def test_bad_input_is_a_422_naming_the_field(api: ApiClient, make: Factory) -> N
     assert [i["status"] for i in items(org.writer, "?kind=annual_report")][1] == "upcoming"
     assert_ok(org.writer.post(DISCLOSURES, json=good), 201)
     assert items(org.writer, "?kind=annual_report")[0]["status"] == "done"
+
+
+# -- the pages ---------------------------------------------------------------------------------------
+
+def logged_in(gateway: Any, make: Factory, role: str, organization_id: int, username: str) -> Browser:
+    make.user(gateway, username, PASSWORD, role, organization_id)
+    browser = Browser(gateway)
+    browser.login(username, PASSWORD)
+    return browser
+
+
+def row(html: str, item_id: str) -> str:
+    match = re.search(rf'<tr id="{re.escape(item_id)}"[^>]*>(.*?)</tr>', html, re.S)
+    assert match, item_id
+    return match.group(0)
+
+
+def test_the_calendar_page_lists_the_late_first_and_marks_one_published(api: ApiClient, make: Factory,
+                                                                         gateway: Any) -> None:
+    org = organisation(api, make)
+    starts_on, _ = long_project(org)
+    purchase = related_purchase(api, org, days_ago=25)
+    manager = logged_in(gateway, make, "fund_manager", org.id, "cal.manager")
+    late_id = f"item-progress-{CODE}-{add_months(starts_on, 3).isoformat()}"
+
+    landing = manager.get("/programmes/").get_data(as_text=True)
+    assert 'id="disclosure-warning"' in landing and "信息公开日历" in landing
+    page = manager.get("/programmes/calendar")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.index('id="calendar-late"') < html.index(late_id) < html.index(f"item-related_party-{purchase['id']}")
+    assert 'class="calendar-late"' in row(html, late_id) and "已逾期" in row(html, late_id)
+    assert "第 1 次进展公开" in row(html, late_id)
+    soon = row(html, f"item-related_party-{purchase['id']}-{(today() + dt.timedelta(days=5)).isoformat()}")
+    assert "两周内到期" in soon and "⚠" in soon and "标记为已公开" in soon
+
+    marked = manager.http.post("/programmes/calendar/published", headers=HTML, data={
+        "csrf_token": csrf_token(html), "kind": "progress", "subject": CODE,
+        "due_on": add_months(starts_on, 3).isoformat(), "organization_id": str(org.id)})
+    assert marked.status_code == 302, marked.get_data(as_text=True)
+    html = manager.get("/programmes/calendar").get_data(as_text=True)
+    done = row(html, late_id)
+    assert "已于" in done and f'href="/programmes/public/projects/{CODE}"' in done and "标记为已公开" not in done
+    start = html.find('id="calendar-late"')
+    assert start < 0 or late_id not in html[start:html.index("</table>", start)]  # no longer among the late
+    assert shown(items(org.writer, "?kind=progress"), "progress")[0][2] == "done"
+    # Again: refused on the page, in Chinese, nothing written twice.
+    again = manager.http.post("/programmes/calendar/published", headers=HTML, data={
+        "csrf_token": csrf_token(html), "kind": "progress", "subject": CODE,
+        "due_on": add_months(starts_on, 3).isoformat(), "organization_id": str(org.id)})
+    assert again.status_code == 409 and "已登记为已公开" in again.get_data(as_text=True)
+    # In English when asked.
+    english = manager.get("/programmes/calendar?lang=en").get_data(as_text=True)
+    assert "Disclosure calendar" in english and "Progress disclosure 1 of project" in english
+    manager.get("/programmes/calendar?lang=zh")
+
+    # Another organisation's manager sees none of it, and cannot mark it.
+    other = make.organization()
+    stranger = logged_in(gateway, make, "fund_manager", other["id"], "cal.stranger")
+    theirs = stranger.get("/programmes/calendar").get_data(as_text=True)
+    assert CODE not in theirs and f"item-related_party-{purchase['id']}" not in theirs
+    refused = stranger.http.post("/programmes/calendar/published", headers=HTML, data={
+        "csrf_token": csrf_token(theirs), "kind": "related_party", "subject": str(purchase["id"]),
+        "due_on": (today() + dt.timedelta(days=5)).isoformat(), "organization_id": str(org.id)})
+    assert refused.status_code == 422
+    assert "标记为已公开" not in row(manager.get("/programmes/calendar").get_data(as_text=True), late_id)

@@ -18,7 +18,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from services.programmes import needs, web_reads
+from services.programmes import calendar, needs, web_reads
 from services.programmes.forms import (
     CATEGORY_LABELS, CLAIM_STATUS_LABELS, NEED_STATUS_LABELS, PRIORITY_LABELS, ButtonForm, ClaimFilterForm,
     ClaimForm, NeedFilterForm, NeedForm, NoteForm, VillageFilterForm, VillageForm,
@@ -26,6 +26,7 @@ from services.programmes.forms import (
 from services.programmes.models import Claim
 from shared import i18n
 from shared.auth import login_required_for
+from shared.dates import today
 from shared.db import db_session
 from shared.errors import Problem
 from shared.forms import ALL, QueryForm, shown_refusal, submit
@@ -86,7 +87,9 @@ def need_list() -> Any:
     form.village_id.choices = [ALL, *(SelectChoice(str(v.id), v.name if township else f"{v.township} · {v.name}")
                                       for v in web_reads.villages(session, township))]
     listing = web_reads.need_page(session, form.values) if _valid(form) else None
-    return render_template("programmes/needs.html", form=form, listing=listing), 422 if form.errors else 200
+    disclosures = calendar.attention(session, current_user.organization_id, today())  # the banner's
+    return render_template("programmes/needs.html", form=form, listing=listing,
+                           disclosures=disclosures), 422 if form.errors else 200
 
 
 # -- a need ------------------------------------------------------------------------------------
