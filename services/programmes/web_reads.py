@@ -16,12 +16,13 @@ from flask import g
 from sqlalchemy import BigInteger, Select, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from services.programmes import caps, needs
-from services.programmes.models import Claim, Need, Village
+from services.programmes import caps, drives, needs, projects, teams
+from services.programmes.models import Claim, Need, Team, Village
 from services.programmes.rules import (
-    CLAIM_STATUSES, NEED_CATEGORIES, NEED_STATUSES, name_text, record_id,
+    CLAIM_STATUSES, NEED_CATEGORIES, NEED_STATUSES, PROJECT_STATUSES, name_text, record_id,
 )
 from shared.contracts.caps import need_cap_key
+from shared.contracts.funds import fund_code
 from shared.peers import peers
 from shared.shapes import Choice, Field, Integer, Shape
 
@@ -45,6 +46,16 @@ NEED_PAGE = Shape("NeedPageArgs", {
 })
 VILLAGE_PAGE = Shape("VillagePageArgs", {**paging_fields(), "township": name_text(required=False)})
 CLAIM_PAGE = Shape("ClaimPageArgs", {**paging_fields(), "status": Choice(CLAIM_STATUSES, required=False)})
+# The projects list: /programmes/projects?status=&organization_id=&village_id=&fund_code=&size=&page=
+PROJECT_PAGE = Shape("ProjectPageArgs", {
+    **paging_fields(),
+    "status": Choice(PROJECT_STATUSES, required=False),
+    "organization_id": record_id(required=False),
+    "village_id": record_id(required=False),
+    "fund_code": fund_code(required=False),
+})
+# The teams' and the drives' lists: pages only.
+SIMPLE_PAGE = Shape("SimplePageArgs", paging_fields())
 
 
 @dataclass(frozen=True)
@@ -171,3 +182,73 @@ def organization_name(organization_id: int) -> str:
         found = peers().answer("funds", "GET", f"/internal/v1/organizations/{organization_id}")
         names[organization_id] = (found or {}).get("name") or f"#{organization_id}"
     return names[organization_id]
+
+
+# -- projects, teams, drives -----------------------------------------------------------------------
+
+def project_page(session: Session, actor: Any, values: dict[str, Any]) -> Page:
+    """A page of projects with the ledger's figures, and the totals of every matching project:
+    budget, approved, paid, remaining (the ledger asked once for them all)."""
+    query = projects.project_query(actor, organization_id=values.get("organization_id"),
+                                   status=values.get("status"), village_id=values.get("village_id"),
+                                   fund_code=values.get("fund_code"))
+    every = projects.with_figures(session, list(session.scalars(query)), detail=False)
+    totals = {"budget_fen": sum(p.budget_fen for p in every), "approved_fen": sum(p.approved_fen for p in every),
+              "paid_fen": sum(p.paid_fen for p in every), "remaining_fen": sum(p.remaining_fen for p in every)}
+    size = int(values.get("size") or DEFAULT_PAGE_SIZE)
+    number = min(int(values.get("page") or 1), max(1, math.ceil(len(every) / size)))
+    return Page(every[(number - 1) * size:number * size], number, size, len(every), totals)
+
+
+def team_page(session: Session, actor: Any, values: dict[str, Any], village_id: int | None = None) -> Page:
+    query = teams.team_query(actor, village_id=village_id)
+    count = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    page = _page(session, query, values, int(count))
+    return Page(teams.with_figures(session, page.rows), page.number, page.size, page.count)
+
+
+def drive_page(session: Session, actor: Any, values: dict[str, Any], village_id: int | None = None) -> Page:
+    query = drives.drive_query(actor, village_id=village_id)
+    count = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    page = _page(session, query, values, int(count))
+    return Page(drives.with_figures(session, page.rows), page.number, page.size, page.count)
+
+
+def team_choices(session: Session, actor: Any) -> list[Team]:
+    """The teams a project may belong to: those the user sees."""
+    return list(session.scalars(teams.team_query(actor).order_by(None).order_by(Team.name)))
+
+
+def team_name(session: Session, team_id: int | None) -> str | None:
+    return session.get(Team, team_id).name if team_id is not None else None  # type: ignore[union-attr]
+
+
+def team_villages(session: Session, team_id: int) -> list[Village]:
+    from services.programmes.models import TeamVillage
+
+    return list(session.scalars(select(Village).join(TeamVillage, TeamVillage.village_id == Village.id)
+                                .where(TeamVillage.team_id == team_id).order_by(Village.name)))
+
+
+def organizations() -> list[tuple[int, str]]:
+    """The organisations that hold a fund, by name, as the funds service says (asked once a request)."""
+    if "programmes_organizations" not in g:
+        answer = peers().answer("funds", "GET", "/internal/v1/funds") or {"funds": []}
+        names = {fund["organization_id"]: fund["organization_name"] for fund in answer["funds"]}
+        known: dict[int, str] = g.setdefault("programmes_organization_names", {})
+        known.update(names)
+        g.programmes_organizations = sorted(names.items(), key=lambda item: item[1])
+    return list(g.programmes_organizations)
+
+
+
+def drive_pledges(session: Session, drive_id: int) -> list[Any]:
+    from services.programmes.models import DrivePledge
+
+    return list(session.scalars(select(DrivePledge).where(DrivePledge.drive_id == drive_id)
+                                .order_by(DrivePledge.id)))
+
+
+def village_projects(session: Session, actor: Any, village_id: int) -> list[projects.ProjectFigures]:
+    rows = list(session.scalars(projects.project_query(actor, village_id=village_id)))
+    return projects.with_figures(session, rows, detail=False)
