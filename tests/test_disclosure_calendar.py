@@ -233,3 +233,68 @@ def test_the_calendar_page_lists_the_late_first_and_marks_one_published(api: Api
         "due_on": (today() + dt.timedelta(days=5)).isoformat(), "organization_id": str(org.id)})
     assert refused.status_code == 422
     assert "标记为已公开" not in row(manager.get("/programmes/calendar").get_data(as_text=True), late_id)
+
+
+def test_the_disbursement_form_names_a_budget_line_and_the_project_shows_it_paid(api: ApiClient, make: Factory,
+                                                                                 gateway: Any) -> None:
+    org = organisation(api, make)
+    long_project(org)
+    accept(org, 1, CODE)  # its first instalment (6,000.00) is payable
+    manager = logged_in(gateway, make, "fund_manager", org.id, "form.manager")
+    page = manager.get("/donations/disbursements/new").get_data(as_text=True)
+    assert 'id="programmes-unavailable"' not in page
+    assert f'<option value="{CODE}"' in page and f'<option value="{EQUIPMENT}"' in page
+    assert "剩余 ¥6,000.00" in page
+
+    def request(extra: dict[str, str], key: str) -> Any:
+        return manager.http.post("/donations/disbursements/new", headers=HTML, data={
+            "csrf_token": csrf_token(page), "submission_id": key, "fund_code": org.fund, "amount": "500",
+            "payee": "铜陵某教育设备公司", "purpose": "采购教学设备", "project": "", "category": "programme",
+            **extra})
+
+    # The ledger's refusals beside the fields, in Chinese; nothing written.
+    wrong = request({"project_code": CODE, "budget_line": "不存在的科目", "need_id": ""}, "form-wrong-1")
+    assert wrong.status_code == 409
+    shown = wrong.get_data(as_text=True)
+    errors = re.search(r'<ul class="errors" id="errors-budget_line">(.*?)</ul>', shown, re.S)
+    assert errors and "不存在的科目" in errors.group(1), shown
+    both = request({"project_code": CODE, "budget_line": EQUIPMENT, "need_id": "7"}, "form-wrong-2")
+    assert both.status_code == 422 and 'id="errors-need_id"' in both.get_data(as_text=True)
+    assert assert_ok(org.writer.get(f"/donations/api/v1/disbursements?fund_code={org.fund}"))["items"] == []
+
+    made = request({"project_code": CODE, "budget_line": EQUIPMENT, "need_id": ""}, "form-good-1")
+    assert made.status_code == 302, made.get_data(as_text=True)
+    [disbursement] = assert_ok(org.writer.get(f"/donations/api/v1/disbursements?fund_code={org.fund}"))["items"]
+    assert (disbursement["project_code"], disbursement["budget_line"], disbursement["need_id"]) == (
+        CODE, EQUIPMENT, None)
+    assert_ok(org.approver.post(f"/donations/api/v1/disbursements/{disbursement['id']}/approve"))
+    assert_ok(org.writer.post(f"/donations/api/v1/disbursements/{disbursement['id']}/pay",
+                              json={"paid_on": today().isoformat(), "bank_reference": "B-1"}))
+    project = assert_ok(org.writer.get(f"{API}/projects/{CODE}"))
+    line = next(x for x in project["lines"] if x["name"] == EQUIPMENT)
+    assert (line["paid"], line["remaining"]) == ("500.00", "5500.00")
+    detail = manager.get(f"/donations/disbursements/{disbursement['id']}").get_data(as_text=True)
+    assert f'href="/programmes/projects/{CODE}"' in detail and EQUIPMENT in detail
+    listed = manager.get("/donations/disbursements/").get_data(as_text=True)
+    assert f'href="/programmes/projects/{CODE}"' in listed
+    again = manager.get("/donations/disbursements/new").get_data(as_text=True)
+    assert "剩余 ¥5,500.00" in again
+
+
+def test_without_the_programmes_service_the_fields_are_typed(api: ApiClient, make: Factory, gateway: Any) -> None:
+    org = organisation(api, make)
+    manager = logged_in(gateway, make, "fund_manager", org.id, "typed.manager")
+    programmes = gateway.apps["programmes"]
+    saved = programmes.wsgi_app
+
+    def down(environ: Any, start_response: Any) -> Any:
+        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+        return [b"down"]
+
+    programmes.wsgi_app = down
+    try:
+        page = manager.get("/donations/disbursements/new").get_data(as_text=True)
+    finally:
+        programmes.wsgi_app = saved
+    assert 'id="programmes-unavailable"' in page and "公益项目服务暂时无法访问" in page
+    assert re.search(r'<input[^>]*id="project_code"', page) and re.search(r'<input[^>]*id="need_id"', page)

@@ -228,6 +228,10 @@ class DisbursementForm(OnceForm):
     purpose = TextAreaField(_l("Purpose of the disbursement"))
     project = StringField(_l("Project (optional)"))
     category = _select(_l("Kind of spending"), DISBURSEMENT_CATEGORY_LABELS, DEFAULT_DISBURSEMENT_CATEGORY)
+    # What the programmes service lets it pay: a project's budget line, or a need pledged to (optional).
+    project_code = StringField(_l("Programme project (code)"))
+    budget_line = StringField(_l("Budget line"))
+    need_id = StringField(_l("Village need (number)"))
 
 
 class RejectForm(WebForm):

@@ -32,6 +32,8 @@ from shared.errors import Problem
 from shared.forms import shown_refusal, submit
 from shared.idempotency import submitted_once
 from shared.money import Money
+from shared.peers import peers
+from shared.refusals import Message
 from shared.period_names import period_name
 
 bp = Blueprint("web", __name__)
@@ -174,15 +176,41 @@ def _reverse_page(donation_id: int, form: ReverseForm, status: int = 200) -> Any
 @submitted_once
 def disbursement_new() -> Any:
     form = DisbursementForm()
-    disbursement, status = submit(form, lambda: commands.request_disbursement_within_cash(
-        db_session(), current_user, form.values))
+    disbursement, status = submit(form, lambda: _request_disbursement(form.values))
     if disbursement:
         flash(i18n.translate("Disbursement request #%(id)s (%(amount)s) submitted: another approver must approve it.")
               % {"id": disbursement.id, "amount": Money(disbursement.amount_fen).display()},
               "success")
         return redirect(url_for("web.disbursement_list"))
     return render_template("donations/disbursement_new.html", form=form,
-                           fund_codes=_fund_codes(writable=True), available_cash=_available_cash()), status
+                           fund_codes=_fund_codes(writable=True), available_cash=_available_cash(),
+                           payable=_payable()), status
+
+
+# The ledger's refusals of what a disbursement names, shown beside the field they concern.
+CAP_REFUSAL_FIELDS = {"budget_line_unknown": "budget_line", "budget_line_exceeded": "budget_line",
+                      "project_fund_mismatch": "project_code", "project_payable_exceeded": "project_code",
+                      "need_not_pledged": "need_id", "need_pledge_exceeded": "need_id"}
+
+
+def _request_disbursement(values: dict[str, Any]) -> Disbursement:
+    try:
+        return commands.request_disbursement_within_cash(db_session(), current_user, values)
+    except Problem as problem:
+        name = CAP_REFUSAL_FIELDS.get(problem.code)
+        if name is not None:
+            raise Problem(problem.code, errors={name: [Message(problem.code, problem.params)]}) from problem
+        raise
+
+
+def _payable() -> dict[str, Any] | None:
+    """What the user's organisation may name (its projects' lines, its needs), from the programmes
+    service; None when it does not answer (the form then takes the code, line and number as typed)."""
+    try:
+        return peers().answer("programmes", "GET", "/internal/v1/payable",  # type: ignore[no-any-return]
+                              params={"organization_id": current_user.organization_id})
+    except Problem:
+        return None
 
 
 def _available_cash() -> dict[str, dict[str, Any]]:
