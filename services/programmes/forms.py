@@ -235,7 +235,7 @@ class CloseProjectForm(WebForm):
 
 
 class TeamForm(RowsForm):
-    shape = _sub(TEAM, ("name", "village_ids"))
+    shape = _sub(TEAM, ("name",))  # its villages are checked with its members, by TEAM itself
 
     name = StringField(_l("Team name"))
     village_ids = SelectMultipleField(_l("Villages paired with the team"), validate_choice=False,

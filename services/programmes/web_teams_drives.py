@@ -77,7 +77,8 @@ def _team_values(form: TeamForm, head: bool) -> dict[str, Any]:
     if not head:
         return {}
     try:
-        return TEAM.load({"name": form.values["name"], "members": members, "village_ids": form.values["village_ids"]})
+        village_ids = [int(v) if v.isdigit() else v for v in form.village_ids.data or []]
+        return TEAM.load({"name": form.values["name"], "members": members, "village_ids": village_ids})
     except Invalid as invalid:
         raise placed(form, invalid.errors, {"members": ("member", [])}) from None
 
