@@ -224,7 +224,6 @@ _kind("purchase_not_above_market", 422, INVALID,
       N_("A premium purchase is paid more than its market value of %(expected)s."))
 _kind("purchase_below_market", 422, INVALID,
       N_("Produce given on is bought at its market value of %(expected)s or above."))
-_kind("fund_not_of_buyer", 422, INVALID, N_("Fund %(fund_code)s is not the buying organisation's."))
 
 # -- programmes: projects --------------------------------------------------------------------------
 _kind("project_not_found", 404, NOT_FOUND, N_("No project %(code)s."))

@@ -104,7 +104,7 @@ def test_bad_input_on_every_field_is_a_422_naming_it_and_writes_nothing(api: Api
             ("members", [lead_member, {"organization_id": partner, "role": "lead"}], "members"),  # two leads
             ("members", [{"organization_id": lead, "role": "partner"}], "members"),  # no lead
             ("members", [lead_member, {"organization_id": lead, "role": "donor"}], "members"),  # twice
-            ("members", [lead_member, {"organization_id": 999999, "role": "donor"}], "members"),
+            ("members", [lead_member, {"organization_id": 999999, "role": "donor"}], "members.1.organization_id"),
             ("members", [lead_member, {"organization_id": partner, "role": "donor", "x": 1}], "members.1.x"),
             ("members", [lead_member, "x"], "members.1"),
             ("village_ids", [], "village_ids"), ("village_ids", [999999], "village_ids"),

@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.programmes import drives, needs, projects, teams, web_reads
+from services.programmes import drives, needs, organizations, projects, teams, web_reads
 from services.programmes.models import Claim, Drive, Project, Team, TeamVillage
 from services.programmes.rules import LIVE_CLAIM_STATUSES, PROJECT_CODE_PATTERN
 from shared.contracts.funds import FUND_CODE_PATTERN
@@ -52,10 +52,6 @@ def _day(moment: dt.datetime | None) -> str | None:
     return shanghai_date(moment).isoformat() if moment is not None else None
 
 
-def _organization(organization_id: int) -> str:
-    return web_reads.organization_name(organization_id)
-
-
 # -- funds -------------------------------------------------------------------------------------------
 
 def fund_view(session: Session, code: str) -> dict[str, Any]:
@@ -67,7 +63,7 @@ def fund_view(session: Session, code: str) -> dict[str, Any]:
     ledger = peers().answer("donations", "GET", f"/internal/v1/public/funds/{quote(code, safe='')}") or {}
     shown = public_only("fund", {"code": info.code, "name": info.name, "purpose": info.purpose,
                                  "restricted": info.restricted, "status": info.status,
-                                 "organization": _organization(info.organization_id)})
+                                 "organization": organizations.name(info.organization_id)})
     rows = list(session.scalars(select(Project).where(Project.fund_code == info.code,
                                                       Project.status.not_in(HIDDEN_PROJECT_STATUSES))
                                 .order_by(Project.id.desc()).limit(LAST)))
@@ -89,7 +85,7 @@ def fund_list() -> list[dict[str, Any]]:
 def _project_summary(figures: projects.ProjectFigures) -> dict[str, Any]:
     return public_only("project", {
         "code": figures.code, "name": figures.name, "status": figures.status, "fund_code": figures.fund_code,
-        "organization": _organization(figures.organization_id), "budget": _money(figures.budget_fen),
+        "organization": organizations.name(figures.organization_id), "budget": _money(figures.budget_fen),
         "paid": _money(figures.paid_fen), "percent_of_plan": figures.percent_of_plan})
 
 
@@ -161,7 +157,7 @@ def _claims(session: Session, need_ids: list[int]) -> dict[int, list[dict[str, A
         for claim in session.scalars(select(Claim).where(Claim.need_id.in_(need_ids),
                                                          Claim.status.in_(LIVE_CLAIM_STATUSES)).order_by(Claim.id)):
             found[claim.need_id].append(public_only("claim", {
-                "organization": _organization(claim.organization_id), "amount": _money(claim.amount_fen),
+                "organization": organizations.name(claim.organization_id), "amount": _money(claim.amount_fen),
                 "status": claim.status, "signed_off": claim.signed_off_at is not None}))
     return found
 
@@ -182,7 +178,7 @@ def _drives(session: Session, village_id: int) -> list[dict[str, Any]]:
     rows = list(session.scalars(select(Drive).where(Drive.village_id == village_id).order_by(Drive.id.desc())
                                 .limit(LAST)))
     return [public_only("drive", {
-        "id": d.id, "name": d.name, "organization": _organization(d.organization_id), "product": d.product,
+        "id": d.id, "name": d.name, "organization": organizations.name(d.organization_id), "product": d.product,
         "unit": d.unit, "unit_price": _money(d.unit_price_fen), "quantity": quantity_text(d.quantity),
         "purchased": quantity_text(d.bought) if d.bought else "0", "paid": _money(d.paid_to_village_fen),
         "status": d.status, "seller": d.seller}) for d in drives.with_figures(session, rows)]
@@ -228,7 +224,7 @@ def team_view(session: Session, team_id: int) -> dict[str, Any]:
     shown_projects = [p for p in view.projects if p.status not in HIDDEN_PROJECT_STATUSES]
     return public_only("team", {
         "id": team.id, "name": team.name,
-        "members": [public_only("team_member", {"organization": _organization(m.organization_id), "role": m.role})
+        "members": [public_only("team_member", {"organization": organizations.name(m.organization_id), "role": m.role})
                     for m in view.members],
         "villages": [{"id": v.village_id, "name": v.name, "township": v.township, "activities": v.activities,
                       "people_helped": v.people_helped, "volunteer_hours": quantity_text(v.volunteer_hours)}

@@ -24,20 +24,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from services.programmes import organizations
 from services.programmes.models import AuditLog, Drive, DrivePledge, Purchase, Village
 from services.programmes.rules import RELATED_PARTY_DISCLOSURE_DAYS
-from shared.money import priced_fen
-from shared.shapes import quantity_text
 from shared import audit
 from shared.auth import Principal
 from shared.db import MAX_ID
 from shared.errors import Problem
-from shared.money import Money
-from shared.peers import peers
+from shared.money import Money, priced_fen
+from shared.shapes import quantity_text
 
 
 def _by_id(session: Session, model: Any, row_id: int, **kwargs: Any) -> Any:
@@ -86,16 +84,10 @@ def drive_query(actor: Principal, *, village_id: int | None = None, status: str 
     return query
 
 
-def _acting_organization(actor: Principal, drive: Drive, requested: int | None) -> int:
+def _buyer(actor: Principal, drive: Drive, requested: int | None) -> int:
     """The organisation that pledges or buys: the caller's own; the organiser or an admin may name another."""
-    if requested is None or requested == actor.organization_id:
-        return actor.organization_id
-    if not (actor.is_admin or drive.organization_id == actor.organization_id):
-        raise Problem.field("organization_id", "not_drive_organiser")
-    if requested != drive.organization_id and peers().answer(
-            "funds", "GET", f"/internal/v1/organizations/{requested}") is None:
-        raise Problem.field("organization_id", "no_such_organization", id=requested)
-    return requested
+    return organizations.acting(actor, requested, refusal="not_drive_organiser",
+                                may_name_another=actor.is_admin or drive.organization_id == actor.organization_id)
 
 
 # -- pledges -----------------------------------------------------------------------------------------
@@ -103,7 +95,7 @@ def _acting_organization(actor: Principal, drive: Drive, requested: int | None) 
 def pledge(session: Session, actor: Principal, drive_id: int, data: dict[str, Any]) -> DrivePledge:
     """The organisation's pledge of a quantity; a second pledge replaces the first."""
     drive = get_drive(session, actor, drive_id, lock=True)  # pledges to one drive are set one at a time
-    organization_id = _acting_organization(actor, drive, data.get("organization_id"))
+    organization_id = _buyer(actor, drive, data.get("organization_id"))
     row = session.scalar(select(DrivePledge).where(DrivePledge.drive_id == drive.id,
                                                    DrivePledge.organization_id == organization_id))
     if row is None:
@@ -129,24 +121,15 @@ def _check_amount(kind: str, amount_fen: int, market_fen: int) -> None:
         raise Problem.field("amount", "purchase_below_market", expected=expected)
 
 
-def _check_fund(fund_code: str | None, organization_id: int) -> None:
-    if fund_code is None:
-        return
-    fund = current_app.extensions["funds"].fund(fund_code)
-    if fund is None:
-        raise Problem.field("fund_code", "no_such_fund")
-    if fund.organization_id != organization_id:
-        raise Problem.field("fund_code", "fund_not_of_buyer", fund_code=fund_code)
-
-
 def record_purchase(session: Session, actor: Principal, drive_id: int, data: dict[str, Any]) -> Purchase:
     drive = get_drive(session, actor, drive_id)
-    organization_id = _acting_organization(actor, drive, data.get("organization_id"))
+    organization_id = _buyer(actor, drive, data.get("organization_id"))
     market_fen = priced_fen(data["quantity"], drive.unit_price_fen)
     if market_fen <= 0:  # a quantity too small to be worth a fen
         raise Problem.field("quantity", "quantity_not_positive")
     _check_amount(data["kind"], data["amount"].fen, market_fen)
-    _check_fund(data["fund_code"], organization_id)
+    if data["fund_code"] is not None:
+        organizations.own_fund(data["fund_code"], organization_id)
     purchase = Purchase(drive_id=drive.id, organization_id=organization_id, purchased_on=data["purchased_on"],
                         quantity=data["quantity"], amount_fen=data["amount"].fen, market_value_fen=market_fen,
                         kind=data["kind"], related_party=data["related_party"], fund_code=data["fund_code"],

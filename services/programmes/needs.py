@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from services.programmes import caps
+from services.programmes import caps, organizations
 from services.programmes.models import AuditLog, Claim, Need, Village
 from services.programmes.rules import LIVE_CLAIM_STATUSES
 from shared import audit
@@ -26,7 +26,6 @@ from shared.contracts.caps import CapFigures, need_cap_key
 from shared.db import MAX_ID, utcnow
 from shared.errors import Problem
 from shared.money import Money
-from shared.peers import peers
 
 
 def require_admin(actor: Principal) -> None:
@@ -167,16 +166,6 @@ def _settle_status(session: Session, need: Need) -> None:
 
 # -- claims -----------------------------------------------------------------------------------------
 
-def _claiming_organization(actor: Principal, requested: int | None) -> int:
-    if requested is None or requested == actor.organization_id:
-        return actor.organization_id
-    if not actor.is_admin:
-        raise Problem.field("organization_id", "not_your_organization")
-    if peers().answer("funds", "GET", f"/internal/v1/organizations/{requested}") is None:
-        raise Problem.field("organization_id", "no_such_organization", id=requested)
-    return requested
-
-
 def _set_need_cap(session: Session, need: Need, organization_id: int) -> None:
     """The organisation's cap on the need: what its live claims pledge."""
     pledged = session.scalar(select(func.coalesce(func.sum(Claim.amount_fen), 0)).where(
@@ -187,7 +176,7 @@ def _set_need_cap(session: Session, need: Need, organization_id: int) -> None:
 
 
 def claim_need(session: Session, actor: Principal, need_id: int, data: dict[str, Any]) -> Claim:
-    organization_id = _claiming_organization(actor, data.get("organization_id"))
+    organization_id = organizations.acting(actor, data.get("organization_id"))
     need = get_need(session, need_id, lock=True)  # claims on one need are decided one at a time
     if need.status == "closed":
         raise Problem("need_closed", id=need.id)

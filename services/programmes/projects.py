@@ -21,15 +21,13 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from services.programmes import caps
+from services.programmes import caps, organizations
 from services.programmes.models import (
     Amendment, AuditLog, BudgetLine, LedgerCap, Milestone, Project, Team, Village,
 )
-from services.programmes.needs import _claiming_organization
 from shared import audit
 from shared.auth import Principal
 from shared.contracts.caps import CapFigures, project_cap_key, project_line_cap_key
@@ -249,10 +247,8 @@ def _recoveries(session: Session, project: Project) -> list[dict[str, Any]]:
 # -- proposing ---------------------------------------------------------------------------------------
 
 def create_project(session: Session, actor: Principal, data: dict[str, Any]) -> Project:
-    organization_id = _claiming_organization(actor, data.get("organization_id"))
-    fund = current_app.extensions["funds"].fund(data["fund_code"])
-    if fund is None or fund.organization_id != organization_id:
-        raise Problem.field("fund_code", "no_such_fund")
+    organization_id = organizations.acting(actor, data.get("organization_id"))
+    fund = organizations.own_fund(data["fund_code"], organization_id)
     village_id, team_id = data.get("village_id"), data.get("team_id")
     if village_id is not None and session.get(Village, village_id) is None:
         raise Problem.field("village_id", "no_such_village", id=village_id)

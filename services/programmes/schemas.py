@@ -110,7 +110,7 @@ class TeamProjectSchema(BaseSchema):
     code = fields.String(required=True)
     name = fields.String(required=True)
     fund_code = fields.String(required=True)
-    status = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": list(PROJECT_STATUSES)})
     village_id = fields.Integer(required=True, allow_none=True)
     approved = money_out("approved_fen", description="Disbursements for it approved (paid or not yet).")
     paid = money_out("paid_fen", description="Disbursements for it paid.")

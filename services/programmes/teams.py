@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from services.programmes import caps
+from services.programmes import caps, organizations
 from services.programmes.models import (
     Activity, AuditLog, Project, Team, TeamMember, TeamVillage, Village, VolunteerHours,
 )
@@ -26,7 +26,6 @@ from shared.auth import Principal
 from shared.contracts.caps import project_cap_key
 from shared.db import MAX_ID
 from shared.errors import Problem
-from shared.peers import peers
 from shared.refusals import Message
 
 
@@ -50,10 +49,9 @@ def create_team(session: Session, actor: Principal, data: dict[str, Any]) -> Tea
     errors: dict[str, list[Message]] = {}
     if missing:
         errors["village_ids"] = [Message("no_such_village", {"id": missing[0]})]
-    for organization_id in organization_ids:
-        if organization_id != actor.organization_id and peers().answer(
-                "funds", "GET", f"/internal/v1/organizations/{organization_id}") is None:
-            errors["members"] = [Message("no_such_organization", {"id": organization_id})]
+    for place, organization_id in enumerate(organization_ids):
+        if organization_id != actor.organization_id and not organizations.exists(organization_id):
+            errors[f"members.{place}.organization_id"] = [Message("no_such_organization", {"id": organization_id})]
             break
     if errors:
         raise Problem.invalid(errors)
