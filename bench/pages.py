@@ -440,7 +440,7 @@ def export_page(config: Config, fixture: Fixture, client: httpx.Client) -> tuple
     if response.status_code == 200 and response.headers.get("content-type", "").startswith(XLSX):
         return Page("export_xlsx", f"donations XLSX export, all {len(fixture.gifts):,} rows",
                     "/donations/search/export.xlsx", kind=XLSX, export=True), whole
-    from services.donations.listing import EXPORT_LIMIT
+    from shared.listing import EXPORT_LIMIT
 
     days = sorted(g.received_on for g in fixture.gifts)
     cutoff = days[min(EXPORT_LIMIT, len(days)) - 1]

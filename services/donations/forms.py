@@ -24,9 +24,8 @@ from services.donations.rules import (
     DONATION_STATUSES, DONOR_KINDS, IN_KIND, PAYMENT, REVERSAL, WITHDRAWAL,
 )
 from shared.forms import ALL, OnceForm, QueryForm, WebForm, choices
-from services.donations.listing import (
-    DEFAULT_PAGE_SIZE, DISBURSEMENT_PAGE, DONATION_PAGE, PAGE_SIZES, STATEMENT_PAGE, STATEMENT_PAGE_SIZE,
-)
+from services.donations.listing import DISBURSEMENT_PAGE, DONATION_PAGE, STATEMENT_PAGE, STATEMENT_PAGE_SIZE
+from shared.listing import DEFAULT_PAGE_SIZE, PAGE_SIZES
 from shared.page_input import fund_choices, own_funds
 from shared.refusals import LABELS
 from shared.money import CURRENCY

@@ -19,7 +19,8 @@ from sqlalchemy import case
 
 from services.donations import commands, documents, reads
 from services.donations.forms import DisbursementFilterForm, PayForm, SearchForm, StatementForm
-from services.donations.listing import EXPORT_LIMIT, PDF_EXPORT_LIMIT, Page, export_rows, page_of
+from services.donations.listing import PDF_EXPORT_LIMIT
+from shared.listing import EXPORT_LIMIT, Page, export_rows, page_of
 from services.donations.models import Disbursement, Donation
 from services.donations.web import _fund_codes, _row_form, _unique_ids, bp
 from shared import i18n

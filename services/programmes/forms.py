@@ -21,10 +21,11 @@ from services.programmes.rules import (
     PROJECT, PROJECT_CLOSE, PROJECT_STATUSES, PROJECT_STOP, PURCHASE, PURCHASE_KINDS, TEAM, VILLAGE,
 )
 from services.programmes.web_reads import (
-    CLAIM_PAGE, DEFAULT_PAGE_SIZE, NEED_PAGE, PAGE_SIZES, PROJECT_PAGE, SIMPLE_PAGE, VILLAGE_PAGE,
+    CLAIM_PAGE, NEED_PAGE, PAGE_SIZE, PROJECT_PAGE, SIMPLE_PAGE, VILLAGE_PAGE,
 )
 from shared import page_input
 from shared.forms import ALL, OnceForm, QueryForm, WebForm, choices
+from shared.listing import PAGE_SIZES
 from shared.refusals import LABELS
 from shared.shapes import Refusal, Shape
 
@@ -56,7 +57,7 @@ def _select(label: str, labels: dict[str, str], default: str = "", everything: b
 
 def _page_size() -> SelectField:
     return SelectField(_l("Rows a page"), choices=[SelectChoice(str(n), str(n)) for n in PAGE_SIZES],
-                       default=str(DEFAULT_PAGE_SIZE), validate_choice=False)
+                       default=str(PAGE_SIZE), validate_choice=False)
 
 
 # -- the bureau's forms --------------------------------------------------------------------

@@ -8,8 +8,6 @@ shapes below.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import g
@@ -23,17 +21,17 @@ from services.programmes.rules import (
 )
 from shared.contracts.caps import need_cap_key
 from shared.contracts.funds import fund_code
+from shared import listing
+from shared.listing import Page
 from shared.peers import peers
-from shared.shapes import Choice, Field, Integer, Shape
+from shared.shapes import Choice, Field, Shape
 
-PAGE_SIZES = (20, 50, 100)
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE = 1_000_000
+# The programmes' lists show 20 rows a page unless the reader asks for more.
+PAGE_SIZE = 20
 
 
-def paging_fields(default_size: int = DEFAULT_PAGE_SIZE) -> dict[str, Field]:
-    return {"page": Integer(minimum=1, maximum=MAX_PAGE, default=1),
-            "size": Choice(tuple(str(size) for size in PAGE_SIZES), default=str(default_size))}
+def paging_fields() -> dict[str, Field]:
+    return listing.paging_fields(default_size=PAGE_SIZE)
 
 
 # The needs list: /programmes/?township=&village_id=&category=&status=&size=&page=
@@ -58,35 +56,11 @@ PROJECT_PAGE = Shape("ProjectPageArgs", {
 SIMPLE_PAGE = Shape("SimplePageArgs", paging_fields())
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a list, and the count (and totals) of every row that matches."""
-
-    rows: list[Any]
-    number: int
-    size: int
-    count: int
-    totals: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.count / self.size))
-
-    @property
-    def first(self) -> int:
-        return (self.number - 1) * self.size + 1 if self.rows else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
-
-
 def _page(session: Session, query: Select[Any], values: dict[str, Any], count: int,
           totals: dict[str, int] | None = None) -> Page:
-    size = int(values.get("size") or DEFAULT_PAGE_SIZE)
-    number = min(int(values.get("page") or 1), max(1, math.ceil(count / size)))
+    number, size = listing.placed(values, count)
     rows = list(session.scalars(query.offset((number - 1) * size).limit(size)))
-    return Page(rows, number, size, count, totals or {})
+    return Page(rows, number, size, count, totals=totals or {})
 
 
 # -- needs -------------------------------------------------------------------------------------
@@ -123,7 +97,7 @@ def need_page(session: Session, values: dict[str, Any]) -> Page:
     for key in keys:
         by_need.setdefault(int(key.split(":")[1]), []).append(key)
     shown = [needs.NeedFigures(need, caps.paid_fen(found, by_need.get(need.id, []))) for need in page.rows]
-    return Page(shown, page.number, page.size, page.count, page.totals)
+    return Page(shown, page.number, page.size, page.count, totals=page.totals)
 
 
 def townships(session: Session) -> list[str]:
@@ -195,9 +169,8 @@ def project_page(session: Session, actor: Any, values: dict[str, Any]) -> Page:
     every = projects.with_figures(session, list(session.scalars(query)), detail=False)
     totals = {"budget_fen": sum(p.budget_fen for p in every), "approved_fen": sum(p.approved_fen for p in every),
               "paid_fen": sum(p.paid_fen for p in every), "remaining_fen": sum(p.remaining_fen for p in every)}
-    size = int(values.get("size") or DEFAULT_PAGE_SIZE)
-    number = min(int(values.get("page") or 1), max(1, math.ceil(len(every) / size)))
-    return Page(every[(number - 1) * size:number * size], number, size, len(every), totals)
+    number, size = listing.placed(values, len(every))
+    return Page(every[(number - 1) * size:number * size], number, size, len(every), totals=totals)
 
 
 def team_page(session: Session, actor: Any, values: dict[str, Any], village_id: int | None = None) -> Page:
