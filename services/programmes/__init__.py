@@ -11,13 +11,10 @@ SERVICE = "programmes"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from services.programmes import internal, report_api, views, web
-    from services.programmes import teams_api
-    from services.programmes import drives_api
-    from services.programmes import projects_api
-    from services.programmes import public
-    from services.programmes import web_projects, web_teams_drives
-    from services.programmes import calendar_api, calendar_web
+    from services.programmes import (
+        calendar_api, calendar_web, drives_api, internal, projects_api, public, report_api, teams_api, views, web,
+        web_projects, web_teams_drives,
+    )
     from services.programmes.models import IdempotencyRecord
     from shared.app import create_service_app, mount_blueprints
     from shared.contracts.caps import CapsClient
@@ -31,5 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     mount_blueprints(app, app.extensions["funds"], title="Programmes service",
                      description="Weak villages and their needs, micro public-welfare projects, assistance teams, "
                                  "consumer-assistance drives, and what is disclosed to the public.",
-                     api=(views.blp, teams_api.blp, drives_api.blp, projects_api.blp, calendar_api.blp), internal=(internal.bp, report_api.bp), web=(web.bp, web_projects.bp, web_teams_drives.bp, public.bp, calendar_web.bp))
+                     api=(views.blp, projects_api.blp, teams_api.blp, drives_api.blp, calendar_api.blp),
+                     internal=(internal.bp, report_api.bp),
+                     web=(web.bp, web_projects.bp, web_teams_drives.bp, calendar_web.bp, public.bp))
     return app

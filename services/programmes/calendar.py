@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.programmes import organizations
 from services.programmes.models import AuditLog, Claim, DisclosureRecord, Drive, Project, Purchase
 from services.programmes.rules import (
     ANNUAL_REPORT_DUE, DUE_SOON_DAYS, FULL_WITHIN_MONTHS, LEFTOVER_WITHIN_MONTHS, PROGRESS_AFTER_MONTHS,
@@ -42,7 +43,6 @@ from shared.auth import Principal
 from shared.dates import shanghai_date
 from shared.errors import Problem
 from shared.money import Money
-from shared.peers import peers
 
 # The projects whose money was approved (a draft owes nothing).
 DISCLOSED_PROJECT_STATUSES = ("approved", "in_progress", "closing", "complete", "stopped")
@@ -242,20 +242,9 @@ def attention(session: Session, organization_id: int | None, on: dt.date) -> dic
     return counts
 
 
-def _organization(actor: Principal, requested: int | None) -> int:
-    """Whose calendar: the caller's organisation's, unless an admin names another that exists."""
-    if requested is None or requested == actor.organization_id:
-        return actor.organization_id
-    if not actor.is_admin:
-        raise Problem.field("organization_id", "not_your_organization")
-    if peers().answer("funds", "GET", f"/internal/v1/organizations/{requested}") is None:
-        raise Problem.field("organization_id", "no_such_organization", id=requested)
-    return requested
-
-
 def record_published(session: Session, actor: Principal, data: dict[str, Any], on: dt.date) -> Item:
     """Record that an item of the organisation's calendar was published: it is then done."""
-    organization_id = _organization(actor, data.get("organization_id"))
+    organization_id = organizations.acting(actor, data.get("organization_id"))
     wanted = (organization_id, data["kind"], data["subject"], data["due_on"])
     item = next((item for item in calendar(session, {organization_id}, on) if item.key == wanted), None)
     if item is None:

@@ -10,7 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import HiddenField
 
-from services.programmes import calendar, web_reads
+from services.programmes import calendar, organizations
 from services.programmes.rules import DISCLOSURE
 from shared import i18n
 from shared.auth import login_required_for
@@ -46,7 +46,7 @@ def _page(form: PublishedForm | None = None, status: int = 200) -> Any:
     return render_template("programmes/calendar.html", late=late, months=months, form=form,
                            button=PublishedForm(formdata=None), may_mark=_may_mark,
                            every_organization=current_user.sees_all_organizations,
-                           organization_name=web_reads.organization_name, period_name=period_name), status
+                           organization_name=organizations.name, period_name=period_name), status
 
 
 @bp.get("/calendar")

@@ -17,7 +17,7 @@ from shared.peers import peers
 
 def _found(organization_id: int) -> dict[str, object] | None:
     """The funds service's answer about an organisation (asked once a request)."""
-    seen: dict[int, dict[str, object] | None] = g.setdefault("programmes_organizations", {})
+    seen: dict[int, dict[str, object] | None] = g.setdefault("programmes_organization_answers", {})
     if organization_id not in seen:
         seen[organization_id] = peers().answer("funds", "GET", f"/internal/v1/organizations/{organization_id}")
     return seen[organization_id]
@@ -52,3 +52,15 @@ def own_fund(fund_code: str, organization_id: int) -> FundInfo:
     if fund is None or fund.organization_id != organization_id:
         raise Problem.field("fund_code", "no_such_fund")
     return fund
+
+
+def holding_funds() -> list[tuple[int, str]]:
+    """The organisations that hold a fund, as (id, name) by name (what the pages offer to choose)."""
+    if "programmes_fund_holders" not in g:
+        answer = peers().answer("funds", "GET", "/internal/v1/funds") or {"funds": []}
+        names = {fund["organization_id"]: fund["organization_name"] for fund in answer["funds"]}
+        seen: dict[int, dict[str, object] | None] = g.setdefault("programmes_organization_answers", {})
+        for organization_id, organization_name in names.items():
+            seen.setdefault(organization_id, {"id": organization_id, "name": organization_name})
+        g.programmes_fund_holders = sorted(names.items(), key=lambda item: item[1])
+    return list(g.programmes_fund_holders)

@@ -18,7 +18,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from services.programmes import calendar, needs, web_reads
+from services.programmes import calendar, needs, organizations, web_reads
 from services.programmes.forms import (
     CATEGORY_LABELS, CLAIM_STATUS_LABELS, NEED_STATUS_LABELS, PRIORITY_LABELS, ButtonForm, ClaimFilterForm,
     ClaimForm, NeedFilterForm, NeedForm, NoteForm, VillageFilterForm, VillageForm,
@@ -44,7 +44,7 @@ AMOUNT_REFUSALS = ("claim_exceeds_open",)
 def _labels() -> dict[str, Any]:
     return {"category_labels": CATEGORY_LABELS, "priority_labels": PRIORITY_LABELS,
             "need_status_labels": NEED_STATUS_LABELS, "claim_status_labels": CLAIM_STATUS_LABELS,
-            "organization_name": web_reads.organization_name, "list_url": _list_url}
+            "organization_name": organizations.name, "list_url": _list_url}
 
 
 def _list_url(**changes: Any) -> str:

@@ -17,7 +17,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from services.programmes import projects, web_reads
+from services.programmes import organizations, projects, web_reads
 from services.programmes.forms import (
     AMENDMENT_STATUS_LABELS, LINE_ROWS, MILESTONE_ROWS, MILESTONE_STATUS_LABELS, PROJECT_STATUS_LABELS,
     AmendmentForm, ButtonForm, CloseProjectForm, ProjectFilterForm, ProjectForm, ReportForm, RowsForm, StopForm,
@@ -41,7 +41,7 @@ T = TypeVar("T")
 @bp.context_processor
 def _labels() -> dict[str, Any]:
     return {"project_status_labels": PROJECT_STATUS_LABELS, "milestone_status_labels": MILESTONE_STATUS_LABELS,
-            "amendment_status_labels": AMENDMENT_STATUS_LABELS, "organization_name": web_reads.organization_name,
+            "amendment_status_labels": AMENDMENT_STATUS_LABELS, "organization_name": organizations.name,
             "list_url": _list_url}
 
 
@@ -156,7 +156,7 @@ def project_list() -> Any:
     form.fund_code.choices = page_input.fund_choices(writable=False, everything=True)
     every = current_user.sees_all_organizations
     if every:
-        form.organization_id.choices = [ALL, *(SelectChoice(str(i), name) for i, name in web_reads.organizations())]
+        form.organization_id.choices = [ALL, *(SelectChoice(str(i), name) for i, name in organizations.holding_funds())]
     listing = web_reads.project_page(session, current_user, form.values) if _valid(form) else None
     return render_template("programmes/projects.html", form=form, listing=listing, every_organization=every), \
         422 if form.errors else 200

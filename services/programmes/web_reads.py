@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
 from sqlalchemy import BigInteger, Select, case, cast, func, select
 from sqlalchemy.orm import Session
 
@@ -23,7 +22,6 @@ from shared.contracts.caps import need_cap_key
 from shared.contracts.funds import fund_code
 from shared import listing
 from shared.listing import Page
-from shared.peers import peers
 from shared.shapes import Choice, Field, Shape
 
 # The programmes' lists show 20 rows a page unless the reader asks for more.
@@ -149,15 +147,6 @@ def need_claims(session: Session, actor: Any, need_id: int) -> list[Claim]:
     return list(session.scalars(needs.claim_query(actor, need_id=need_id)))
 
 
-def organization_name(organization_id: int) -> str:
-    """An organisation's name, as the funds service says (asked once a request)."""
-    names: dict[int, str] = g.setdefault("programmes_organization_names", {})
-    if organization_id not in names:
-        found = peers().answer("funds", "GET", f"/internal/v1/organizations/{organization_id}")
-        names[organization_id] = (found or {}).get("name") or f"#{organization_id}"
-    return names[organization_id]
-
-
 # -- projects, teams, drives -----------------------------------------------------------------------
 
 def project_page(session: Session, actor: Any, values: dict[str, Any]) -> Page:
@@ -201,18 +190,6 @@ def team_villages(session: Session, team_id: int) -> list[Village]:
 
     return list(session.scalars(select(Village).join(TeamVillage, TeamVillage.village_id == Village.id)
                                 .where(TeamVillage.team_id == team_id).order_by(Village.name)))
-
-
-def organizations() -> list[tuple[int, str]]:
-    """The organisations that hold a fund, by name, as the funds service says (asked once a request)."""
-    if "programmes_organizations" not in g:
-        answer = peers().answer("funds", "GET", "/internal/v1/funds") or {"funds": []}
-        names = {fund["organization_id"]: fund["organization_name"] for fund in answer["funds"]}
-        known: dict[int, str] = g.setdefault("programmes_organization_names", {})
-        known.update(names)
-        g.programmes_organizations = sorted(names.items(), key=lambda item: item[1])
-    return list(g.programmes_organizations)
-
 
 
 def drive_pledges(session: Session, drive_id: int) -> list[Any]:

@@ -14,7 +14,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from services.programmes import drives, teams, web_reads
+from services.programmes import drives, organizations, teams, web_reads
 from services.programmes.forms import (
     ACTIVITY_KIND_LABELS, DRIVE_STATUS_LABELS, MEMBER_ROLE_LABELS, MEMBER_ROWS, PURCHASE_KIND_HINTS,
     PURCHASE_KIND_LABELS, VOLUNTEER_ROWS, ActivityForm, DriveForm, PledgeForm, PurchaseForm, SimplePageForm,
@@ -40,7 +40,7 @@ bp = Blueprint("programmes_teams_drives_web", __name__)
 def _labels() -> dict[str, Any]:
     return {"role_labels": MEMBER_ROLE_LABELS, "activity_kind_labels": ACTIVITY_KIND_LABELS,
             "purchase_kind_labels": PURCHASE_KIND_LABELS, "purchase_kind_hints": PURCHASE_KIND_HINTS,
-            "drive_status_labels": DRIVE_STATUS_LABELS, "organization_name": web_reads.organization_name,
+            "drive_status_labels": DRIVE_STATUS_LABELS, "organization_name": organizations.name,
             "list_url": _list_url, "quantity": drives.quantity_text}
 
 
@@ -89,9 +89,9 @@ def _team_values(form: TeamForm, head: bool) -> dict[str, Any]:
 def team_new() -> Any:
     session = db_session()
     form = TeamForm()
-    organizations = [SelectChoice("", "—"), *(SelectChoice(str(i), name) for i, name in web_reads.organizations())]
+    choices = [SelectChoice("", "—"), *(SelectChoice(str(i), name) for i, name in organizations.holding_funds())]
     for n in range(1, MEMBER_ROWS + 1):
-        form[f"member_organization_id_{n}"].choices = organizations
+        form[f"member_organization_id_{n}"].choices = choices
     if not form.is_submitted() and current_user.organization_id is not None:
         form["member_organization_id_1"].data = str(current_user.organization_id)
     form.village_ids.choices = [SelectChoice(str(v.id), f"{v.township} · {v.name}")
