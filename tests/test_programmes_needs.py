@@ -25,8 +25,8 @@ def test_the_bureau_lists_a_village_and_posts_its_need(api: ApiClient) -> None:
     v = village(api)
     assert v["weak"] is True
     n = need(api, v["id"])
-    assert (n["amount"], n["pledged"], n["paid"], n["open"], n["status"]) == ("3500.00", "0.00", "0.00", "3500.00",
-                                                                                "open")
+    assert (n["amount"], n["pledged"], n["paid"], n["open"], n["signed_off"], n["status"]) == (
+        "3500.00", "0.00", "0.00", "3500.00", "0.00", "open")
     assert n["village"] == "红旗村" and n["township"] == "钟鸣镇"
     assert assert_ok(api.get(f"{API}/needs/{n['id']}"))["id"] == n["id"]
     listed = assert_ok(api.get(f"{API}/needs?village_id={v['id']}&status=open"))
@@ -90,6 +90,7 @@ def test_a_claim_moves_pledged_in_progress_fulfilled_and_is_signed_off(api: ApiC
     assert_problem(as_org.post(f"{API}/claims/{claim['id']}/sign-off", json={}), 403)  # the bureau signs off
     signed = assert_ok(api.post(f"{API}/claims/{claim['id']}/sign-off", json={}))
     assert signed["signed_off_at"]
+    assert assert_ok(api.get(f"{API}/needs/{n['id']}"))["signed_off"] == "1200.00"
     assert_problem(api.post(f"{API}/claims/{claim['id']}/sign-off", json={}), 409)
     assert_problem(as_org.post(f"{API}/claims/{claim['id']}/withdraw", json={}), 409)
 

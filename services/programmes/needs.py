@@ -123,10 +123,12 @@ def close_need(session: Session, actor: Principal, need_id: int) -> Need:
 
 @dataclass(frozen=True)
 class NeedFigures:
-    """A need as the API shows it: its row, and what the ledger paid for it."""
+    """A need as the API shows it: its row, what the ledger paid for it, and what of it the village
+    signed off (回单: the claims it confirmed fulfilled)."""
 
     need: Need
     paid_fen: int
+    signed_off_fen: int = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.need, name)
@@ -146,10 +148,14 @@ def _need_cap_keys(session: Session, need_ids: list[int]) -> dict[int, list[str]
 
 
 def with_figures(session: Session, needs: list[Need]) -> list[NeedFigures]:
-    """The needs with what the ledger has paid for each (one call for them all)."""
-    keys = _need_cap_keys(session, [need.id for need in needs])
+    """The needs with what the ledger has paid for each (one call for them all) and what was signed off."""
+    ids = [need.id for need in needs]
+    keys = _need_cap_keys(session, ids)
     found = caps.figures([key for need_keys in keys.values() for key in need_keys])
-    return [NeedFigures(need, caps.paid_fen(found, keys[need.id])) for need in needs]
+    signed = dict(session.execute(
+        select(Claim.need_id, func.sum(Claim.amount_fen)).where(Claim.need_id.in_(ids), Claim.signed_off_at.is_not(None))
+        .group_by(Claim.need_id)).all()) if ids else {}
+    return [NeedFigures(need, caps.paid_fen(found, keys[need.id]), int(signed.get(need.id) or 0)) for need in needs]
 
 
 def _settle_status(session: Session, need: Need) -> None:

@@ -37,6 +37,7 @@ class NeedSchema(BaseSchema):
     pledged = money_out("pledged_fen", description="Pledged in live claims (pledged, in progress, fulfilled).")
     paid = money_out("paid_fen", description="Paid out of funds by disbursements naming the need.")
     open = money_out("open_fen", description="amount - pledged: what may still be claimed (0 once closed).")
+    signed_off = money_out("signed_off_fen", description="What the village signed off (回单): its confirmed claims.")
     currency = currency_field()
     due_on = fields.Date(required=True)
     priority = fields.String(required=True, metadata={"enum": list(PRIORITIES)})
