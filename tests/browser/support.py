@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ DONATIONS = "/donations/api/v1"
 # An organisation's two keys: a clerk's who records and requests, an approver's who approves.
 CLERK_SCOPES = ["funds:read", "donations:read", "donations:write"]
 APPROVER_SCOPES = ["donations:read", "disbursements:approve"]
+# The chamber's micro project (build_programmes).
+PROJECT = "ZJ-XM-2026-001"
 
 
 def screenshots_dir(default: Path) -> Path:
@@ -227,9 +230,59 @@ def build_ledger(site: Site) -> None:
     site.ids["claim"] = assert_ok(site.api.post(f"{programmes}/needs/{need['id']}/claims", {
         "amount": "12000.00", "organization_id": chamber.id}), 201)["id"]
 
+    build_programmes(site)
+
     report = assert_ok(site.api.post("/reports/api/v1/reports",
                                      {"period": today().strftime("%Y-%m"), "fund_code": town.fund}), 202)
     site.ids["town_report"] = report["id"]
     app = site.gateway.apps["reports"]
     with app.app_context():
         assert tasks.build_and_deliver(app, report["id"]) == "done"
+
+
+def build_programmes(site: Site) -> None:
+    """The chamber's programmes: a project approved with a milestone accepted and paid from its line,
+    an assistance team with an activity, a drive with a purchase of each kind."""
+    programmes, chamber = "/programmes/api/v1", site.chamber
+    assert chamber is not None
+    writer = site.api.with_key(site.make.api_key(chamber.id, [*CLERK_SCOPES, "programmes:read", "programmes:write"],
+                                                 "项目专员"))
+    approver = site.api.with_key(site.make.api_key(chamber.id, [*APPROVER_SCOPES, "programmes:read"], "项目审批"))
+    village = site.ids["village"]
+    team = assert_ok(writer.post(f"{programmes}/teams", json={
+        "name": "浙商红旗村 1+N 帮扶团", "village_ids": [village],
+        "members": [{"organization_id": chamber.id, "role": "lead"}]}), 201)
+    site.ids["team"] = team["id"]
+    assert_ok(writer.post(f"{programmes}/teams/{team['id']}/activities", json={
+        "on": today().isoformat(), "village_id": village, "kind": "visit", "people_helped": 12,
+        "volunteers": [{"name": "陈志强", "hours": "2.5"}, {"name": "李晓梅", "hours": "3"}]}), 201)
+
+    code = PROJECT
+    assert_ok(writer.post(f"{programmes}/projects", json={
+        "code": code, "name": "红旗村主干道路灯安装", "fund_code": chamber.fund, "village_id": village,
+        "team_id": team["id"], "starts_on": today().isoformat(),
+        "ends_on": (today() + timedelta(days=300)).isoformat(),
+        "lines": [{"name": "路灯设备", "amount": "24000.00"}, {"name": "安装施工", "amount": "11000.00"}],
+        "milestones": [{"name": "路灯到货", "due_on": (today() + timedelta(days=30)).isoformat(),
+                        "instalment": "20000.00"},
+                       {"name": "安装完成并验收", "due_on": (today() + timedelta(days=120)).isoformat(),
+                        "instalment": "15000.00"}]}), 201)
+    assert_ok(approver.post(f"{programmes}/projects/{code}/approve"))
+    assert_ok(writer.post(f"{programmes}/projects/{code}/milestones/1/report", json={"report": "10 盏路灯已到货"}))
+    assert_ok(approver.post(f"{programmes}/projects/{code}/milestones/1/accept"))
+    paid = assert_ok(writer.post(f"{DONATIONS}/disbursements", json={
+        "fund_code": chamber.fund, "amount": "12345.60", "payee": "铜陵某照明工程公司", "purpose": "路灯设备首期款",
+        "project_code": code, "budget_line": "路灯设备"}), 201)
+    assert_ok(approver.post(f"{DONATIONS}/disbursements/{paid['id']}/approve"))
+    assert_ok(writer.post(f"{DONATIONS}/disbursements/{paid['id']}/pay",
+                          json={"paid_on": today().isoformat(), "bank_reference": f"ICBC-{paid['id']}"}))
+
+    drive = assert_ok(writer.post(f"{programmes}/drives", json={
+        "name": "红旗村黄桃消费帮扶", "village_id": village, "product": "黄桃", "unit": "筐",
+        "unit_price": "50.00", "quantity": "1000"}), 201)
+    site.ids["drive"] = drive["id"]
+    for quantity, amount, kind, related in (("120", "6000.00", "market", False), ("40", "2000.00", "given_on", False),
+                                            ("20", "1300.00", "premium", True)):
+        assert_ok(writer.post(f"{programmes}/drives/{drive['id']}/purchases", json={
+            "quantity": quantity, "amount": amount, "kind": kind, "related_party": related,
+            "fund_code": chamber.fund}), 201)

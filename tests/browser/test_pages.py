@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from shared.dates import today
-from tests.browser.support import LANGUAGES, WIDTHS, PageChecks, Site
+from tests.browser.support import LANGUAGES, PROJECT, WIDTHS, PageChecks, Site
 
 # (step, path, status) for each person; paths may name the ledger's ids ({town_donation}, ...).
 Visits = list[tuple[str, str, int]]
@@ -69,6 +69,14 @@ def chamber_manager(site: Site) -> Visits:
         ("claims", "/programmes/claims", 200),
         ("villages", "/programmes/villages", 200),
         ("village", f"/programmes/villages/{ids['village']}", 200),
+        ("projects", "/programmes/projects", 200),
+        ("project", f"/programmes/projects/{PROJECT}", 200),  # a milestone accepted, a line partly paid
+        ("project-new", "/programmes/projects/new", 200),
+        ("teams", "/programmes/teams", 200),
+        ("team", f"/programmes/teams/{ids['team']}", 200),  # with the form to record an activity
+        ("drives", "/programmes/drives", 200),
+        ("drive", f"/programmes/drives/{ids['drive']}", 200),  # a purchase of each kind, classified
+        ("calendar", "/programmes/calendar", 200),
     ]
 
 
@@ -84,6 +92,7 @@ def approver(site: Site) -> Visits:
         ("disbursements", "/donations/disbursements/", 200),
         ("statement", f"/donations/funds/{fund}/statement", 200),
         ("reports", "/reports/", 200),
+        ("project", f"/programmes/projects/{PROJECT}", 200),  # the second milestone's acceptance, the stop
         ("forbidden", "/donations/new", 403),
     ]
 
@@ -106,6 +115,8 @@ def auditor(site: Site) -> Visits:
         ("exports", "/reports/exports", 200),
         ("needs", "/programmes/?status=open", 200),
         ("need", f"/programmes/needs/{ids['need']}", 200),
+        ("projects", "/programmes/projects", 200),  # every organisation's
+        ("calendar", "/programmes/calendar", 200),
     ]
 
 
@@ -123,6 +134,11 @@ def admin(site: Site) -> Visits:
         ("villages", "/programmes/villages", 200),  # with the form to list one
         ("village", f"/programmes/villages/{site.ids['village']}", 200),  # with the form to post a need
         ("claims", "/programmes/claims", 200),
+        ("projects", "/programmes/projects", 200),
+        ("project", f"/programmes/projects/{PROJECT}", 200),
+        ("teams", "/programmes/teams", 200),
+        ("drives", "/programmes/drives", 200),
+        ("drive", f"/programmes/drives/{site.ids['drive']}", 200),
     ]
 
 
@@ -132,6 +148,8 @@ def nobody(site: Site) -> Visits:
             ("public", "/programmes/public/", 200),
             ("public-fund", f"/programmes/public/funds/{site.chamber.fund}", 200),  # type: ignore[union-attr]
             ("public-village", f"/programmes/public/villages/{site.ids['village']}", 200),
+            ("public-project", f"/programmes/public/projects/{PROJECT}", 200),
+            ("public-team", f"/programmes/public/teams/{site.ids['team']}", 200),
             ("public-not-found", "/programmes/public/villages/987654", 404)]
 
 
