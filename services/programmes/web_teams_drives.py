@@ -38,7 +38,7 @@ bp = Blueprint("programmes_teams_drives_web", __name__)
 
 @bp.context_processor
 def _labels() -> dict[str, Any]:
-    return {"role_labels": MEMBER_ROLE_LABELS, "activity_kind_labels": ACTIVITY_KIND_LABELS,
+    return {"member_role_labels": MEMBER_ROLE_LABELS, "activity_kind_labels": ACTIVITY_KIND_LABELS,
             "purchase_kind_labels": PURCHASE_KIND_LABELS, "purchase_kind_hints": PURCHASE_KIND_HINTS,
             "drive_status_labels": DRIVE_STATUS_LABELS, "organization_name": organizations.name,
             "list_url": _list_url, "quantity": drives.quantity_text}
