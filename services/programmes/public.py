@@ -50,7 +50,7 @@ CHANNEL_LABELS = {"bank": _l("Bank transfer"), "cash": _l("Cash"), "wechat": _l(
 DONOR_KIND_LABELS = {"individual": _l("Individual"), "enterprise": _l("Enterprise"),
                      "organization": _l("Organisation")}
 FUND_STATUS_LABELS = {"active": _l("Active"), "frozen": _l("Frozen"), "closed": _l("Closed")}
-DRIVE_STATUS_LABELS = {"open": _l("Open"), "closed": _l("Closed")}
+DRIVE_STATUS_LABELS = {"open": _l("Running"), "closed": _l("Closed")}
 
 CHART_LAYOUT = Layout(width=400, height=260, left=50, right=0, top=40, bottom=28, font_size=12, tick_font_size=12,
                       legend_font_size=14, legend_width=190, legend_gap=95, label_gap=19, unit_x=0)
