@@ -15,7 +15,7 @@ help:
 	@echo "make test    run the test suite on PostgreSQL (TEST_DATABASE_URL, else 127.0.0.1:5432, else embedded)"
 	@echo "make screenshots  run the browser tests (tests/browser) and keep a screenshot of every screen in var/screenshots"
 	@echo "make migrate bring the database (DATABASE_URL, else var/pg) to the latest schema; set up the services' roles"
-	@echo "make bench   benchmark the ledger, a quarterly report over 1M entries, a 10-minute soak, then the fund managers' pages (bench/README.md)"
+	@echo "make bench   benchmark the ledger, a quarterly report over 1M entries, a 10-minute soak, then the fund managers' pages and the programmes service (bench/README.md)"
 	@echo "make backup  back up the database (DATABASE_URL, else var/pg) and its report files under var/backups (BACKUP_DIR)"
 	@echo "make restore BACKUP=<folder> [REPLACE=1]  restore a backup into the database (DATABASE_URL, else var/pg)"
 	@echo "make clean   remove the virtual environment and var/"
@@ -62,18 +62,19 @@ screenshots: install
 	@SCREENSHOTS_DIR="$(abspath $(SCREENSHOTS_DIR))" $(BIN)/python -m pytest tests/browser $(PYTEST_ARGS); \
 	  status=$$?; echo "Screenshots: $(abspath $(SCREENSHOTS_DIR)) ($$(ls "$(SCREENSHOTS_DIR)" | wc -l) files)"; exit $$status
 
-# BENCH_SUITES=ledger, reports, soak or pages runs one of the four benchmarks (or a list of them).
-BENCH_SUITES ?= ledger,reports,soak,pages
+# BENCH_SUITES=ledger, reports, soak, pages or programmes runs one of the five benchmarks (or a list of them).
+BENCH_SUITES ?= ledger,reports,soak,pages,programmes
 comma := ,
 bench_suites := $(subst $(comma), ,$(BENCH_SUITES))
 
 bench: install
-	@for suite in $(bench_suites); do case $$suite in ledger|reports|soak|pages) ;; \
-	  *) echo "BENCH_SUITES: no suite '$$suite' (ledger, reports, soak, pages)" >&2; exit 2;; esac; done
+	@for suite in $(bench_suites); do case $$suite in ledger|reports|soak|pages|programmes) ;; \
+	  *) echo "BENCH_SUITES: no suite '$$suite' (ledger, reports, soak, pages, programmes)" >&2; exit 2;; esac; done
 	$(if $(filter ledger,$(bench_suites)),$(BIN)/python bench/run.py)
 	$(if $(filter reports,$(bench_suites)),$(BIN)/python bench/reports.py)
 	$(if $(filter soak,$(bench_suites)),$(BIN)/python bench/soak.py)
 	$(if $(filter pages,$(bench_suites)),$(BIN)/python bench/pages.py)
+	$(if $(filter programmes,$(bench_suites)),$(BIN)/python bench/programmes.py)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
