@@ -191,13 +191,20 @@ def _limit(local: LedgerCap | None, found: CapFigures | None) -> int:
 
 
 def with_figures(session: Session, projects: list[Project], *, detail: bool = True) -> list[ProjectFigures]:
-    """The projects with the ledger's figures (one call for them all)."""
-    lines = {project.id: _lines(session, project) for project in projects}
+    """The projects with the ledger's figures (one call for them all) and, with `detail`, their budgets'
+    versions, amendments and recoveries: a fixed handful of queries however many projects there are."""
+    ids = [project.id for project in projects]
+    lines = _grouped(session, select(BudgetLine).join(Project, Project.id == BudgetLine.project_id)
+                     .where(BudgetLine.project_id.in_(ids), BudgetLine.version == Project.budget_version)
+                     .order_by(BudgetLine.position), ids, lambda line: line.project_id)
+    milestones = _grouped(session, select(Milestone).where(Milestone.project_id.in_(ids)).order_by(Milestone.n),
+                          ids, lambda milestone: milestone.project_id)
     keys = [project_cap_key(project.code) for project in projects]
     keys += [project_line_cap_key(project.code, line.name) for project in projects for line in lines[project.id]]
     found = caps.figures(keys) if projects else {}
     local = {row.cap_key: row for row in session.scalars(select(LedgerCap).where(LedgerCap.cap_key.in_(keys)))} \
         if keys else {}
+    details = _details(session, projects) if detail else {}
     on = today()
     shown = []
     for project in projects:
@@ -210,38 +217,53 @@ def with_figures(session: Session, projects: list[Project], *, detail: bool = Tr
                 approved_fen=_limit(local.get(key), cap), reserved_fen=cap.reserved.fen if cap else 0,
                 paid_fen=cap.paid.fen if cap else 0))
         project_key = project_cap_key(project.code)
-        milestones = [MilestoneView(milestone, on) for milestone in _milestones(session, project)]
-        extra: dict[str, Any] = {}
-        if detail:
-            extra = {"budget_versions": _budget_versions(session, project),
-                     "amendments": list(session.scalars(select(Amendment).where(Amendment.project_id == project.id)
-                                                        .order_by(Amendment.version))),
-                     "recoveries": _recoveries(session, project)}
-        shown.append(ProjectFigures(project, figures, milestones,
-                                    _limit(local.get(project_key), found.get(project_key)), **extra))
+        shown.append(ProjectFigures(project, figures, [MilestoneView(m, on) for m in milestones[project.id]],
+                                    _limit(local.get(project_key), found.get(project_key)),
+                                    **details.get(project.id, {})))
     return shown
 
 
-def _budget_versions(session: Session, project: Project) -> list[dict[str, Any]]:
+def _grouped(session: Session, query: Any, ids: list[int], project_of: Any) -> dict[int, list[Any]]:
+    """The rows of `query`, in its order, by their project."""
+    grouped: dict[int, list[Any]] = {project_id: [] for project_id in ids}
+    if ids:
+        for row in session.scalars(query):
+            grouped[project_of(row)].append(row)
+    return grouped
+
+
+def _details(session: Session, projects: list[Project]) -> dict[int, dict[str, Any]]:
+    """Each project's budget versions (every version's lines, kept), amendments and recoveries."""
+    ids = [project.id for project in projects]
+    every_line = _grouped(session, select(BudgetLine).where(BudgetLine.project_id.in_(ids))
+                          .order_by(BudgetLine.version, BudgetLine.position), ids, lambda line: line.project_id)
+    amendments = _grouped(session, select(Amendment).where(Amendment.project_id.in_(ids)).order_by(Amendment.version),
+                          ids, lambda amendment: amendment.project_id)
+    by_code = {project.code: project.id for project in projects}
+    recoveries: dict[int, list[dict[str, Any]]] = {project_id: [] for project_id in ids}
+    if ids:
+        for entry in session.scalars(select(AuditLog).where(
+                AuditLog.subject.in_([f"project:{code}" for code in by_code]), AuditLog.action == RECOVERY_ACTION)
+                .order_by(AuditLog.id)):
+            # What was recorded to be recovered is kept in the audit log, which is never changed.
+            recoveries[by_code[entry.subject.removeprefix("project:")]].append({
+                "amount": entry.details.get("amount", "0.00"), "reason": entry.details.get("reason", ""),
+                "recorded_at": entry.at, "recorded_by": entry.actor})
+    return {project.id: {"budget_versions": _budget_versions(project, every_line[project.id], amendments[project.id]),
+                         "amendments": amendments[project.id], "recoveries": recoveries[project.id]}
+            for project in projects}
+
+
+def _budget_versions(project: Project, lines: list[BudgetLine], amendments: list[Amendment]) -> list[dict[str, Any]]:
     versions: dict[int, list[BudgetLine]] = {}
-    for line in session.scalars(select(BudgetLine).where(BudgetLine.project_id == project.id)
-                                .order_by(BudgetLine.version, BudgetLine.position)):
+    for line in lines:
         versions.setdefault(line.version, []).append(line)
-    approved_at = {amendment.version: amendment.decided_at for amendment in session.scalars(
-        select(Amendment).where(Amendment.project_id == project.id, Amendment.status == "approved"))}
+    approved_at = {amendment.version: amendment.decided_at for amendment in amendments
+                   if amendment.status == "approved"}
     return [{"version": version, "current": version == project.budget_version,
              "approved_at": project.approved_at if version == 1 else approved_at.get(version),
              "lines": [{"name": line.name, "amount_fen": line.amount_fen} for line in rows]}
             for version, rows in sorted(versions.items())]
-
-
-def _recoveries(session: Session, project: Project) -> list[dict[str, Any]]:
-    """What was recorded to be recovered (kept in the audit log, which is never changed)."""
-    return [{"amount": entry.details.get("amount", "0.00"), "reason": entry.details.get("reason", ""),
-             "recorded_at": entry.at, "recorded_by": entry.actor}
-            for entry in session.scalars(select(AuditLog).where(
-                AuditLog.subject == f"project:{project.code}", AuditLog.action == RECOVERY_ACTION)
-                .order_by(AuditLog.id))]
 
 
 # -- proposing ---------------------------------------------------------------------------------------
