@@ -147,3 +147,22 @@ def test_a_team_is_replayed_for_its_idempotency_key(api: ApiClient, make: Any) -
         assert_ok(as_lead.post(f"{API}/teams/{first.json['id']}/activities", json=activity_body(v), headers=headers),
                   201)
     assert assert_ok(as_lead.get(f"{API}/teams/{first.json['id']}"))["totals"]["activities"] == 1
+
+
+def test_a_team_raised_what_its_projects_were_approved_and_spent_what_they_paid(api: ApiClient, make: Any) -> None:
+    from tests.test_programmes_projects import EQUIPMENT, accept, organisation, pay, propose
+
+    org = organisation(api, make)
+    v = village(api)["id"]
+    partner, _ = org_key(make)
+    lead_key = make.api_key(org.id, ["programmes:read", "programmes:write"], "team")
+    team = assert_ok(api.with_key(lead_key).post(f"{API}/teams", json=team_body(org.id, partner, [v])), 201)
+    propose(org, team_id=team["id"])
+    assert assert_ok(api.get(f"{API}/teams/{team['id']}"))["raised"] == "0.00"  # a draft has raised nothing
+    assert_ok(org.approver.post(f"{API}/projects/XM-2026-001/approve"))
+    accept(org, 1)
+    pay(org, "2500.00", EQUIPMENT)
+    shown = assert_ok(api.get(f"{API}/teams/{team['id']}"))
+    assert (shown["raised"], shown["spent"]) == ("10000.00", "2500.00")
+    assert [(p["code"], p["approved"], p["paid"]) for p in shown["projects"]] == [("XM-2026-001", "10000.00",
+                                                                                   "2500.00")]

@@ -5,7 +5,7 @@ auditors); to anyone else it does not exist. Its members record its
 activities in its villages: what was done, how many people it helped, and
 which volunteers gave how many hours. A team shows what its activities add
 up to, in all and per village, and the money its projects (Project.team_id)
-were approved and paid in the ledger.
+were approved (their budget lines' caps in the ledger) and paid: what it raised and spent.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from services.programmes import caps, organizations
+from services.programmes import organizations
+from services.programmes import projects as projects_module
 from services.programmes.models import (
     Activity, AuditLog, Project, Team, TeamMember, TeamVillage, Village, VolunteerHours,
 )
 from shared import audit
 from shared.auth import Principal
-from shared.contracts.caps import project_cap_key
 from shared.db import MAX_ID
 from shared.errors import Problem
 from shared.refusals import Message
@@ -231,7 +231,9 @@ def with_figures(session: Session, teams: list[Team]) -> list[TeamView]:
         for project in session.scalars(select(Project).where(Project.team_id.in_(team_ids)).order_by(Project.id)):
             projects[project.team_id].append(project)
     tallies = _tallies(session, team_ids)
-    found = caps.figures([project_cap_key(p.code) for team_projects in projects.values() for p in team_projects])
+    # What the ledger approved (the budget lines' caps) and paid for each project: one call for them all.
+    money = {figures.id: figures for figures in projects_module.with_figures(
+        session, [p for team_projects in projects.values() for p in team_projects], detail=False)}
     views = []
     for team in teams:
         per_village = []
@@ -245,9 +247,8 @@ def with_figures(session: Session, teams: list[Team]) -> list[TeamView]:
             totals.volunteer_hours += tally.volunteer_hours
         project_figures = []
         for project in projects[team.id]:
-            figures = found.get(project_cap_key(project.code))
-            reserved, paid = (figures.reserved.fen, figures.paid.fen) if figures is not None else (0, 0)
+            figures = money[project.id]
             project_figures.append(ProjectFigures(project.code, project.name, project.fund_code, project.status,
-                                                  project.village_id, reserved + paid, paid))
+                                                  project.village_id, figures.approved_fen, figures.paid_fen))
         views.append(TeamView(team, members[team.id], per_village, totals, project_figures))
     return views
