@@ -35,7 +35,7 @@ class Bar:
 class Words:
     """The chart's words, in its reader's language."""
 
-    inflow: str
+    inflow: str          # "" for a chart of outflows alone (a project's payments): no inflow bar nor legend
     outflow: str
     yuan: str            # the axis's unit when ticks are in yuan
     wan: str             # ... and in ten thousands of yuan
@@ -121,7 +121,8 @@ def flow_chart_svg(bars: Sequence[Bar], words: Words, layout: Layout = Layout(),
                      f'font-size="{box.tick_font_size:g}">{_tick_label(tick * step, in_wan)}</text>')
     # Legend, top right.
     legend_x = box.left + plot_w - box.legend_width
-    for offset, fill, text in ((0, INFLOW_FILL, words.inflow), (box.legend_gap, OUTFLOW_FILL, words.outflow)):
+    entries = ((0, INFLOW_FILL, words.inflow), (box.legend_gap, OUTFLOW_FILL, words.outflow))
+    for offset, fill, text in (entry for entry in entries if entry[2]):
         parts.append(f'<rect x="{legend_x + offset}" y="{box.top - 24}" width="12" height="10" '
                      f'fill="{fill}" stroke="{INK}" stroke-width="0.5"/>')
         parts.append(f'<text x="{legend_x + offset + 16}" y="{box.top - 15}" '
@@ -134,9 +135,11 @@ def flow_chart_svg(bars: Sequence[Bar], words: Words, layout: Layout = Layout(),
         bar10 = min(group10 * 3 // 10, 360)
         for index, bar in enumerate(bars):
             centre = box.left * 10 + group10 * index + group10 // 2
-            for side, fen, fill in ((-1, bar.inflow_fen, INFLOW_FILL), (1, bar.outflow_fen, OUTFLOW_FILL)):
+            sides = ((-1, bar.inflow_fen, INFLOW_FILL), (1, bar.outflow_fen, OUTFLOW_FILL)) if words.inflow else \
+                ((0, bar.outflow_fen, OUTFLOW_FILL),)
+            for side, fen, fill in sides:
                 height = plot_h * 10 * max(fen, 0) // top_fen
-                x = centre - bar10 - 10 if side < 0 else centre + 10
+                x = centre - bar10 - 10 if side < 0 else (centre + 10 if side > 0 else centre - bar10 // 2)
                 parts.append(f'<rect x="{_px(x)}" y="{_px(box.top * 10 + plot_h * 10 - height)}" '
                              f'width="{_px(bar10)}" height="{_px(height)}" fill="{fill}" '
                              f'stroke="{INK}" stroke-width="0.4"/>')

@@ -107,8 +107,9 @@ def _chart(months: list[dict[str, Any]], inflow: str, outflow: str, inflow_key: 
                   wan=i18n.translate("10,000 yuan"), empty=i18n.translate("No income or spending"))
     bars = [Bar(period_name(m["month"], short=True), Money.parse_signed(m.get(inflow_key) or "0.00").fen,
                 Money.parse_signed(m.get(outflow_key) or "0.00").fen) for m in shown]
-    description = "; ".join(f"{period_name(m['month'])}: {inflow} {_shown_money(m.get(inflow_key))}, "
-                            f"{outflow} {_shown_money(m.get(outflow_key))}" for m in shown)
+    description = "; ".join(f"{period_name(m['month'])}: "
+                            + (f"{inflow} {_shown_money(m.get(inflow_key))}, " if inflow else "")
+                            + f"{outflow} {_shown_money(m.get(outflow_key))}" for m in shown)
     # Built here, every text in it escaped by flow_chart_svg.
     return Markup(flow_chart_svg(bars, words, CHART_LAYOUT, title=title, description=description or None,
                                  element_id="monthly-chart"))
@@ -157,7 +158,8 @@ def fund_page(code: str) -> Any:
 @bp.get("/projects/<code>")
 def project_page(code: str) -> Any:
     project = disclosure.project_view(db_session(), code)
-    chart = _chart(project["months"], i18n.translate("Received"), i18n.translate("Spent"), "received", "paid",
+    # A project only pays out: its chart has no inflow.
+    chart = _chart(project["months"], "", i18n.translate("Spent"), "received", "paid",
                    i18n.translate("Spent by month")) if project["months"] else None
     return render_template("programmes/public/project.html", project=project, chart=chart)
 
