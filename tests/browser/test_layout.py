@@ -36,7 +36,7 @@ def test_on_a_phone_the_menu_folds_behind_a_button_that_needs_no_script(site: Si
     wide.goto(f"{site.base_url}/donations/")
     assert not wide.locator("header summary").is_visible()
     links = wide.get_by_role("navigation", name="主菜单").get_by_role("link")
-    assert [name.strip() for name in links.all_inner_texts()] == ["基金", "捐赠与拨付", "审计报表"]
+    assert [name.strip() for name in links.all_inner_texts()] == ["基金", "捐赠与拨付", "审计报表", "帮扶"]
     assert wide.get_by_role("link", name="捐赠与拨付").get_attribute("aria-current") == "page"
 
 
