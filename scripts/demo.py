@@ -195,20 +195,22 @@ class Demo:
         for n, village in enumerate(villages):
             rng = random.Random(f"{SEED}-need-{village['id']}")
             lights = rng.randint(8, 40)
-            plans = [(f"太阳能路灯 {lights} 盏", "lighting", lights * rng.choice([300, 350, 400]), "high")]
+            plans = [(f"太阳能路灯 {lights} 盏", "lighting", lights * rng.choice([300, 350, 400]), "high", lights, "盏")]
             if n % 3 == 0:
-                plans.append(("村组道路硬化 1.2 公里", "roads", rng.choice([180000, 240000, 320000]), "normal"))
+                plans.append(("村组道路硬化 1.2 公里", "roads", rng.choice([180000, 240000, 320000]), "normal", None, None))
             if n % 4 == 1:
-                plans.append(("安全饮水管网改造", "drinking_water", rng.choice([60000, 85000, 120000]), "high"))
+                plans.append(("安全饮水管网改造", "drinking_water", rng.choice([60000, 85000, 120000]), "high", None,
+                              None))
             if n % 5 == 2:
-                plans.append(("留守儿童助学金", "schooling", rng.choice([20000, 30000, 40000]), "normal"))
-            for title, category, amount, priority in plans:
+                plans.append(("留守儿童助学金", "schooling", rng.choice([20000, 30000, 40000]), "normal", None, None))
+            for title, category, amount, priority, quantity, unit in plans:
                 need = existing.get((village["id"], title))
                 if need is None:
                     due = self.today + dt.timedelta(days=rng.randint(30, 240))
                     need = self.call("POST", "/programmes/api/v1/needs", json={
                         "village_id": village["id"], "title": title, "category": category,
-                        "amount": f"{amount}.00", "due_on": due.isoformat(), "priority": priority}).json()
+                        "amount": f"{amount}.00", "due_on": due.isoformat(), "priority": priority,
+                        **({"quantity": str(quantity), "unit": unit} if quantity else {})}).json()
                     self.count("needs")
                 needs.append(need)
         return needs

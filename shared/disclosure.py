@@ -82,6 +82,7 @@ FIELDS: dict[str, dict[str, str]] = {
     "need": {
         "id": PUBLIC, "title": PUBLIC, "category": PUBLIC, "amount": PUBLIC, "pledged": PUBLIC, "paid": PUBLIC,
         "open": PUBLIC, "status": PUBLIC, "due_on": PUBLIC, "priority": PUBLIC, "claims": PUBLIC,
+        "quantity": PUBLIC, "unit": PUBLIC, "signed_off": PUBLIC,
         # The bureau's words about the need may name the people it helps.
         "description": ORGANISATION_ONLY,
     },

@@ -24,13 +24,16 @@ def need(api: ApiClient, village_id: int, amount: str = "3500.00", **extra: Any)
 def test_the_bureau_lists_a_village_and_posts_its_need(api: ApiClient) -> None:
     v = village(api)
     assert v["weak"] is True
-    n = need(api, v["id"])
+    n = need(api, v["id"], quantity="10", unit="盏")
     assert (n["amount"], n["pledged"], n["paid"], n["open"], n["signed_off"], n["status"]) == (
         "3500.00", "0.00", "0.00", "3500.00", "0.00", "open")
+    assert (n["quantity"], n["unit"]) == ("10", "盏")
     assert n["village"] == "红旗村" and n["township"] == "钟鸣镇"
     assert assert_ok(api.get(f"{API}/needs/{n['id']}"))["id"] == n["id"]
     listed = assert_ok(api.get(f"{API}/needs?village_id={v['id']}&status=open"))
     assert [item["id"] for item in listed["items"]] == [n["id"]]
+    money_alone = need(api, v["id"])
+    assert (money_alone["quantity"], money_alone["unit"]) == (None, None)
 
 
 def org_key(make: Any, scopes: list[str] | None = None) -> tuple[int, str]:
@@ -44,8 +47,12 @@ def test_bad_input_on_every_field_is_a_422_naming_it_and_writes_nothing(api: Api
             "due_on": "2027-01-31", "priority": "normal"}
     for field, bad in [("village_id", "x"), ("village_id", 999999), ("title", ""), ("title", "x" * 201),
                        ("category", "rockets"), ("amount", 20000), ("amount", "0.00"), ("amount", "1.234"),
-                       ("due_on", "2027-02-30"), ("priority", "urgent"), ("description", "x" * 4001)]:
-        assert_problem(api.post(f"{API}/needs", json={**good, field: bad}), 422, field)
+                       ("due_on", "2027-02-30"), ("priority", "urgent"), ("description", "x" * 4001),
+                       ("quantity", "0"), ("quantity", 35), ("quantity", "1.2345"), ("unit", "x" * 33)]:
+        assert_problem(api.post(f"{API}/needs", json={**good, "quantity": "35", "unit": "盏", field: bad}), 422, field)
+    # Goods come with their unit, and a unit with its quantity.
+    assert_problem(api.post(f"{API}/needs", json={**good, "quantity": "35"}), 422, "unit")
+    assert_problem(api.post(f"{API}/needs", json={**good, "unit": "盏"}), 422, "quantity")
     assert_problem(api.post(f"{API}/needs", json={**good, "colour": "red"}), 422, "colour")
     for field, bad in [("name", ""), ("township", None), ("weak", "yes")]:
         assert_problem(api.post(f"{API}/villages", json={"name": "新村", "township": "顺安镇", field: bad}), 422, field)

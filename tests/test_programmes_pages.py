@@ -42,7 +42,7 @@ def list_village_and_need(admin: Browser, name: str = "Hongqi", township: str = 
     village_id = int(listed.headers["Location"].rsplit("/", 1)[1])
     posted = post(admin, f"/programmes/villages/{village_id}/needs", {
         "village_id": str(village_id), "title": "Ten street lamps", "category": "lighting", "amount": amount,
-        "due_on": "2027-03-31", "priority": "high", "description": "Along the main road",
+        "quantity": "10", "unit": "lamps", "due_on": "2027-03-31", "priority": "high", "description": "Along the main road",
         "submission_id": f"need{name}"}, f"/programmes/villages/{village_id}")
     assert posted.status_code == 302, posted.get_data(as_text=True)
     need_id = int(posted.headers["Location"].rsplit("/", 1)[1])
@@ -60,6 +60,8 @@ def test_the_bureau_lists_a_village_and_posts_a_need_on_the_needs_list(admin: Br
     need = api.get(f"{API}/needs/{need_id}").json
     assert (need["village_id"], need["amount"], need["category"], need["priority"], need["due_on"]) == (
         village_id, "3500.00", "lighting", "high", "2027-03-31")
+    assert (need["quantity"], need["unit"]) == ("10", "lamps")
+    assert re.search(r'id="asked-goods">\(10 lamps\)<', admin.get(f"/programmes/needs/{need_id}").get_data(as_text=True))
     village = api.get(f"{API}/villages/{village_id}").json
     assert (village["name"], village["township"], village["weak"]) == ("Hongqi", "Zhongming", True)
 

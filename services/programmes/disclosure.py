@@ -199,7 +199,9 @@ def village_view(session: Session, village_id: int) -> dict[str, Any]:
         "needs": [public_only("need", {
             "id": n.id, "title": n.title, "category": n.category, "amount": _money(n.amount_fen),
             "pledged": _money(n.pledged_fen), "paid": _money(n.paid_fen), "open": _money(n.open_fen),
-            "status": n.status, "due_on": n.due_on.isoformat(), "priority": n.priority, "claims": claims[n.id]})
+            "status": n.status, "due_on": n.due_on.isoformat(), "priority": n.priority, "claims": claims[n.id],
+            "quantity": None if n.quantity is None else quantity_text(n.quantity), "unit": n.unit,
+            "signed_off": _money(n.signed_off_fen)})
             for n in need_rows],
         "projects": [_project_summary(p) for p in projects.with_figures(session, project_rows, detail=False)],
         "teams": _team_tallies(session, team_rows, village.id),

@@ -77,6 +77,9 @@ class NeedForm(OnceForm):
     title = StringField(_l("What the village needs"), render_kw={"placeholder": _l("such as ten street lamps")})
     category = _select(_l("Category"), CATEGORY_LABELS, "other")
     amount = _amount(_l("Amount asked (yuan)"))
+    quantity = StringField(_l("Goods asked: how many (optional)"), render_kw={"inputmode": "decimal",
+                                                                          "placeholder": "35"})
+    unit = StringField(_l("Goods' unit (with the quantity)"), render_kw={"placeholder": _l("such as lamps")})
     due_on = _date(_l("Needed by"))
     priority = _select(_l("Priority"), PRIORITY_LABELS, "normal")
     description = TextAreaField(_l("Description (optional)"))

@@ -70,11 +70,16 @@ class Need(Base):
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         CheckConstraint("pledged_fen BETWEEN 0 AND amount_fen", name="pledged_within_amount"),
         CheckConstraint("(status = 'closed') = (closed_at IS NOT NULL)", name="closed_at_iff_closed"),
+        CheckConstraint("(quantity IS NULL) = (unit IS NULL)", name="quantity_with_unit"),
+        CheckConstraint("quantity IS NULL OR quantity > 0", name="quantity_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("village.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
+    # When it asks for goods: how many of what unit (35 盏); its amount is then their value.
+    quantity: Mapped[Decimal | None] = mapped_column(Numeric(14, 3))
+    unit: Mapped[str | None] = mapped_column(String(32))
     category: Mapped[str] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(Text, default="")
     amount_fen: Mapped[int] = mapped_column(BigInteger)

@@ -26,6 +26,7 @@ from shared.contracts.caps import CapFigures, need_cap_key
 from shared.db import MAX_ID, utcnow
 from shared.errors import Problem
 from shared.money import Money
+from shared.shapes import quantity_text
 
 
 def require_admin(actor: Principal) -> None:
@@ -82,11 +83,12 @@ def create_need(session: Session, actor: Principal, data: dict[str, Any]) -> Nee
         raise Problem.field("village_id", "no_such_village", id=data["village_id"])
     need = Need(village_id=village.id, title=data["title"], category=data["category"],
                 description=data["description"], amount_fen=data["amount"].fen, due_on=data["due_on"],
-                priority=data["priority"], created_by=actor.actor)
+                quantity=data["quantity"], unit=data["unit"], priority=data["priority"], created_by=actor.actor)
     session.add(need)
     session.flush()
     audit.record(session, AuditLog, actor, "need.create", f"need:{need.id}",
-                 {**data, "amount": str(data["amount"]), "due_on": data["due_on"].isoformat()})
+                 {**data, "amount": str(data["amount"]), "due_on": data["due_on"].isoformat(),
+                  "quantity": None if data["quantity"] is None else quantity_text(data["quantity"])})
     return need
 
 

@@ -97,15 +97,25 @@ VILLAGE_LIST = Shape("VillageListArgs", {
     "q": Text(max_length=200, required=False, description="A text in the village's or township's name."),
 })
 
+def _goods_with_unit(values: dict[str, Any]) -> None:
+    """A quantity of goods and its unit come together."""
+    if (values.get("quantity") is None) != (values.get("unit") is None):
+        raise refuse_field("unit" if values.get("quantity") is not None else "quantity", "required")
+
+
 NEED = Shape("NeedCreate", {
     "village_id": record_id(),
     "title": name_text(),
     "category": Choice(NEED_CATEGORIES),
     "amount": Amount(description="What the need asks for, in money (goods at their value)."),
+    "quantity": Quantity(required=False, nullable=True, default=None, example="35",
+                         description="When it asks for goods: how many (with `unit`)."),
+    "unit": Text(max_length=32, required=False, nullable=True, default=None, example="盏",
+                 description="The goods' unit, such as 盏, 吨, 套: required with `quantity`."),
     "due_on": programme_date(description="By when the village needs it."),
     "priority": Choice(PRIORITIES, default="normal"),
     "description": description_text(),
-})
+}, after=_goods_with_unit)
 NEED_LIST = Shape("NeedListArgs", {
     **list_fields(max_id=MAX_ID),
     "village_id": record_id(required=False),

@@ -34,6 +34,10 @@ class NeedSchema(BaseSchema):
     category = fields.String(required=True, metadata={"enum": list(NEED_CATEGORIES)})
     description = fields.String(required=True)
     amount = money_out("amount_fen", description="What the need asks for.")
+    quantity = fields.Function(lambda need: None if need.quantity is None else quantity_text(need.quantity),
+                               required=True, allow_none=True,
+                               metadata={"type": "string", "description": "When it asks for goods: how many."})
+    unit = fields.String(required=True, allow_none=True, metadata={"description": "The goods' unit (盏)."})
     pledged = money_out("pledged_fen", description="Pledged in live claims (pledged, in progress, fulfilled).")
     paid = money_out("paid_fen", description="Paid out of funds by disbursements naming the need.")
     open = money_out("open_fen", description="amount - pledged: what may still be claimed (0 once closed).")

@@ -33,6 +33,7 @@ from shared.forms import ALL, QueryForm, shown_refusal, submit
 from shared.idempotency import submitted_once
 from shared.money import Money
 from shared.refusals import N_, Message
+from shared.shapes import quantity_text
 
 bp = Blueprint("programmes_web", __name__)
 
@@ -44,7 +45,7 @@ AMOUNT_REFUSALS = ("claim_exceeds_open",)
 def _labels() -> dict[str, Any]:
     return {"category_labels": CATEGORY_LABELS, "priority_labels": PRIORITY_LABELS,
             "need_status_labels": NEED_STATUS_LABELS, "claim_status_labels": CLAIM_STATUS_LABELS,
-            "organization_name": organizations.name, "list_url": _list_url}
+            "organization_name": organizations.name, "list_url": _list_url, "quantity": quantity_text}
 
 
 def _list_url(**changes: Any) -> str:
