@@ -119,9 +119,15 @@ class Item:
         return self.record.note if self.record else None
 
 
-def _ended_on(project: Project) -> dt.date | None:
+def ended_on(project: Project) -> dt.date | None:
+    """The day a complete or stopped project ended (Shanghai); None while it runs."""
     ended_at = project.closed_at or project.stopped_at
     return shanghai_date(ended_at) if project.status in ENDED and ended_at is not None else None
+
+
+def reports_progress(project: Project) -> bool:
+    """Whether the project runs long enough to disclose its progress every three months."""
+    return project.ends_on > add_months(project.starts_on, PROGRESS_AFTER_MONTHS)
 
 
 def _project_items(session: Session, organizations: set[int] | None) -> list[Item]:
@@ -132,18 +138,18 @@ def _project_items(session: Session, organizations: set[int] | None) -> list[Ite
     leftovers = _leftovers(session, [p.code for p in chosen if p.status == "complete"])
     items = []
     for project in chosen:
-        ended_on = _ended_on(project)
-        end = min(project.ends_on, ended_on) if ended_on is not None else project.ends_on
+        ended = ended_on(project)
+        end = min(project.ends_on, ended) if ended is not None else project.ends_on
         common = {"organization_id": project.organization_id, "subject": project.code, "name": project.name}
-        if project.ends_on > add_months(project.starts_on, PROGRESS_AFTER_MONTHS):
+        if reports_progress(project):
             number = 1
             while (due := add_months(project.starts_on, PROGRESS_EVERY_MONTHS * number)) < end:
                 items.append(Item(kind="progress", due_on=due, number=number, **common))
                 number += 1
         items.append(Item(kind="full", due_on=add_months(end, FULL_WITHIN_MONTHS), **common))
         leftover = leftovers.get(project.code, 0)
-        if project.status == "complete" and ended_on is not None and leftover > 0:
-            items.append(Item(kind="leftover", due_on=add_months(ended_on, LEFTOVER_WITHIN_MONTHS),
+        if project.status == "complete" and ended is not None and leftover > 0:
+            items.append(Item(kind="leftover", due_on=add_months(ended, LEFTOVER_WITHIN_MONTHS),
                               amount_fen=leftover, **common))
     return items
 

@@ -7,8 +7,8 @@ What the programmes did in a period (Asia/Shanghai), for a report's scope:
 - projects: how many by status, their budget in force, what the ledger approved,
   reserved, paid and has left (its caps, asked once for every project), the
   milestones overdue at the period's end, and the public reports due (a project
-  running more than 6 months reports quarterly; one ended within 3 months owes
-  a full report);
+  lasting more than 6 months reports quarterly; one ended within 3 months owes
+  a full report: the disclosure calendar's rules, calendar.py);
 - needs: posted in the period, claimed and fulfilled in it (the scope's claims),
   and the five needs open longest at its end;
 - teams: their activities in the period, people helped, volunteers' hours, and
@@ -34,12 +34,12 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import BigInteger, and_, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from services.programmes import drives, projects
+from services.programmes import calendar, drives, projects
 from services.programmes.models import (
     Activity, AuditLog, Claim, Drive, Milestone, Need, Project, Purchase, Team, TeamMember, Village,
     VolunteerHours,
 )
-from services.programmes.rules import LIVE_CLAIM_STATUSES, PROJECT_STATUSES, organization_ref
+from services.programmes.rules import FULL_WITHIN_MONTHS, LIVE_CLAIM_STATUSES, PROJECT_STATUSES, organization_ref
 from shared.api import json_body
 from shared.auth import require_internal
 from shared.contracts.funds import fund_code
@@ -52,14 +52,7 @@ from shared.shapes import Shape, Text, quantity_text, refuse_field
 
 bp = Blueprint("programmes_report_api", __name__, url_prefix="/internal/v1")
 
-# A project running longer than this reports to the public every quarter...
-QUARTERLY_REPORT_AFTER_MONTHS = 6
-# ... and one that ended within this owes its full report.
-FULL_REPORT_WITHIN_MONTHS = 3
 OPEN_LONGEST = 5
-# Projects whose money is being spent (a draft has none; complete and stopped ones have ended).
-RUNNING = ("approved", "in_progress", "closing")
-ENDED = ("complete", "stopped")
 
 
 def _period_known(values: dict[str, Any]) -> None:
@@ -101,13 +94,6 @@ def _money(fen: int) -> str:
 
 def _hours(hours: Decimal) -> str:
     return str(Decimal(hours).quantize(Decimal("0.1")))
-
-
-def _months_before(day: dt.date, months: int) -> dt.date:
-    """The same day `months` months earlier (that month's last day when it is shorter)."""
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    following = dt.date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
-    return dt.date(year, month + 1, min(day.day, (following - dt.timedelta(days=1)).day))
 
 
 def _moments(period: Period) -> tuple[dt.datetime, dt.datetime]:
@@ -155,21 +141,19 @@ def _projects(session: Session, period: Period, end: dt.datetime,
                Milestone.status != "cancelled",
                or_(Milestone.status != "accepted", Milestone.accepted_at >= end))
         .order_by(Milestone.due_on, Project.code, Milestone.n)).all() if ids else []
-    running_since = _months_before(period.last, QUARTERLY_REPORT_AFTER_MONTHS)
-    ended_since = _months_before(period.last, FULL_REPORT_WITHIN_MONTHS)
+    # The disclosure calendar's rules (calendar.py), as they stood at the period's end.
     disclosure = []
     for p in shown:
         project = p.project
-        ended_at = project.closed_at or project.stopped_at
-        ended_on = shanghai_date(ended_at) if ended_at is not None and project.status in ENDED else None
+        ended_on = calendar.ended_on(project)
         if ended_on is not None and ended_on > period.last:
             ended_on = None  # it ended after the period: at the period's end it was running
         if project.status == "draft" or project.approved_at is None or shanghai_date(project.approved_at) > period.last:
             continue
-        if ended_on is None and project.starts_on < running_since:
+        if ended_on is None and calendar.reports_progress(project):
             disclosure.append({"project_code": project.code, "name": project.name, "report": "quarterly",
                                "starts_on": project.starts_on.isoformat(), "ended_on": None})
-        elif ended_on is not None and ended_since < ended_on:
+        elif ended_on is not None and period.last < calendar.add_months(ended_on, FULL_WITHIN_MONTHS):
             disclosure.append({"project_code": project.code, "name": project.name, "report": "full",
                                "starts_on": project.starts_on.isoformat(), "ended_on": ended_on.isoformat()})
     return {
