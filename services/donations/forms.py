@@ -27,13 +27,10 @@ from shared.forms import ALL, OnceForm, QueryForm, WebForm, choices
 from services.donations.listing import DISBURSEMENT_PAGE, DONATION_PAGE, STATEMENT_PAGE, STATEMENT_PAGE_SIZE
 from shared.listing import DEFAULT_PAGE_SIZE, PAGE_SIZES
 from shared.page_input import fund_choices, own_funds
+from shared.labels import CHANNEL_LABELS, DONOR_KIND_LABELS
 from shared.refusals import LABELS
 from shared.money import CURRENCY
 
-DONOR_KIND_LABELS = {"individual": _l("Individual"), "enterprise": _l("Company"),
-                     "organization": _l("Social organisation")}
-CHANNEL_LABELS = {"bank": _l("Bank transfer"), "cash": _l("Cash"), "wechat": _l("WeChat Pay"), "alipay": _l("Alipay"),
-                  "in_kind": _l("Gift in kind")}
 # A status reads as the catalogue says (shared/translations), in the reader's language.
 DISBURSEMENT_STATUS_LABELS = {status: _l(LABELS[status]) for status in DISBURSEMENT_STATUSES}
 DISBURSEMENT_CATEGORY_LABELS = {category: _l(LABELS[category]) for category in DISBURSEMENT_CATEGORIES}

@@ -22,11 +22,15 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from services.programmes import disclosure
-from services.programmes.forms import CATEGORY_LABELS, CLAIM_STATUS_LABELS, NEED_STATUS_LABELS
+from services.programmes.forms import (
+    ACTIVITY_KIND_LABELS, CATEGORY_LABELS, CLAIM_STATUS_LABELS, DRIVE_STATUS_LABELS, MEMBER_ROLE_LABELS,
+    MILESTONE_STATUS_LABELS, NEED_STATUS_LABELS, PROJECT_STATUS_LABELS,
+)
 from shared import i18n
 from shared.charts import Bar, Layout, Words, flow_chart_svg
 from shared.db import db_session
 from shared.disclosure import ANONYMOUS, pseudonym_code
+from shared.labels import CHANNEL_LABELS, DONOR_KIND_LABELS
 from shared.money import Money
 from shared.period_names import period_name
 from shared.throttle import client_address, public_reads_rule, throttle
@@ -35,22 +39,9 @@ bp = Blueprint("programmes_public", __name__, url_prefix="/public")
 
 MAX_AGE_SECONDS = 60
 
-PROJECT_STATUS_LABELS = {"approved": _l("Approved"), "in_progress": _l("Under way"), "closing": _l("Closing"),
-                         "complete": _l("Complete"), "stopped": _l("Stopped"), "draft": _l("Draft")}
-MILESTONE_STATUS_LABELS = {"pending": _l("Pending"), "reported": _l("Reported"), "accepted": _l("Accepted"),
-                           "cancelled": _l("Cancelled")}
 EVENT_LABELS = {"approved": _l("Project approved"), "milestone_reported": _l("Milestone reported"),
                 "milestone_accepted": _l("Milestone accepted"), "stopped": _l("Project stopped"),
                 "closed": _l("Project closed")}
-ROLE_LABELS = {"lead": _l("Lead"), "partner": _l("Partner"), "donor": _l("Donor")}
-ACTIVITY_LABELS = {"visit": _l("Visit"), "goods": _l("Goods given"), "training": _l("Training"),
-                   "sales_help": _l("Help with sales")}
-CHANNEL_LABELS = {"bank": _l("Bank transfer"), "cash": _l("Cash"), "wechat": _l("WeChat Pay"),
-                  "alipay": _l("Alipay"), "in_kind": _l("Goods")}
-DONOR_KIND_LABELS = {"individual": _l("Individual"), "enterprise": _l("Enterprise"),
-                     "organization": _l("Organisation")}
-FUND_STATUS_LABELS = {"active": _l("Active"), "frozen": _l("Frozen"), "closed": _l("Closed")}
-DRIVE_STATUS_LABELS = {"open": _l("Running"), "closed": _l("Closed")}
 
 CHART_LAYOUT = Layout(width=400, height=260, left=50, right=0, top=40, bottom=28, font_size=12, tick_font_size=12,
                       legend_font_size=14, legend_width=190, legend_gap=95, label_gap=19, unit_x=0)
@@ -78,9 +69,9 @@ def _cacheable(response: Response) -> Response:
 @bp.context_processor
 def _labels() -> dict[str, Any]:
     return {"project_status_labels": PROJECT_STATUS_LABELS, "milestone_status_labels": MILESTONE_STATUS_LABELS,
-            "event_labels": EVENT_LABELS, "role_labels_public": ROLE_LABELS, "activity_labels": ACTIVITY_LABELS,
+            "event_labels": EVENT_LABELS, "role_labels_public": MEMBER_ROLE_LABELS, "activity_labels": ACTIVITY_KIND_LABELS,
             "channel_labels": CHANNEL_LABELS, "donor_kind_labels": DONOR_KIND_LABELS,
-            "fund_status_labels": FUND_STATUS_LABELS, "drive_status_labels": DRIVE_STATUS_LABELS,
+            "drive_status_labels": DRIVE_STATUS_LABELS,
             "category_labels": CATEGORY_LABELS, "need_status_labels": NEED_STATUS_LABELS,
             "claim_status_labels": CLAIM_STATUS_LABELS, "shown_money": _shown_money, "donor_name": _donor_name,
             "recipient": _recipient, "month_name": period_name}
