@@ -390,3 +390,14 @@ def test_approvals_racing_at_one_line_never_exceed_it(live_server: LiveServer) -
         project = http.get(f"{API}/projects/{CODE}", headers=approver).json()
     equipment = line(project, EQUIPMENT)
     assert (equipment["reserved"], equipment["remaining"]) == ("1000.00", "0.00")
+
+
+def test_a_project_with_the_longest_names_is_approved(api: ApiClient, make: Factory) -> None:
+    """A line's cap is labelled with the project's and the line's names, 200 characters each."""
+    org = organisation(api, make)
+    long_line = "线" * 200
+    assert_ok(org.writer.post(f"{API}/projects", json={
+        **body(org), "name": "项" * 200, "lines": [{"name": long_line, "amount": "10000.00"}],
+        "milestones": [{"name": "完成", "due_on": "2027-06-30", "instalment": "10000.00"}]}), 201)
+    approved = assert_ok(org.approver.post(f"{API}/projects/{CODE}/approve"))
+    assert [(x["name"], x["approved"]) for x in approved["lines"]] == [(long_line, "10000.00")]

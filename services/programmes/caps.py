@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.programmes.models import CAP_VERSION, LedgerCap
-from shared.contracts.caps import CapFigures, CapsClient
+from shared.contracts.caps import CAP_LABEL_MAX_LENGTH, CapFigures, CapsClient
 from shared.db import after_commit, utcnow
 from shared.money import Money
 
@@ -34,7 +34,8 @@ def set_cap(session: Session, cap_key: str, kind: str, limit_fen: int, *, organi
                         version=version)
         session.add(row)
     row.fund_code, row.organization_id, row.limit_fen = fund_code, organization_id, limit_fen
-    row.clamp, row.label, row.version, row.updated_at = clamp, label, version, utcnow()
+    # A project's and a line's names, 200 characters each, may together be longer than a label holds.
+    row.clamp, row.label, row.version, row.updated_at = clamp, label[:CAP_LABEL_MAX_LENGTH], version, utcnow()
     session.flush()
     if lowering:
         _send(row)  # a refusal (409 cap_below_committed) ends the request: nothing is committed

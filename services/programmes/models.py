@@ -21,6 +21,7 @@ from services.programmes.rules import (
     MILESTONE_STATUSES, NEED_CATEGORIES, NEED_STATUSES, PRIORITIES, PROJECT_CODE_PATTERN, PROJECT_STATUSES, PURCHASE_KINDS,
 )
 from shared.audit import AuditLogMixin
+from shared.contracts.caps import CAP_LABEL_MAX_LENGTH
 from shared.db import declarative_base, utcnow
 from shared.idempotency import IdempotencyRecordMixin
 from shared.shapes import Choice
@@ -141,7 +142,7 @@ class LedgerCap(Base):
     organization_id: Mapped[int]
     limit_fen: Mapped[int] = mapped_column(BigInteger)
     clamp: Mapped[bool] = mapped_column(default=False)
-    label: Mapped[str] = mapped_column(String(300), default="")
+    label: Mapped[str] = mapped_column(String(CAP_LABEL_MAX_LENGTH), default="")
     version: Mapped[int] = mapped_column(BigInteger)
     synced_version: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -39,6 +39,8 @@ from shared.shapes import Choice, Flag, Integer, Many, Shape, Text
 
 CAP_KINDS = ("project", "project_line", "need")
 BUDGET_LINE_MAX_LENGTH = 200
+# A cap's label says what it is for people reading the ledger (a project's and a line's names): cut to this.
+CAP_LABEL_MAX_LENGTH = 300
 
 
 def project_cap_key(project_code: str) -> str:
@@ -66,7 +68,7 @@ CAP_CHANGE = Shape("CapChange", {
     # True: a limit below what is already approved or paid becomes exactly that (a stopped
     # project's unpaid instalments); false: such a limit is refused (409 cap_below_committed).
     "clamp": Flag(default=False),
-    "label": Text(max_length=300, min_length=0, default=""),
+    "label": Text(max_length=CAP_LABEL_MAX_LENGTH, min_length=0, default=""),
 })
 
 # The body of POST /donations/internal/v1/caps/figures.
