@@ -56,7 +56,7 @@ class Demo:
         self.random = random.Random(SEED)
         self.today = beijing_today()
         self.made: dict[str, int] = {}
-        self.keys: dict[int, str] = {}
+        self.keys: dict[tuple[int, str], str] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -96,37 +96,30 @@ class Demo:
         return existing
 
     def key_for(self, organization_id: int) -> str:
-        """A key of the organisation's own, kept under var/ so that a second run reuses it."""
-        if organization_id in self.keys:
-            return self.keys[organization_id]
-        store = var_dir() / "demo_keys"
-        store.mkdir(parents=True, exist_ok=True)
-        path = store / f"{organization_id}.key"
-        if path.exists():
-            key = path.read_text().strip()
-            if self.http.get("/funds/api/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200:
-                self.keys[organization_id] = key
-                return key
-        key = self.call("POST", f"/funds/api/v1/organizations/{organization_id}/api-keys", json={
-            "name": "演示数据", "scopes": ["funds:read", "funds:write", "donations:read", "donations:write",
-                                      "reports:read", "programmes:read", "programmes:write"]}).json()["key"]
-        path.write_text(key + "\n")
-        path.chmod(0o600)
-        self.keys[organization_id] = key
-        return key
+        """A key of the organisation's own for its clerk's work."""
+        return self.stored_key(organization_id, "", "演示数据", [
+            "funds:read", "funds:write", "donations:read", "donations:write", "reports:read", "programmes:read",
+            "programmes:write"])
 
     def approver_for(self, organization_id: int) -> str:
+        """A second key of the organisation's that approves (four eyes)."""
+        return self.stored_key(organization_id, ".approver", "演示审批", [
+            "funds:read", "donations:read", "disbursements:approve", "programmes:read"])
+
+    def stored_key(self, organization_id: int, role: str, name: str, scopes: list[str]) -> str:
+        """A key kept under var/ (a second run reuses it while it is valid), asked for once a run."""
+        if (organization_id, role) in self.keys:
+            return self.keys[(organization_id, role)]
         store = var_dir() / "demo_keys"
-        path = store / f"{organization_id}.approver.key"
-        if path.exists():
-            key = path.read_text().strip()
-            if self.http.get("/funds/api/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200:
-                return key
-        key = self.call("POST", f"/funds/api/v1/organizations/{organization_id}/api-keys", json={
-            "name": "演示审批", "scopes": ["funds:read", "donations:read", "disbursements:approve",
-                                      "programmes:read"]}).json()["key"]
-        path.write_text(key + "\n")
-        path.chmod(0o600)
+        store.mkdir(parents=True, exist_ok=True)
+        path = store / f"{organization_id}{role}.key"
+        key = path.read_text().strip() if path.exists() else ""
+        if not key or self.http.get("/funds/api/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code != 200:
+            key = self.call("POST", f"/funds/api/v1/organizations/{organization_id}/api-keys",
+                            json={"name": name, "scopes": scopes}).json()["key"]
+            path.write_text(key + "\n")
+            path.chmod(0o600)
+        self.keys[(organization_id, role)] = key
         return key
 
     def funds(self, organizations: dict[str, int]) -> list[dict[str, Any]]:
@@ -263,16 +256,17 @@ class Demo:
                 self.payout(fund, Decimal(rng.choice([800, 1000, 1500, 2000, 3000])), payee,
                             f"困难群众临时救助（第 {n + 1} 批）", paid)
 
-    def need_payouts(self, funds: list[dict[str, Any]]) -> None:
+    def need_payouts(self, funds: list[dict[str, Any]], needs: list[dict[str, Any]]) -> None:
         """Chambers pay for the street lights they claimed: part of each claim so far."""
         by_organization = {fund["organization_id"]: fund for fund in funds if fund["kind"] == "chamber_named"}
         paid_by_fund: dict[str, set[str]] = {}
+        by_id = {need["id"]: need for need in needs}
         for claim in self.every("/programmes/api/v1/claims"):
             fund = by_organization.get(claim["organization_id"])
             if fund is None or claim["status"] not in ("pledged", "in_progress", "fulfilled"):
                 continue
-            need = self.call("GET", f"/programmes/api/v1/needs/{claim['need_id']}").json()
-            if need["category"] != "lighting":
+            need = by_id.get(claim["need_id"])  # None: a need the demonstration did not post
+            if need is None or need["category"] != "lighting":
                 continue
             paid = paid_by_fund.setdefault(fund["code"], self.paid_purposes(fund))
             amount = (Decimal(claim["amount"]) * Decimal("0.6")).quantize(Decimal("1"))
@@ -449,7 +443,7 @@ class Demo:
         needs = self.needs(villages)
         self.claims(needs, organizations)
         self.relief(funds)
-        self.need_payouts(funds)
+        self.need_payouts(funds, needs)
         teams = self.teams(organizations, villages)
         self.projects(funds, villages, teams)
         self.drive(organizations, villages)

@@ -91,7 +91,8 @@ def flow_chart_svg(bars: Sequence[Bar], words: Words, layout: Layout = Layout(),
     """
     box = layout
     plot_w, plot_h = box.width - box.left - box.right, box.height - box.top - box.bottom
-    largest = max([max(bar.inflow_fen, bar.outflow_fen) for bar in bars] + [0])
+    # The axis covers the bars drawn: a chart of outflows alone ignores the inflows.
+    largest = max([max(bar.inflow_fen if words.inflow else 0, bar.outflow_fen) for bar in bars] + [0])
     step = tick_step(largest)
     ticks = max(1, -(-largest // step))          # ceiling division: the axis covers the largest bar
     top_fen = ticks * step

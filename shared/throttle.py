@@ -38,7 +38,6 @@ def public_reads_rule(per_minute: int) -> RateLimitItem:
     return parse(f"{per_minute}/minute")
 
 
-PUBLIC_READS_PER_ADDRESS = public_reads_rule(120)
 
 # How long a request waits for the store (Redis) before going on without it.
 STORE_TIMEOUT_SECONDS = 1.0

@@ -117,7 +117,8 @@ class TeamProjectSchema(BaseSchema):
     fund_code = fields.String(required=True)
     status = fields.String(required=True, metadata={"enum": list(PROJECT_STATUSES)})
     village_id = fields.Integer(required=True, allow_none=True)
-    approved = money_out("approved_fen", description="Disbursements for it approved (paid or not yet).")
+    approved = money_out("approved_fen", description=(
+        "Its approved budget in the ledger (its budget lines' caps; once stopped, what was approved or paid)."))
     paid = money_out("paid_fen", description="Disbursements for it paid.")
 
 
