@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -18,12 +17,12 @@ pytestmark = pytest.mark.slow
 DEMO = REPO_ROOT / "scripts" / "demo.py"
 
 
-def load(server: LiveServer, var_dir: str) -> tuple[str, float]:
-    began = time.monotonic()
+def load(server: LiveServer, var_dir: str) -> str:
+    """What the demo printed (how long it takes is measured by bench/programmes.py, not here)."""
     done = subprocess.run([sys.executable, str(DEMO), "--url", server.base_url], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "BOOTSTRAP_ADMIN_API_KEY": ADMIN_KEY, "VAR_DIR": var_dir})
     assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout, time.monotonic() - began
+    return done.stdout
 
 
 def counts(base: str) -> dict[str, int]:
@@ -47,9 +46,8 @@ def counts(base: str) -> dict[str, int]:
 
 def test_the_demo_loads_once_and_a_second_run_adds_nothing(live_server: LiveServer, tmp_path: object) -> None:
     var_dir = str(live_server.log.parent)
-    said, seconds = load(live_server, var_dir)
+    said = load(live_server, var_dir)
     assert "Demo loaded" in said and "/programmes/public/villages/" in said, said
-    assert seconds < 120
     first = counts(live_server.base_url)
     assert first["/funds/api/v1/funds"] == 23 and first["/programmes/api/v1/villages"] == 30
     assert first["/donations/api/v1/donations"] >= 23 * 80
@@ -62,6 +60,6 @@ def test_the_demo_loads_once_and_a_second_run_adds_nothing(live_server: LiveServ
     assert all(1_000_000 <= fen <= 5_000_000 for fen in budgets) and 2_500_000_00 <= sum(budgets) <= 3_500_000_00
     drive = admin.get("/programmes/api/v1/drives").json()["items"][0]
     assert (drive["quantity"], drive["unit"], drive["unit_price"]) == ("1000", "5斤装一筐", "35.00")
-    said, _ = load(live_server, var_dir)
+    said = load(live_server, var_dir)
     assert "nothing new" in said, said
     assert counts(live_server.base_url) == first
